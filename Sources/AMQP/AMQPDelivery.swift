@@ -1,0 +1,58 @@
+/// A message delivered to a consumer. Settle it exactly once with ``ack()``, ``nack(requeue:)``
+/// or ``reject(requeue:)``; until then it counts against the consumer's prefetch.
+public struct AMQPDelivery: Sendable {
+    public let body: [UInt8]
+    public let exchange: String
+    public let routingKey: String
+    /// `true` when the broker delivered this message before (to this or another consumer)
+    /// without an ack.
+    public let redelivered: Bool
+    public let properties: AMQPProperties
+    public let deliveryTag: UInt64
+    /// The channel incarnation that delivered the message; acks must go to that channel.
+    let channelGeneration: UInt64
+    let connection: AMQPConnection
+
+    /// Tells the broker the message is handled; it is removed from the queue.
+    public func ack() async throws(AMQPError) {
+        try await connection.settle(self, .ack)
+    }
+
+    /// Returns the message to the queue (`requeue: true`, redelivered with the flag set) or
+    /// drops it to the queue's dead-letter exchange.
+    public func nack(requeue: Bool) async throws(AMQPError) {
+        try await connection.settle(self, .nack(requeue: requeue))
+    }
+
+    /// Like ``nack(requeue:)``; without requeue the message is dead-lettered with reason `rejected`.
+    public func reject(requeue: Bool = false) async throws(AMQPError) {
+        try await connection.settle(self, .reject(requeue: requeue))
+    }
+}
+
+enum AMQPSettlement: Sendable {
+    case ack
+    case nack(requeue: Bool)
+    case reject(requeue: Bool)
+}
+
+/// The deliveries of one consumer, in order. Consumption survives reconnections: after a
+/// connection loss the consumer is subscribed again and the sequence goes on. It ends when the
+/// consumer is cancelled (by ``cancel()``, by the broker when its queue is deleted, or when the
+/// connection is closed).
+public struct AMQPConsumer: AsyncSequence, Sendable {
+    public typealias Element = AMQPDelivery
+    public let consumerTag: String
+    let stream: AsyncThrowingStream<AMQPDelivery, any Error>
+    let connection: AMQPConnection
+
+    public func makeAsyncIterator() -> AsyncThrowingStream<AMQPDelivery, any Error>.AsyncIterator {
+        stream.makeAsyncIterator()
+    }
+
+    /// Stops deliveries to this consumer. Unacknowledged deliveries go back to the queue when
+    /// the channel closes, or can still be settled now.
+    public func cancel() async throws(AMQPError) {
+        try await connection.cancel(consumerTag: consumerTag)
+    }
+}
