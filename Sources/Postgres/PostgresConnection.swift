@@ -1,0 +1,188 @@
+import CLibPQ
+import Logging
+import NIOPosix
+
+/// A libpq connection (`PGconn`).
+///
+/// `@unchecked Sendable` because the pool hands it to one task at a time (a lease), and every
+/// libpq call on it runs inside that lease on the pool's thread pool; so the connection moves
+/// between threads but is never used by two at once.
+final class PostgresConnectionHandle: @unchecked Sendable {
+    fileprivate let connection: OpaquePointer
+    let id: Int
+    private(set) var isBroken = false
+
+    private init(connection: OpaquePointer, id: Int) {
+        self.connection = connection
+        self.id = id
+    }
+
+    deinit {
+        PQfinish(connection)
+    }
+
+    /// Blocking: call on the thread pool.
+    static func open(_ configuration: PostgresConfiguration, id: Int) throws(PostgresError) -> PostgresConnectionHandle {
+        let parameters = configuration.connectionParameters
+        var keywords = parameters.map { strdup($0.0) } + [nil]
+        var values = parameters.map { strdup($0.1) } + [nil]
+        defer {
+            for pointer in keywords { free(pointer) }
+            for pointer in values { free(pointer) }
+        }
+        let connection: OpaquePointer? = keywords.withUnsafeMutableBufferPointer { keywordBuffer in
+            values.withUnsafeMutableBufferPointer { valueBuffer in
+                keywordBuffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: keywordBuffer.count) { k in
+                    valueBuffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: valueBuffer.count) { v in
+                        PQconnectdbParams(k, v, 0)
+                    }
+                }
+            }
+        }
+        guard let connection else {
+            throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection)).trimmingTrailingWhitespace()
+            PQfinish(connection)
+            throw PostgresError(.connectionFailed, message: "cannot connect to \(configuration.redactedURL): \(message)")
+        }
+        return PostgresConnectionHandle(connection: connection, id: id)
+    }
+
+    /// Runs one statement with parameters (`$1`, `$2`, …). Blocking: call on the thread pool.
+    func execute(_ sql: String, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresResult {
+        let texts = parameters.map(\.textForm)
+        var pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
+        defer { for pointer in pointers { free(pointer) } }
+        let result: OpaquePointer? = pointers.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress.map { base in
+                base.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
+                    PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+                }
+            } ?? PQexecParams(connection, sql, 0, nil, nil, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        guard let result else {
+            try fail(nil)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PostgresResult(result)
+        default:
+            try fail(result)
+        }
+    }
+
+    fileprivate func fail(_ result: OpaquePointer?) throws(PostgresError) -> Never {
+        if PQstatus(connection) != CONNECTION_OK {
+            isBroken = true
+            let message = String(cString: PQerrorMessage(connection)).trimmingTrailingWhitespace()
+            throw PostgresError(.connectionLost, message: message.isEmpty ? "the server closed the connection" : message)
+        }
+        func field(_ code: Int32) -> String? {
+            guard let result, let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field(Int32(UInt8(ascii: "C")))
+        let message = field(Int32(UInt8(ascii: "M"))) ?? String(cString: PQerrorMessage(connection)).trimmingTrailingWhitespace()
+        let detail = field(Int32(UInt8(ascii: "D")))
+        // 57P01 admin_shutdown etc. arrive as a server error and then the connection is gone.
+        if let sqlState, sqlState.hasPrefix("57P") || sqlState.hasPrefix("08") { isBroken = true }
+        throw PostgresError(.server, sqlState: sqlState, message: message, detail: detail)
+    }
+}
+
+/// The rows and row count of one statement, copied out of libpq's result.
+struct PostgresResult: Sendable {
+    let rows: [PostgresRow]
+    let affectedRows: Int
+
+    init(_ result: OpaquePointer) {
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let columns = PostgresColumns(names: (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) })
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(columnCount)
+            for column in 0..<columnCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                }
+            }
+            rows.append(PostgresRow(columns: columns, values: values))
+        }
+        self.rows = rows
+        self.affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+}
+
+/// A leased connection, valid inside ``PostgresPool/withConnection(_:)`` or
+/// ``PostgresPool/withTransaction(_:)``. Do not keep it past the closure.
+public struct PostgresConnection: Sendable {
+    let handle: PostgresConnectionHandle
+    let threadPool: NIOThreadPool
+
+    /// Runs a statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresValue] = []) async throws(PostgresError) -> [PostgresRow] {
+        try await run(sql, parameters).rows
+    }
+
+    /// Runs a statement and returns how many rows it inserted, updated or deleted.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [PostgresValue] = []) async throws(PostgresError) -> Int {
+        try await run(sql, parameters).affectedRows
+    }
+
+    private func run(_ sql: String, _ parameters: [PostgresValue]) async throws(PostgresError) -> PostgresResult {
+        let handle = self.handle
+        do {
+            return try await threadPool.runIfActive { try handle.execute(sql, parameters) }
+        } catch let error as PostgresError {
+            throw error
+        } catch {
+            throw PostgresError(.closed, message: "the pool's threads are stopped")
+        }
+    }
+}
+
+extension String {
+    func trimmingTrailingWhitespace() -> String {
+        var result = self
+        while let last = result.last, last.isWhitespace { result.removeLast() }
+        return result
+    }
+}
+
+extension PostgresConnectionHandle {
+    /// Runs a script of several statements without parameters (migrations). Blocking.
+    func executeScript(_ sql: String) throws(PostgresError) {
+        let result = PQexec(connection, sql)
+        defer { PQclear(result) }
+        guard let result else { try fail(nil) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY: return
+        default: try fail(result)
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a script of several statements, such as a migration file. It takes no parameters:
+    /// never build one from outside input.
+    public func executeScript(_ sql: String) async throws(PostgresError) {
+        let handle = self.handle
+        do {
+            try await threadPool.runIfActive { try handle.executeScript(sql) }
+        } catch let error as PostgresError {
+            throw error
+        } catch {
+            throw PostgresError(.closed, message: "the pool's threads are stopped")
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import Logging
+import NIOPosix
+import Synchronization
+
+/// A bounded pool of PostgreSQL connections, usable from many tasks at once.
+///
+/// Connections are opened on demand up to ``PostgresConfiguration/maximumConnections`` and
+/// leased to one task at a time with ``withConnection(_:)`` or ``withTransaction(_:)``. libpq
+/// blocks, so every libpq call runs on the pool's own threads (one per connection), never on
+/// Swift's cooperative thread pool. A connection that breaks (server restart,
+/// `pg_terminate_backend`) fails the call with a retryable ``PostgresError`` and is replaced.
+///
+/// ```swift
+/// let pool = try PostgresPool(configuration: PostgresConfiguration(url: "postgres://itsm:itsm@127.0.0.1/itsm"), logger: logger)
+/// let rows = try await pool.query("SELECT name FROM things WHERE id = $1", [.int(7)])
+/// try await pool.withTransaction { connection in
+///     try await connection.execute("UPDATE things SET n = n + 1 WHERE id = $1", [7])
+/// }
+/// await pool.close()
+/// ```
+public final class PostgresPool: Sendable {
+    public let configuration: PostgresConfiguration
+    private let logger: Logger
+    private let threadPool: NIOThreadPool
+
+    private struct Waiter {
+        let id: Int
+        /// `nil` hands over the right to open a new connection.
+        let continuation: CheckedContinuation<Result<PostgresConnectionHandle?, PostgresError>, Never>
+    }
+
+    private struct State {
+        var idle: [PostgresConnectionHandle] = []
+        var open = 0
+        var waiters: [Waiter] = []
+        var nextID = 0
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    public init(configuration: PostgresConfiguration, logger: Logger) {
+        precondition(configuration.maximumConnections > 0, "a pool needs at least one connection")
+        self.configuration = configuration
+        self.logger = logger
+        self.threadPool = NIOThreadPool(numberOfThreads: configuration.maximumConnections)
+        threadPool.start()
+    }
+
+    /// Connections open right now (leased or idle).
+    public var openConnections: Int { state.withLock { $0.open } }
+
+    /// Leases a connection for `body`; it returns to the pool afterwards (or is discarded if it
+    /// broke). Waits at most ``PostgresConfiguration/acquireTimeout`` for a free one.
+    public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let handle = try await acquire()
+        defer { release(handle) }
+        return try await body(PostgresConnection(handle: handle, threadPool: threadPool))
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func withTransaction<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await withConnection { connection in
+            try await connection.execute("BEGIN")
+            do {
+                let result = try await body(connection)
+                try await connection.execute("COMMIT")
+                return result
+            } catch {
+                if !connection.handle.isBroken {
+                    do { try await connection.execute("ROLLBACK") } catch {
+                        logger.debug("rollback failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Runs one statement on a pooled connection and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresValue] = []) async throws -> [PostgresRow] {
+        try await withConnection { try await $0.query(sql, parameters) }
+    }
+
+    /// Runs one statement on a pooled connection and returns the affected row count.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [PostgresValue] = []) async throws -> Int {
+        try await withConnection { try await $0.execute(sql, parameters) }
+    }
+
+    /// Closes idle connections, fails waiters, and stops the threads. Leased connections are
+    /// closed when they come back.
+    public func close() async {
+        let (idle, waiters) = state.withLock { state in
+            state.closed = true
+            defer { state.idle = []; state.waiters = [] }
+            return (state.idle, state.waiters)
+        }
+        for waiter in waiters { waiter.continuation.resume(returning: .failure(PostgresError(.closed, message: "the pool is closed"))) }
+        _ = idle
+        try? await threadPool.shutdownGracefully()
+    }
+
+    // MARK: - Leasing
+
+    private enum Lease {
+        case use(PostgresConnectionHandle)
+        case open(id: Int)
+        case wait(id: Int)
+        case closed
+    }
+
+    private func acquire() async throws(PostgresError) -> PostgresConnectionHandle {
+        let lease: Lease = state.withLock { state in
+            if state.closed { return .closed }
+            if let handle = state.idle.popLast() { return .use(handle) }
+            state.nextID += 1
+            if state.open < configuration.maximumConnections {
+                state.open += 1
+                return .open(id: state.nextID)
+            }
+            return .wait(id: state.nextID)
+        }
+        switch lease {
+        case .use(let handle):
+            return handle
+        case .closed:
+            throw PostgresError(.closed, message: "the pool is closed")
+        case .open(let id):
+            return try await open(id: id)
+        case .wait(let id):
+            let result = await withCheckedContinuation { continuation in
+                state.withLock { $0.waiters.append(Waiter(id: id, continuation: continuation)) }
+                let timeout = configuration.acquireTimeout
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    self?.expire(waiter: id)
+                }
+            }
+            switch result {
+            case .success(let handle?): return handle
+            case .success(nil): return try await open(id: id)
+            case .failure(let error): throw error
+            }
+        }
+    }
+
+    private func open(id: Int) async throws(PostgresError) -> PostgresConnectionHandle {
+        let configuration = self.configuration
+        do {
+            let handle = try await threadPool.runIfActive { try PostgresConnectionHandle.open(configuration, id: id) }
+            logger.debug("PostgreSQL connection opened", metadata: ["postgres.connection": "\(id)"])
+            return handle
+        } catch {
+            // The slot is free again; let a waiter try its luck.
+            slotFreed()
+            if let error = error as? PostgresError { throw error }
+            throw PostgresError(.closed, message: "the pool's threads are stopped")
+        }
+    }
+
+    private func expire(waiter id: Int) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(returning: .failure(PostgresError(
+            .poolExhausted, message: "no connection free within \(configuration.acquireTimeout) (pool of \(configuration.maximumConnections))")))
+    }
+
+    private func release(_ handle: PostgresConnectionHandle) {
+        if handle.isBroken {
+            logger.warning("discarding a broken PostgreSQL connection", metadata: ["postgres.connection": "\(handle.id)"])
+            slotFreed()
+            return
+        }
+        let waiter = state.withLock { state -> Waiter? in
+            if state.closed {
+                state.open -= 1
+                return nil
+            }
+            if !state.waiters.isEmpty { return state.waiters.removeFirst() }
+            state.idle.append(handle)
+            return nil
+        }
+        waiter?.continuation.resume(returning: .success(handle))
+    }
+
+    private func slotFreed() {
+        let waiter = state.withLock { state -> Waiter? in
+            if !state.waiters.isEmpty && !state.closed { return state.waiters.removeFirst() }
+            state.open -= 1
+            return nil
+        }
+        // The waiter inherits the slot and opens the replacement itself.
+        waiter?.continuation.resume(returning: .success(nil))
+    }
+}

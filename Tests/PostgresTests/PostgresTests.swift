@@ -1,0 +1,232 @@
+import Foundation
+import Logging
+import Postgres
+import Testing
+
+enum TestDatabase {
+    static var url: String {
+        ProcessInfo.processInfo.environment["ITSM_TEST_DATABASE_URL"] ?? "postgres://itsm:itsm@127.0.0.1:5432/itsm_test"
+    }
+
+    static func pool(maximumConnections: Int = 4, statementTimeout: Duration? = .seconds(30)) throws -> PostgresPool {
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.maximumConnections = maximumConnections
+        configuration.statementTimeout = statementTimeout
+        configuration.applicationName = "postgres-tests"
+        return PostgresPool(configuration: configuration, logger: Logger(label: "postgres-tests"))
+    }
+
+    static func uniqueName(_ prefix: String) -> String {
+        "t_\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct PostgresTests {
+    @Test func configurationFromURL() throws {
+        let configuration = try PostgresConfiguration(url: "postgres://us%40er:p%40ss@db.example:6543/app?sslmode=require&application_name=w1")
+        #expect(configuration.user == "us@er")
+        #expect(configuration.password == "p@ss")
+        #expect(configuration.host == "db.example")
+        #expect(configuration.port == 6543)
+        #expect(configuration.database == "app")
+        #expect(configuration.sslMode == "require")
+        #expect(configuration.applicationName == "w1")
+        #expect(!configuration.redactedURL.contains("p@ss"))
+        #expect(throws: PostgresError.self) { try PostgresConfiguration(url: "mysql://x@y/z") }
+    }
+
+    @Test func everySupportedTypeRoundTrips() async throws {
+        let pool = try TestDatabase.pool()
+        let table = TestDatabase.uniqueName("types")
+        try await pool.execute("""
+            CREATE TABLE \(table) (t text, i bigint, b boolean, ts timestamptz, j jsonb, u uuid, by bytea, d double precision, n text)
+            """)
+        let when = Date(timeIntervalSince1970: 1_795_000_000.123456)
+        let uuid = UUID()
+        let bytes: [UInt8] = [0, 1, 2, 0xfe, 0xff, 0x5c, 0x78]
+        try await pool.execute("INSERT INTO \(table) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", [
+            .text("héllo 'quoted' \"double\" ; DROP TABLE x; --"), .int(-9_007_199_254_740_993), .bool(true),
+            .timestamp(when), .json(#"{"a": [1, 2, {"b": null}], "c": "ü"}"#), .uuid(uuid), .bytea(bytes),
+            .double(3.25), .null,
+        ])
+        let row = try #require(try await pool.query("SELECT * FROM \(table)").first)
+        #expect(try row["t"].string() == "héllo 'quoted' \"double\" ; DROP TABLE x; --")
+        #expect(try row["i"].int() == -9_007_199_254_740_993)
+        #expect(try row["b"].bool() == true)
+        #expect(abs(try row["ts"].date().timeIntervalSince(when)) < 0.000_002)
+        struct Payload: Decodable, Equatable { let a: [Entry]; let c: String; enum Entry: Decodable, Equatable { case int(Int), object([String: String?])
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let i = try? container.decode(Int.self) { self = .int(i) } else { self = .object(try container.decode([String: String?].self)) }
+            } } }
+        let payload = try row["j"].json(Payload.self)
+        #expect(payload.c == "ü")
+        #expect(payload.a == [.int(1), .int(2), .object(["b": nil])])
+        #expect(try row["u"].uuid() == uuid)
+        #expect(try row["by"].bytes() == bytes)
+        #expect(try row["d"].double() == 3.25)
+        #expect(row["n"].isNull)
+        #expect(try row["n"].optionalString() == nil)
+        #expect(throws: PostgresError.self) { try row["n"].string() }
+        #expect(throws: PostgresError.self) { try row["no_such_column"].string() }
+        #expect(throws: PostgresError.self) { try row["t"].int() }
+        try await pool.execute("DROP TABLE \(table)")
+        await pool.close()
+    }
+
+    @Test func transactionsCommitOrRollBack() async throws {
+        let pool = try TestDatabase.pool()
+        let table = TestDatabase.uniqueName("tx")
+        try await pool.execute("CREATE TABLE \(table) (id int PRIMARY KEY)")
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await pool.withTransaction { connection in
+                try await connection.execute("INSERT INTO \(table) VALUES (1)")
+                throw Boom()
+            }
+        }
+        try await pool.withTransaction { connection in
+            try await connection.execute("INSERT INTO \(table) VALUES (2)")
+        }
+        // A server error inside the transaction rolls back what came before it.
+        do {
+            try await pool.withTransaction { connection in
+                try await connection.execute("INSERT INTO \(table) VALUES (3)")
+                try await connection.execute("INSERT INTO \(table) VALUES (2)")
+            }
+            Issue.record("duplicate key was accepted")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "23505")
+            #expect(error.isUniqueViolation)
+            #expect(!error.isRetryable)
+            #expect(!error.description.contains("INSERT"))
+        }
+        let ids = try await pool.query("SELECT id FROM \(table) ORDER BY id").map { try $0["id"].int() }
+        #expect(ids == [2])
+        try await pool.execute("DROP TABLE \(table)")
+        await pool.close()
+    }
+
+    @Test func fiftyConcurrentTasksShareAPoolOfFour() async throws {
+        let pool = try TestDatabase.pool(maximumConnections: 4)
+        let table = TestDatabase.uniqueName("concurrent")
+        try await pool.execute("CREATE TABLE \(table) (n int, backend int)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<50 {
+                group.addTask {
+                    try await pool.withTransaction { connection in
+                        try await connection.execute("INSERT INTO \(table) VALUES ($1, pg_backend_pid())", [.int(n)])
+                        try await connection.execute("SELECT pg_sleep(0.02)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rows = try await pool.query("SELECT count(*) AS c, count(DISTINCT backend) AS backends FROM \(table)")
+        #expect(try rows[0]["c"].int() == 50)
+        #expect(try rows[0]["backends"].int() <= 4)
+        #expect(pool.openConnections <= 4)
+        try await pool.execute("DROP TABLE \(table)")
+        await pool.close()
+    }
+
+    @Test func aTerminatedBackendIsReplacedAndReportedAsRetryable() async throws {
+        let pool = try TestDatabase.pool(maximumConnections: 1)
+        let admin = try TestDatabase.pool(maximumConnections: 1)
+        let pid = try await pool.query("SELECT pg_backend_pid() AS pid")[0]["pid"].int()
+        try await admin.execute("SELECT pg_terminate_backend($1)", [.int(pid)])
+        do {
+            try await pool.query("SELECT 1")
+            Issue.record("a query on a terminated backend succeeded")
+        } catch let error as PostgresError {
+            #expect(error.isRetryable, "\(error)")
+        }
+        // The broken connection was discarded: the next call gets a new backend.
+        let newPID = try await pool.query("SELECT pg_backend_pid() AS pid")[0]["pid"].int()
+        #expect(newPID != pid)
+        await pool.close()
+        await admin.close()
+    }
+
+    @Test func statementTimeoutCancelsLongQueries() async throws {
+        let pool = try TestDatabase.pool(statementTimeout: .milliseconds(200))
+        do {
+            try await pool.query("SELECT pg_sleep(2)")
+            Issue.record("pg_sleep(2) outlived a 200 ms statement_timeout")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "57014")
+            #expect(error.isRetryable)
+        }
+        #expect(try await pool.query("SELECT 1 AS one")[0]["one"].int() == 1)
+        await pool.close()
+    }
+
+    @Test func poolWaitIsBounded() async throws {
+        var configuration = try PostgresConfiguration(url: TestDatabase.url)
+        configuration.maximumConnections = 1
+        configuration.acquireTimeout = .milliseconds(200)
+        let pool = PostgresPool(configuration: configuration, logger: Logger(label: "t"))
+        try await pool.withConnection { _ in
+            do {
+                try await pool.query("SELECT 1")
+                Issue.record("a second lease on a pool of one did not wait")
+            } catch let error as PostgresError {
+                #expect(error.kind == .poolExhausted)
+            }
+        }
+        await pool.close()
+    }
+
+    @Test func unreachableServerIsAClearError() async throws {
+        var configuration = try PostgresConfiguration(url: "postgres://itsm:secret-pw@127.0.0.1:1/itsm")
+        configuration.connectTimeout = .seconds(2)
+        let pool = PostgresPool(configuration: configuration, logger: Logger(label: "t"))
+        do {
+            try await pool.query("SELECT 1")
+            Issue.record("connected to port 1")
+        } catch let error as PostgresError {
+            #expect(error.kind == .connectionFailed)
+            #expect(error.isRetryable)
+            #expect(!error.description.contains("secret-pw"))
+        }
+        await pool.close()
+    }
+
+    @Test func migrationsApplyOnceEvenWhenRunConcurrently() async throws {
+        let history = TestDatabase.uniqueName("history")
+        let table = TestDatabase.uniqueName("migrated")
+        let migrations = [
+            PostgresMigration(version: 1, name: "create", sql: "CREATE TABLE \(table) (id int PRIMARY KEY);"),
+            PostgresMigration(version: 2, name: "column", sql: "ALTER TABLE \(table) ADD COLUMN note text; INSERT INTO \(table) VALUES (1, 'x');"),
+        ]
+        let migrator = PostgresMigrator(migrations: migrations, historyTable: history)
+        let pools = try (0..<3).map { _ in try TestDatabase.pool(maximumConnections: 1) }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for pool in pools { group.addTask { try await migrator.migrate(pool, logger: Logger(label: "t")) } }
+            var all: [[Int]] = []
+            for try await versions in group { all.append(versions) }
+            return all
+        }
+        // Exactly one runner applied both; the others found nothing to do.
+        #expect(applied.flatMap { $0 }.sorted() == [1, 2])
+        #expect(try await migrator.migrate(pools[0], logger: Logger(label: "t")) == [])
+        #expect(try await pools[0].query("SELECT count(*) AS c FROM \(table)")[0]["c"].int() == 1)
+
+        // A failing migration leaves nothing behind and is reported with its number.
+        let broken = PostgresMigrator(migrations: migrations + [
+            PostgresMigration(version: 3, name: "broken", sql: "ALTER TABLE \(table) ADD COLUMN extra int; SELECT no_such_function();"),
+        ], historyTable: history)
+        do {
+            try await broken.migrate(pools[0], logger: Logger(label: "t"))
+            Issue.record("a broken migration applied")
+        } catch let error as MigrationError {
+            #expect(error.version == 3)
+        }
+        let columns = try await pools[0].query("SELECT column_name FROM information_schema.columns WHERE table_name = $1", [.text(table)])
+        #expect(!columns.contains { (try? $0["column_name"].string()) == "extra" })
+        try await pools[0].execute("DROP TABLE \(table)")
+        try await pools[0].execute("DROP TABLE \(history)")
+        for pool in pools { await pool.close() }
+    }
+}
