@@ -55,10 +55,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The application: configuration, stores, message handling, services.
+        .target(
+            name: "ITSMWorker",
+            dependencies: [
+                "AMQP", "Postgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Migrations")],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "itsm-worker",
             dependencies: [
-                "AMQP", "Postgres",
+                "AMQP", "Postgres", "ITSMWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -66,6 +77,7 @@ let package = Package(
         ),
 
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "AMQP", "Postgres", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     ]
 )

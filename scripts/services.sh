@@ -119,6 +119,8 @@ services_down() {
       rabbitmq)
         _log "stopping RabbitMQ"
         rabbitmqctl_ -q stop >/dev/null 2>&1 || pkill -u rabbitmq -f beam >/dev/null 2>&1 || true
+        # The broker started epmd (Erlang's port mapper); it outlives the broker otherwise.
+        runuser -u rabbitmq -- epmd -kill >/dev/null 2>&1 || true
         rm -f "$ITSM_SERVICES_DIR/rabbitmq.started" ;;
       postgres)
         _log "stopping PostgreSQL"

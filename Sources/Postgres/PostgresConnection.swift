@@ -47,6 +47,9 @@ final class PostgresConnectionHandle: @unchecked Sendable {
             PQfinish(connection)
             throw PostgresError(.connectionFailed, message: "cannot connect to \(configuration.redactedURL): \(message)")
         }
+        // libpq prints server NOTICEs ("relation already exists, skipping") to stderr by
+        // default; they are not errors and would clutter the worker's logs.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         return PostgresConnectionHandle(connection: connection, id: id)
     }
 

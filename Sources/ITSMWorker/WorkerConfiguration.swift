@@ -1,0 +1,246 @@
+import AMQP
+import Foundation
+import Postgres
+
+/// Everything the worker reads from its environment (and, optionally, an env-style file).
+///
+/// Names and defaults follow the contract (`ITSM_AMQP_URL`, `ITSM_DATABASE_URL`, …); a bad value
+/// is a ``ConfigurationError`` that names the variable.
+public struct WorkerConfiguration: Sendable {
+    public var amqpURL: String
+    public var databaseURL: String
+    /// Base64 of 32 bytes; needed to store or read client secrets.
+    public var secretKey: String?
+    /// Older keys (comma-separated base64) still accepted for reading, during a rotation.
+    public var previousSecretKeys: [String]
+    public var allowInsecureInstanceURLs: Bool
+    /// Host suffixes accepted for instance URLs besides `service-now.com`.
+    public var instanceHostAllowlist: [String]
+    public var syncInterval: Duration
+    public var httpPort: Int
+    public var logLevel: String
+    public var logFormat: LogFormat
+    /// Deliveries the broker sends ahead of acknowledgement, per consumer.
+    public var prefetch: Int
+    /// Messages processed at once by one worker.
+    public var maxInFlight: Int
+    public var queueType: AMQPQueue.Kind
+    /// Processing attempts of a message before it is dead-lettered.
+    public var maxAttempts: Int
+    /// Concurrent ServiceNow requests per instance, shared by everything in the process.
+    public var instanceConcurrency: Int
+    public var requestTimeout: Duration
+    public var databasePoolSize: Int
+    public var maxMessageBytes: Int
+    public var alertsExchange: String
+    public var eventsExchange: String
+    /// Prefix of the queues the worker declares (`itsm.alerts`, `itsm.dead`, …).
+    public var queuePrefix: String
+    public var shutdownGrace: Duration
+    /// A resolved alert that fires again within this window reopens its ticket.
+    public var reopenWindow: Duration
+    /// How long audit rows are kept.
+    public var auditRetention: Duration
+    /// Names this process in claims, logs and broker connections.
+    public var workerID: String
+    /// `ITSM_` variables that mean nothing to the worker (typos, usually); logged at start.
+    public var unknownSettings: [String] = []
+
+    public enum LogFormat: String, Sendable { case text, json }
+
+    /// The defaults, as in the contract.
+    public init() {
+        amqpURL = "amqp://guest:guest@127.0.0.1:5672/%2f"
+        databaseURL = "postgres://itsm:itsm@127.0.0.1:5432/itsm"
+        secretKey = nil
+        previousSecretKeys = []
+        allowInsecureInstanceURLs = false
+        instanceHostAllowlist = []
+        syncInterval = .seconds(60)
+        httpPort = 9464
+        logLevel = "info"
+        logFormat = .text
+        prefetch = 32
+        maxInFlight = 32
+        queueType = .quorum
+        maxAttempts = 8
+        instanceConcurrency = 4
+        requestTimeout = .seconds(30)
+        databasePoolSize = 8
+        maxMessageBytes = 256 * 1024
+        alertsExchange = "ceburu.alerts"
+        eventsExchange = "itsm.events"
+        queuePrefix = "itsm"
+        shutdownGrace = .seconds(20)
+        reopenWindow = .seconds(24 * 3600)
+        auditRetention = .seconds(30 * 24 * 3600)
+        workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Reads the configuration. `file` holds `KEY=value` lines; the environment wins over it.
+    public init(environment: [String: String], file: String? = nil) throws(ConfigurationError) {
+        self.init()
+        var values: [String: String] = [:]
+        if let file {
+            values = try Self.readFile(file)
+        }
+        values.merge(environment.filter { $0.key.hasPrefix("ITSM_") }) { _, fromEnvironment in fromEnvironment }
+        var reader = Reader(values: values)
+
+        amqpURL = reader.string("ITSM_AMQP_URL") ?? amqpURL
+        do { _ = try AMQPConfiguration(url: amqpURL) } catch { throw ConfigurationError(variable: "ITSM_AMQP_URL", reason: error.description) }
+        databaseURL = reader.string("ITSM_DATABASE_URL") ?? databaseURL
+        do { _ = try PostgresConfiguration(url: databaseURL) } catch { throw ConfigurationError(variable: "ITSM_DATABASE_URL", reason: error.message) }
+        secretKey = reader.string("ITSM_SECRET_KEY")
+        if let secretKey { try Self.checkKey(secretKey, variable: "ITSM_SECRET_KEY") }
+        previousSecretKeys = reader.list("ITSM_SECRET_KEY_PREVIOUS")
+        for key in previousSecretKeys { try Self.checkKey(key, variable: "ITSM_SECRET_KEY_PREVIOUS") }
+        allowInsecureInstanceURLs = try reader.bool("ITSM_ALLOW_INSECURE_INSTANCE_URLS") ?? allowInsecureInstanceURLs
+        instanceHostAllowlist = reader.list("ITSM_INSTANCE_HOST_ALLOWLIST").map { $0.lowercased() }
+        syncInterval = try reader.duration("ITSM_SYNC_INTERVAL") ?? syncInterval
+        httpPort = try reader.int("ITSM_HTTP_PORT", in: 0...65535) ?? httpPort
+        logLevel = try reader.oneOf("ITSM_LOG_LEVEL", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) ?? logLevel
+        logFormat = try reader.oneOf("ITSM_LOG_FORMAT", ["text", "json"]).flatMap(LogFormat.init) ?? logFormat
+        prefetch = try reader.int("ITSM_PREFETCH", in: 1...65535) ?? prefetch
+        maxInFlight = try reader.int("ITSM_MAX_IN_FLIGHT", in: 1...10_000) ?? maxInFlight
+        queueType = try reader.oneOf("ITSM_QUEUE_TYPE", ["quorum", "classic"]).flatMap(AMQPQueue.Kind.init) ?? queueType
+        maxAttempts = try reader.int("ITSM_MAX_ATTEMPTS", in: 1...100) ?? maxAttempts
+        instanceConcurrency = try reader.int("ITSM_INSTANCE_CONCURRENCY", in: 1...64) ?? instanceConcurrency
+        requestTimeout = try reader.duration("ITSM_REQUEST_TIMEOUT") ?? requestTimeout
+        if requestTimeout >= .seconds(60) {
+            throw ConfigurationError(variable: "ITSM_REQUEST_TIMEOUT", reason: "must stay below ServiceNow's 60 s transaction limit")
+        }
+        databasePoolSize = try reader.int("ITSM_DB_POOL_SIZE", in: 1...200) ?? databasePoolSize
+        maxMessageBytes = try reader.int("ITSM_MAX_MESSAGE_BYTES", in: 1024...(64 * 1024 * 1024)) ?? maxMessageBytes
+        alertsExchange = reader.string("ITSM_ALERTS_EXCHANGE") ?? alertsExchange
+        eventsExchange = reader.string("ITSM_EVENTS_EXCHANGE") ?? eventsExchange
+        queuePrefix = reader.string("ITSM_QUEUE_PREFIX") ?? queuePrefix
+        shutdownGrace = try reader.duration("ITSM_SHUTDOWN_GRACE") ?? shutdownGrace
+        reopenWindow = try reader.duration("ITSM_REOPEN_WINDOW") ?? reopenWindow
+        auditRetention = try reader.duration("ITSM_AUDIT_RETENTION") ?? auditRetention
+        workerID = reader.string("ITSM_WORKER_ID") ?? workerID
+        unknownSettings = reader.unread.filter { !$0.hasPrefix("ITSM_TEST_") }.sorted()
+    }
+
+    private static func checkKey(_ key: String, variable: String) throws(ConfigurationError) {
+        guard let data = Data(base64Encoded: key), data.count == 32 else {
+            throw ConfigurationError(variable: variable, reason: "must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)")
+        }
+    }
+
+    private static func readFile(_ path: String) throws(ConfigurationError) -> [String: String] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigurationError(variable: "--config", reason: "cannot read \(path)")
+        }
+        var values: [String: String] = [:]
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError(variable: "--config", reason: "\(path):\(number + 1) is not KEY=value")
+            }
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[line[..<equals].trimmingCharacters(in: .whitespaces)] = value
+        }
+        return values
+    }
+
+    /// The settings as an operator would check them, with secrets masked.
+    public var summary: [(String, String)] {
+        [
+            ("ITSM_AMQP_URL", (try? AMQPConfiguration(url: amqpURL).redactedURL) ?? "?"),
+            ("ITSM_DATABASE_URL", (try? PostgresConfiguration(url: databaseURL).redactedURL) ?? "?"),
+            ("ITSM_SECRET_KEY", secretKey == nil ? "(not set)" : "(set)"),
+            ("ITSM_ALLOW_INSECURE_INSTANCE_URLS", String(allowInsecureInstanceURLs)),
+            ("ITSM_SYNC_INTERVAL", "\(syncInterval)"),
+            ("ITSM_HTTP_PORT", String(httpPort)),
+            ("ITSM_PREFETCH", String(prefetch)),
+            ("ITSM_MAX_IN_FLIGHT", String(maxInFlight)),
+            ("ITSM_QUEUE_TYPE", queueType.rawValue),
+            ("ITSM_INSTANCE_CONCURRENCY", String(instanceConcurrency)),
+            ("ITSM_WORKER_ID", workerID),
+        ]
+    }
+}
+
+/// A setting that cannot be used; `description` is the one line an operator needs.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public let variable: String
+    public let reason: String
+
+    public init(variable: String, reason: String) {
+        self.variable = variable
+        self.reason = reason
+    }
+
+    public var description: String { "\(variable): \(reason)" }
+}
+
+/// Parses durations written as `500ms`, `30s`, `5m`, `2h`, `1d` (a bare number is seconds).
+public func parseDuration(_ text: String) -> Duration? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+    for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
+        guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
+        return .milliseconds(Int64((value * scale * 1000).rounded()))
+    }
+    guard let value = Double(trimmed), value >= 0, value.isFinite else { return nil }
+    return .milliseconds(Int64((value * 1000).rounded()))
+}
+
+private struct Reader {
+    let values: [String: String]
+    private(set) var unread: Set<String>
+
+    init(values: [String: String]) {
+        self.values = values
+        self.unread = Set(values.keys)
+    }
+
+    mutating func string(_ name: String) -> String? {
+        unread.remove(name)
+        guard let value = values[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    mutating func list(_ name: String) -> [String] {
+        string(name)?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
+    }
+
+    mutating func bool(_ name: String) throws(ConfigurationError) -> Bool? {
+        guard let value = string(name) else { return nil }
+        switch value.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError(variable: name, reason: "expected true or false, got '\(value)'")
+        }
+    }
+
+    mutating func int(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let value = string(name) else { return nil }
+        guard let number = Int(value), range.contains(number) else {
+            throw ConfigurationError(variable: name, reason: "expected a whole number from \(range.lowerBound) to \(range.upperBound), got '\(value)'")
+        }
+        return number
+    }
+
+    mutating func duration(_ name: String) throws(ConfigurationError) -> Duration? {
+        guard let value = string(name) else { return nil }
+        guard let duration = parseDuration(value), duration > .zero else {
+            throw ConfigurationError(variable: name, reason: "expected a duration such as 30s, 5m or 500ms, got '\(value)'")
+        }
+        return duration
+    }
+
+    mutating func oneOf(_ name: String, _ allowed: [String]) throws(ConfigurationError) -> String? {
+        guard let value = string(name) else { return nil }
+        guard allowed.contains(value.lowercased()) else {
+            throw ConfigurationError(variable: name, reason: "expected one of \(allowed.joined(separator: ", ")), got '\(value)'")
+        }
+        return value.lowercased()
+    }
+}

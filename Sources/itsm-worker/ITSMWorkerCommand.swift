@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import ITSMWorker
+import Logging
+
+@main
+struct ITSMWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "itsm-worker",
+        abstract: "Keeps Ceburu alerts and ServiceNow incidents in step.",
+        subcommands: [Migrate.self, ShowConfig.self]
+    )
+}
+
+/// Options every command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "A file of KEY=value settings; the environment overrides it.")
+    var config: String?
+
+    /// Reads the configuration and sets up logging, or exits with a one-line reason.
+    func load() throws -> (WorkerConfiguration, Logger) {
+        let configuration: WorkerConfiguration
+        do {
+            configuration = try WorkerConfiguration(environment: ProcessInfo.processInfo.environment, file: config)
+        } catch {
+            throw fail(error.description, code: configurationExitCode)
+        }
+        WorkerLogging.bootstrap(configuration)
+        let logger = Logger(label: "itsm-worker")
+        for name in configuration.unknownSettings {
+            logger.warning("unknown setting ignored", metadata: ["variable": "\(name)"])
+        }
+        return (configuration, logger)
+    }
+}
+
+/// EX_CONFIG from sysexits.h: the configuration is unusable.
+let configurationExitCode: Int32 = 78
+
+/// Writes one line to standard error and returns the exit code to throw.
+func fail(_ message: String, code: Int32 = 1) -> ExitCode {
+    FileHandle.standardError.write(Data("itsm-worker: \(message)\n".utf8))
+    return ExitCode(code)
+}

@@ -1,0 +1,84 @@
+import AMQP
+import Foundation
+import ITSMWorker
+import Testing
+
+@Suite struct WorkerConfigurationTests {
+    @Test func defaultsAreTheContractDefaults() throws {
+        let configuration = try WorkerConfiguration(environment: [:])
+        #expect(configuration.amqpURL == "amqp://guest:guest@127.0.0.1:5672/%2f")
+        #expect(configuration.databaseURL == "postgres://itsm:itsm@127.0.0.1:5432/itsm")
+        #expect(configuration.secretKey == nil)
+        #expect(configuration.allowInsecureInstanceURLs == false)
+        #expect(configuration.syncInterval == .seconds(60))
+        #expect(configuration.httpPort == 9464)
+    }
+
+    @Test func readsTheEnvironment() throws {
+        let key = Data(repeating: 7, count: 32).base64EncodedString()
+        let configuration = try WorkerConfiguration(environment: [
+            "ITSM_AMQP_URL": "amqp://u:p@rabbit:5673/v",
+            "ITSM_SECRET_KEY": key,
+            "ITSM_ALLOW_INSECURE_INSTANCE_URLS": "true",
+            "ITSM_SYNC_INTERVAL": "90s",
+            "ITSM_HTTP_PORT": "9000",
+            "ITSM_INSTANCE_HOST_ALLOWLIST": "servicenowservices.com, Example.ORG",
+            "ITSM_QUEUE_TYPE": "classic",
+            "PATH": "/usr/bin",
+        ])
+        #expect(configuration.amqpURL == "amqp://u:p@rabbit:5673/v")
+        #expect(configuration.secretKey == key)
+        #expect(configuration.allowInsecureInstanceURLs)
+        #expect(configuration.syncInterval == .seconds(90))
+        #expect(configuration.httpPort == 9000)
+        #expect(configuration.instanceHostAllowlist == ["servicenowservices.com", "example.org"])
+        #expect(configuration.queueType == .classic)
+        #expect(configuration.unknownSettings.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("ITSM_SYNC_INTERVAL", "soon"),
+        ("ITSM_HTTP_PORT", "70000"),
+        ("ITSM_ALLOW_INSECURE_INSTANCE_URLS", "maybe"),
+        ("ITSM_SECRET_KEY", "c2hvcnQ="),
+        ("ITSM_AMQP_URL", "http://rabbit"),
+        ("ITSM_DATABASE_URL", "mysql://db"),
+        ("ITSM_QUEUE_TYPE", "stream"),
+        ("ITSM_REQUEST_TIMEOUT", "90s"),
+    ])
+    func aBadValueNamesItsVariable(_ variable: String, _ value: String) {
+        do {
+            _ = try WorkerConfiguration(environment: [variable: value])
+            Issue.record("\(variable)=\(value) was accepted")
+        } catch {
+            #expect(error.variable == variable)
+            #expect(!error.description.contains("\n"))
+        }
+    }
+
+    @Test func aFileAddsSettingsAndTheEnvironmentWins() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("itsm-\(UUID()).env").path
+        try """
+        # settings for the test
+        ITSM_HTTP_PORT=9100
+        ITSM_SYNC_INTERVAL="2m"
+        ITSM_TYPO=1
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let configuration = try WorkerConfiguration(environment: ["ITSM_HTTP_PORT": "9200"], file: path)
+        #expect(configuration.httpPort == 9200)
+        #expect(configuration.syncInterval == .seconds(120))
+        #expect(configuration.unknownSettings == ["ITSM_TYPO"])
+    }
+
+    @Test func durations() {
+        #expect(parseDuration("500ms") == .milliseconds(500))
+        #expect(parseDuration("30s") == .seconds(30))
+        #expect(parseDuration("5m") == .seconds(300))
+        #expect(parseDuration("2h") == .seconds(7200))
+        #expect(parseDuration("1d") == .seconds(86400))
+        #expect(parseDuration("15") == .seconds(15))
+        #expect(parseDuration("-1s") == nil)
+        #expect(parseDuration("ten") == nil)
+    }
+}
