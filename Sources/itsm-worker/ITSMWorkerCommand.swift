@@ -8,7 +8,7 @@ struct ITSMWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "itsm-worker",
         abstract: "Keeps Ceburu alerts and ServiceNow incidents in step.",
-        subcommands: [Migrate.self, ShowConfig.self]
+        subcommands: [Migrate.self, ShowConfig.self, SimulateServiceNow.self]
     )
 }
 
@@ -42,3 +42,6 @@ func fail(_ message: String, code: Int32 = 1) -> ExitCode {
     FileHandle.standardError.write(Data("itsm-worker: \(message)\n".utf8))
     return ExitCode(code)
 }
+
+/// A duration argument (`200ms`, `30s`, `5m`).
+func parseDurationArgument(_ text: String) -> Duration? { parseDuration(text) }

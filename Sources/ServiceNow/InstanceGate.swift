@@ -1,0 +1,133 @@
+import Foundation
+import Synchronization
+
+/// The share of one ServiceNow instance this process may use, shared by every caller.
+///
+/// - At most `limit` requests in flight (an instance serves 4 API transactions per node by
+///   default and queues or refuses the rest); callers wait for a slot at most `maximumWait`.
+/// - After a 429 with `Retry-After`, no request starts before that time.
+/// - When answers carry `X-RateLimit-Limit` / `X-RateLimit-Reset`, requests are counted against
+///   the rule and paced: once the budget of the current window is spent, the next request waits
+///   for the reset instead of drawing a 429.
+final class InstanceGate: Sendable {
+    let limit: Int
+
+    private struct Waiter {
+        let id: Int
+        let continuation: CheckedContinuation<Bool, Never>
+    }
+
+    private struct State {
+        var inFlight = 0
+        var peak = 0
+        var waiters: [Waiter] = []
+        var nextWaiterID = 0
+        var blockedUntil: ContinuousClock.Instant?
+        var rateLimit: Int?
+        var rateReset: Date?
+        var usedInWindow = 0
+    }
+
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        precondition(limit > 0)
+        self.limit = limit
+    }
+
+    /// Takes a slot, first waiting out a 429 back-off or a spent rate budget. Throws when the
+    /// wait would be longer than `maximumWait`.
+    func acquire(maximumWait: Duration) async throws(ServiceNowError) {
+        let started = ContinuousClock.now
+        while true {
+            let wait = state.withLock { state -> Duration? in
+                let now = ContinuousClock.now
+                if let until = state.blockedUntil, until > now { return until - now }
+                if let limit = state.rateLimit, let reset = state.rateReset {
+                    let remaining = reset.timeIntervalSinceNow
+                    if remaining <= 0 {
+                        state.usedInWindow = 0
+                        state.rateReset = nil
+                    } else if state.usedInWindow >= limit {
+                        return .milliseconds(Int64(remaining * 1000) + 50)
+                    }
+                }
+                return nil
+            }
+            guard let wait else { break }
+            let waited = ContinuousClock.now - started
+            if waited + wait > maximumWait {
+                throw ServiceNowError(.rateLimited, message: "the instance asked to wait longer than this request may", retryAfter: wait)
+            }
+            try? await Task.sleep(for: wait)
+        }
+
+        let remainingWait = maximumWait - (ContinuousClock.now - started)
+        let (granted, waiterID) = state.withLock { state -> (Bool, Int?) in
+            if state.inFlight < limit {
+                state.inFlight += 1
+                state.peak = max(state.peak, state.inFlight)
+                state.usedInWindow += 1
+                return (true, nil)
+            }
+            state.nextWaiterID += 1
+            return (false, state.nextWaiterID)
+        }
+        if granted { return }
+        let id = waiterID!
+        let gotSlot = await withCheckedContinuation { continuation in
+            state.withLock { $0.waiters.append(Waiter(id: id, continuation: continuation)) }
+            Task { [weak self] in
+                try? await Task.sleep(for: max(remainingWait, .zero))
+                self?.expire(id)
+            }
+        }
+        guard gotSlot else {
+            throw ServiceNowError(.instanceBusy, message: "all \(limit) request slots for this instance stayed busy for \(maximumWait)")
+        }
+    }
+
+    func release() {
+        let waiter = state.withLock { state -> Waiter? in
+            if !state.waiters.isEmpty {
+                // The slot passes straight to the next waiter; inFlight stays the same.
+                state.usedInWindow += 1
+                return state.waiters.removeFirst()
+            }
+            state.inFlight -= 1
+            return nil
+        }
+        waiter?.continuation.resume(returning: true)
+    }
+
+    private func expire(_ id: Int) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(returning: false)
+    }
+
+    /// A 429 asked for a pause: no request to this instance starts before it ends.
+    func block(for duration: Duration) {
+        state.withLock { state in
+            let until = ContinuousClock.now + duration
+            if state.blockedUntil.map({ $0 < until }) ?? true { state.blockedUntil = until }
+        }
+    }
+
+    /// Records the rate limit rule an answer reported.
+    func noteRateLimit(limit: Int, reset: Date) {
+        state.withLock { state in
+            if let current = state.rateReset, abs(current.timeIntervalSince(reset)) > 1 {
+                // A new window: the instance's count started over.
+                state.usedInWindow = 1
+            }
+            state.rateLimit = limit
+            state.rateReset = reset
+        }
+    }
+
+    /// The most requests this gate ever had in flight at once.
+    var peakInFlight: Int { state.withLock { $0.peak } }
+}
