@@ -43,6 +43,15 @@ public struct WorkerConfiguration: Sendable {
     public var auditRetention: Duration
     /// Names this process in claims, logs and broker connections.
     public var workerID: String
+    /// Base delays of the retry tiers; each tier also has a variant 1.5 times as long, picked at
+    /// random, so retries of a burst spread out.
+    public var retryDelays: [Duration]
+    /// Broker-side bound on redeliveries of one message (quorum queues' `x-delivery-limit`).
+    public var deliveryLimit: Int
+    /// How long a claim on an alert's ticket holds before another worker may take over.
+    public var claimLease: Duration
+    /// How often the outbox relay looks for events other workers left unpublished.
+    public var outboxPollInterval: Duration
     /// `ITSM_` variables that mean nothing to the worker (typos, usually); logged at start.
     public var unknownSettings: [String] = []
 
@@ -75,6 +84,10 @@ public struct WorkerConfiguration: Sendable {
         reopenWindow = .seconds(24 * 3600)
         auditRetention = .seconds(30 * 24 * 3600)
         workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        retryDelays = [.seconds(2), .seconds(10), .seconds(30), .seconds(120), .seconds(300)]
+        deliveryLimit = 20
+        claimLease = .seconds(130)
+        outboxPollInterval = .seconds(1)
     }
 
     /// Reads the configuration. `file` holds `KEY=value` lines; the environment wins over it.
@@ -119,6 +132,22 @@ public struct WorkerConfiguration: Sendable {
         reopenWindow = try reader.duration("ITSM_REOPEN_WINDOW") ?? reopenWindow
         auditRetention = try reader.duration("ITSM_AUDIT_RETENTION") ?? auditRetention
         workerID = reader.string("ITSM_WORKER_ID") ?? workerID
+        let delays = reader.list("ITSM_RETRY_DELAYS")
+        if !delays.isEmpty {
+            var parsed: [Duration] = []
+            for text in delays {
+                guard let delay = parseDuration(text), delay >= .milliseconds(100) else {
+                    throw ConfigurationError(variable: "ITSM_RETRY_DELAYS", reason: "expected durations of at least 100ms, comma-separated, got '\(text)'")
+                }
+                parsed.append(delay)
+            }
+            retryDelays = parsed
+        }
+        deliveryLimit = try reader.int("ITSM_DELIVERY_LIMIT", in: 1...1000) ?? deliveryLimit
+        // A claim must outlast the longest create: a lookup, a create and a retry without
+        // assignment_group, each bounded by the request timeout.
+        claimLease = try reader.duration("ITSM_CLAIM_LEASE") ?? (requestTimeout * 4 + .seconds(10))
+        outboxPollInterval = try reader.duration("ITSM_OUTBOX_POLL_INTERVAL") ?? outboxPollInterval
         unknownSettings = reader.unread.filter { !$0.hasPrefix("ITSM_TEST_") }.sorted()
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceNow
 import ServiceNowSimulator
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(2)))

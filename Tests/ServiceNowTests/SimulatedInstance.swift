@@ -2,37 +2,7 @@ import Foundation
 import Logging
 import ServiceNow
 import ServiceNowSimulator
-import Synchronization
-
-/// Keeps every log line of a test, to check that no secret or token was logged.
-final class CapturedLogs: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-
-    func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { _ in CapturingHandler(logs: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-}
-
-struct CapturingHandler: LogHandler {
-    let logs: CapturedLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let merged = self.metadata.merging(metadata ?? [:]) { _, new in new }
-        logs.append("\(level) \(message) \(merged)")
-    }
-}
+import TestSupport
 
 /// A simulator and a client pointed at it.
 struct SimulatedInstance {

@@ -1,0 +1,267 @@
+import Foundation
+
+/// An event from Ceburu's monitoring (`ceburu.alert.v1`): an alert raised, acknowledged or
+/// resolved. Decoding validates the whole contract, so a value of this type is always usable.
+public struct AlertEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case raised = "alert.raised"
+        case acknowledged = "alert.acknowledged"
+        case resolved = "alert.resolved"
+    }
+
+    public enum Severity: String, Sendable, CaseIterable {
+        case info, warning, minor, major, critical
+    }
+
+    public struct Device: Sendable, Equatable {
+        public var id: String?
+        public var name: String?
+        public var ip: String?
+    }
+
+    public struct Alert: Sendable, Equatable {
+        public var id: String
+        public var type: String
+        /// Present on `alert.raised`.
+        public var severity: Severity?
+        public var title: String?
+        public var description: String?
+        public var device: Device?
+        public var value: Double?
+        public var threshold: Double?
+        public var labels: [String: String]
+        public var url: String?
+    }
+
+    public struct Actor: Sendable, Equatable {
+        public var name: String?
+        public var email: String?
+    }
+
+    public static let schema = "ceburu.alert.v1"
+
+    public var eventID: String
+    public var kind: Kind
+    public var occurredAt: Date
+    public var customerID: String
+    public var networkID: String
+    public var alert: Alert
+    public var actor: Actor?
+    public var note: String?
+
+    public init(eventID: String, kind: Kind, occurredAt: Date, customerID: String, networkID: String, alert: Alert, actor: Actor? = nil, note: String? = nil) {
+        self.eventID = eventID
+        self.kind = kind
+        self.occurredAt = occurredAt
+        self.customerID = customerID
+        self.networkID = networkID
+        self.alert = alert
+        self.actor = actor
+        self.note = note
+    }
+}
+
+/// Why a message is not a valid v1 alert event; `reason` goes into the dead-letter header.
+public struct AlertEventError: Error, Equatable, CustomStringConvertible {
+    /// A short stable code: `invalid_json`, `missing_field`, `wrong_type`, `invalid_value`,
+    /// `unsupported_schema`, `too_large`.
+    public let code: String
+    public let reason: String
+
+    public init(code: String, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "\(code): \(reason)" }
+}
+
+extension AlertEvent {
+    /// Longest identifier accepted (ids land in database keys and ServiceNow's correlation_id).
+    static let maximumIDLength = 200
+
+    /// Parses and validates a message body. Unknown fields are ignored.
+    public static func decode(_ body: [UInt8]) throws(AlertEventError) -> AlertEvent {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
+        } catch {
+            throw AlertEventError(code: "invalid_json", reason: "the body is not JSON")
+        }
+        guard case .object(let root) = value else {
+            throw AlertEventError(code: "wrong_type", reason: "the body is not a JSON object")
+        }
+        var reader = JSONReader(root, path: "")
+        let schema = try reader.string("schema")
+        guard schema == Self.schema else {
+            throw AlertEventError(code: "unsupported_schema", reason: "schema is '\(schema)', expected '\(Self.schema)'")
+        }
+        let typeName = try reader.string("type")
+        guard let kind = Kind(rawValue: typeName) else {
+            throw AlertEventError(code: "invalid_value", reason: "type '\(typeName)' is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let eventID = try reader.identifier("event_id")
+        let occurredText = try reader.string("occurred_at")
+        guard let occurredAt = parseTimestamp(occurredText) else {
+            throw AlertEventError(code: "invalid_value", reason: "occurred_at '\(occurredText.prefix(40))' is not an RFC 3339 time")
+        }
+        let customerID = try reader.identifier("customer_id")
+        let networkID = try reader.identifier("network_id")
+        var alertReader = try reader.object("alert")
+        var alert = Alert(id: try alertReader.identifier("id"), type: try alertReader.identifier("type"),
+                          severity: nil, title: nil, description: nil, device: nil, value: nil, threshold: nil, labels: [:], url: nil)
+        if kind == .raised {
+            let severity = try alertReader.string("severity")
+            guard let parsed = Severity(rawValue: severity) else {
+                throw AlertEventError(code: "invalid_value", reason: "alert.severity '\(severity.prefix(40))' is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            alert.severity = parsed
+            alert.title = try alertReader.string("title")
+        } else {
+            alert.severity = try alertReader.optionalString("severity").flatMap(Severity.init)
+            alert.title = try alertReader.optionalString("title")
+        }
+        alert.description = try alertReader.optionalString("description")
+        alert.value = try alertReader.optionalNumber("value")
+        alert.threshold = try alertReader.optionalNumber("threshold")
+        alert.url = try alertReader.optionalString("url")
+        if var device = try alertReader.optionalObject("device") {
+            alert.device = Device(id: try device.optionalString("id"), name: try device.optionalString("name"), ip: try device.optionalString("ip"))
+        }
+        if let labels = try alertReader.optionalObject("labels") {
+            for (key, value) in labels.object {
+                guard case .string(let text) = value else {
+                    throw AlertEventError(code: "wrong_type", reason: "alert.labels.\(key) must be a string")
+                }
+                alert.labels[key] = text
+            }
+        }
+        var event = AlertEvent(eventID: eventID, kind: kind, occurredAt: occurredAt, customerID: customerID, networkID: networkID, alert: alert)
+        if var actor = try reader.optionalObject("actor") {
+            event.actor = Actor(name: try actor.optionalString("name"), email: try actor.optionalString("email"))
+        }
+        event.note = try reader.optionalString("note")
+        return event
+    }
+
+    /// RFC 3339 with or without fractional seconds.
+    public static func parseTimestamp(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+
+    /// `2026-11-29T03:00:00.123Z`
+    public static func formatTimestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+/// A JSON value with its exact type (booleans are not numbers).
+public enum JSONValue: Sendable, Equatable, Codable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+/// Reads typed fields out of a decoded JSON object, naming the path of what is wrong.
+struct JSONReader {
+    let object: [String: JSONValue]
+    let path: String
+
+    init(_ object: [String: JSONValue], path: String) {
+        self.object = object
+        self.path = path
+    }
+
+    private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private func present(_ key: String) -> JSONValue? {
+        guard let value = object[key], value != .null else { return nil }
+        return value
+    }
+
+    func string(_ key: String) throws(AlertEventError) -> String {
+        guard let value = present(key) else {
+            throw AlertEventError(code: "missing_field", reason: "\(name(key)) is missing")
+        }
+        guard case .string(let text) = value else {
+            throw AlertEventError(code: "wrong_type", reason: "\(name(key)) must be a string")
+        }
+        return text
+    }
+
+    func identifier(_ key: String) throws(AlertEventError) -> String {
+        let text = try string(key)
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AlertEventError(code: "invalid_value", reason: "\(name(key)) is empty")
+        }
+        guard text.count <= AlertEvent.maximumIDLength else {
+            throw AlertEventError(code: "invalid_value", reason: "\(name(key)) is longer than \(AlertEvent.maximumIDLength) characters")
+        }
+        return text
+    }
+
+    func optionalString(_ key: String) throws(AlertEventError) -> String? {
+        guard let value = present(key) else { return nil }
+        guard case .string(let text) = value else {
+            throw AlertEventError(code: "wrong_type", reason: "\(name(key)) must be a string")
+        }
+        return text
+    }
+
+    func optionalNumber(_ key: String) throws(AlertEventError) -> Double? {
+        guard let value = present(key) else { return nil }
+        guard case .number(let number) = value else {
+            throw AlertEventError(code: "wrong_type", reason: "\(name(key)) must be a number")
+        }
+        return number
+    }
+
+    func object(_ key: String) throws(AlertEventError) -> JSONReader {
+        guard let value = present(key) else {
+            throw AlertEventError(code: "missing_field", reason: "\(name(key)) is missing")
+        }
+        guard case .object(let nested) = value else {
+            throw AlertEventError(code: "wrong_type", reason: "\(name(key)) must be an object")
+        }
+        return JSONReader(nested, path: name(key))
+    }
+
+    func optionalObject(_ key: String) throws(AlertEventError) -> JSONReader? {
+        guard let value = present(key) else { return nil }
+        guard case .object(let nested) = value else {
+            throw AlertEventError(code: "wrong_type", reason: "\(name(key)) must be an object")
+        }
+        return JSONReader(nested, path: name(key))
+    }
+}

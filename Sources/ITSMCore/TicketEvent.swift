@@ -1,0 +1,118 @@
+import Foundation
+
+/// An event the worker publishes on `itsm.events` (`itsm.ticket.v1`); the routing key is its type.
+public struct TicketEvent: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case created = "ticket.created"
+        case updated = "ticket.updated"
+        case stateChanged = "ticket.state_changed"
+        case failed = "ticket.failed"
+    }
+
+    public struct Ticket: Sendable, Equatable, Codable {
+        public var system: String = "servicenow"
+        public var table: String
+        public var sysID: String
+        public var number: String
+        public var url: String
+        public var state: String
+        public var stateLabel: String
+
+        public init(table: String, sysID: String, number: String, url: String, state: String) {
+            self.table = table
+            self.sysID = sysID
+            self.number = number
+            self.url = url
+            self.state = state
+            self.stateLabel = IncidentState.label(state)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case system, table, number, url, state
+            case sysID = "sys_id"
+            case stateLabel = "state_label"
+        }
+    }
+
+    public struct Failure: Sendable, Equatable, Codable {
+        public var code: String
+        public var message: String
+
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    public static let schema = "itsm.ticket.v1"
+
+    public var schema: String = TicketEvent.schema
+    public var eventID: String
+    public var type: Kind
+    public var occurredAt: String
+    public var customerID: String
+    public var networkID: String
+    public var alertID: String
+    public var causeEventID: String?
+    public var ticket: Ticket?
+    public var alertStatus: String?
+    public var warnings: [String]
+    public var error: Failure?
+
+    public init(type: Kind, eventID: String = UUID().uuidString.lowercased(), occurredAt: Date = Date(), customerID: String, networkID: String,
+                alertID: String, causeEventID: String?, ticket: Ticket?, alertStatus: String?, warnings: [String] = [], error: Failure? = nil) {
+        self.eventID = eventID
+        self.type = type
+        self.occurredAt = AlertEvent.formatTimestamp(occurredAt)
+        self.customerID = customerID
+        self.networkID = networkID
+        self.alertID = alertID
+        self.causeEventID = causeEventID
+        self.ticket = ticket
+        self.alertStatus = alertStatus
+        self.warnings = warnings
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, type, ticket, warnings, error
+        case eventID = "event_id"
+        case occurredAt = "occurred_at"
+        case customerID = "customer_id"
+        case networkID = "network_id"
+        case alertID = "alert_id"
+        case causeEventID = "cause_event_id"
+        case alertStatus = "alert_status"
+    }
+
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+}
+
+/// The incident table's `state` values.
+public enum IncidentState {
+    public static let new = "1"
+    public static let inProgress = "2"
+    public static let onHold = "3"
+    public static let resolved = "6"
+    public static let closed = "7"
+    public static let canceled = "8"
+
+    public static func label(_ state: String) -> String {
+        switch state {
+        case "1": return "New"
+        case "2": return "In Progress"
+        case "3": return "On Hold"
+        case "6": return "Resolved"
+        case "7": return "Closed"
+        case "8": return "Canceled"
+        default: return state
+        }
+    }
+
+    /// Closed and Canceled incidents refuse writes.
+    public static func isFinal(_ state: String) -> Bool { state == closed || state == canceled }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import ITSMCore
+import Postgres
+import ServiceNow
+
+/// A customer's ServiceNow integration as stored (the secret still sealed).
+public struct StoredIntegration: Sendable {
+    public var customerID: String
+    public var instanceURL: String
+    public var clientID: String
+    public var sealedSecret: SecretBox.Sealed
+    public var settings: IntegrationSettings
+    public var lastTest: JSONValue?
+    public var lastTestedAt: Date?
+    public var updatedAt: Date
+}
+
+/// How the worker writes status changes to an integration's instance. The defaults work on a
+/// stock instance.
+public struct IntegrationSettings: Sendable, Equatable, Codable {
+    public var acknowledgedState: String = IncidentState.inProgress
+    public var resolvedState: String = IncidentState.resolved
+    public var closeCode: String = "Solution provided"
+    /// A template over the status event: `actor`, `note`, `alert.id`, `occurred_at`.
+    public var closeNotes: String = "Resolved in Ceburu by {{actor}}{{#note}}: {{note}}{{/note}}"
+    /// `work_notes` (internal) or `comments` (customer-visible).
+    public var notesField: String = "work_notes"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case acknowledgedState = "acknowledged_state"
+        case resolvedState = "resolved_state"
+        case closeCode = "close_code"
+        case closeNotes = "close_notes"
+        case notesField = "notes_field"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = IntegrationSettings()
+        acknowledgedState = try container.decodeIfPresent(String.self, forKey: .acknowledgedState) ?? defaults.acknowledgedState
+        resolvedState = try container.decodeIfPresent(String.self, forKey: .resolvedState) ?? defaults.resolvedState
+        closeCode = try container.decodeIfPresent(String.self, forKey: .closeCode) ?? defaults.closeCode
+        closeNotes = try container.decodeIfPresent(String.self, forKey: .closeNotes) ?? defaults.closeNotes
+        notesField = try container.decodeIfPresent(String.self, forKey: .notesField) ?? defaults.notesField
+    }
+}
+
+/// A mapping as stored, with its key.
+public struct StoredMapping: Sendable, Equatable {
+    public var customerID: String
+    public var networkID: String
+    public var alertType: String
+    public var mapping: AlertMapping
+
+    public init(customerID: String, networkID: String, alertType: String, mapping: AlertMapping) {
+        self.customerID = customerID
+        self.networkID = networkID
+        self.alertType = alertType
+        self.mapping = mapping
+    }
+}
+
+/// Integrations and mappings in PostgreSQL.
+public struct ConfigurationStore: Sendable {
+    let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    // MARK: Integrations
+
+    public func saveIntegration(customerID: String, instanceURL: String, clientID: String, sealedSecret: SecretBox.Sealed, settings: IntegrationSettings) async throws {
+        try await pool.execute("""
+            INSERT INTO integrations (customer_id, instance_url, client_id, client_secret_sealed, secret_key_id, settings)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+            ON CONFLICT (customer_id) DO UPDATE SET
+                instance_url = EXCLUDED.instance_url, client_id = EXCLUDED.client_id,
+                client_secret_sealed = EXCLUDED.client_secret_sealed, secret_key_id = EXCLUDED.secret_key_id,
+                settings = EXCLUDED.settings, last_test = NULL, last_tested_at = NULL, updated_at = now()
+            """, [.text(customerID), .text(instanceURL), .text(clientID), .bytea(sealedSecret.combined), .text(sealedSecret.keyID),
+                  try .jsonEncoded(settings)])
+    }
+
+    public func integration(customerID: String) async throws -> StoredIntegration? {
+        try await pool.query("SELECT * FROM integrations WHERE customer_id = $1", [.text(customerID)]).first.map(Self.integration)
+    }
+
+    public func integrations() async throws -> [StoredIntegration] {
+        try await pool.query("SELECT * FROM integrations ORDER BY customer_id").map(Self.integration)
+    }
+
+    @discardableResult
+    public func deleteIntegration(customerID: String) async throws -> Bool {
+        try await pool.execute("DELETE FROM integrations WHERE customer_id = $1", [.text(customerID)]) > 0
+    }
+
+    public func recordTest(customerID: String, result: JSONValue) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try await pool.execute("UPDATE integrations SET last_test = $2::jsonb, last_tested_at = now() WHERE customer_id = $1",
+                               [.text(customerID), .json(String(decoding: try encoder.encode(result), as: UTF8.self))])
+    }
+
+    static func integration(_ row: PostgresRow) throws -> StoredIntegration {
+        StoredIntegration(
+            customerID: try row["customer_id"].string(),
+            instanceURL: try row["instance_url"].string(),
+            clientID: try row["client_id"].string(),
+            sealedSecret: SecretBox.Sealed(combined: try row["client_secret_sealed"].bytes(), keyID: try row["secret_key_id"].string()),
+            settings: try row["settings"].json(IntegrationSettings.self),
+            lastTest: row["last_test"].isNull ? nil : try row["last_test"].json(JSONValue.self),
+            lastTestedAt: try row["last_tested_at"].optionalDate(),
+            updatedAt: try row["updated_at"].date())
+    }
+
+    // MARK: Mappings
+
+    public func saveMapping(_ stored: StoredMapping) async throws {
+        try await pool.execute("""
+            INSERT INTO alert_mappings (customer_id, network_id, alert_type, target_table, fields)
+            VALUES ($1, $2, $3, $4, $5::jsonb)
+            ON CONFLICT (customer_id, network_id, alert_type) DO UPDATE SET
+                target_table = EXCLUDED.target_table, fields = EXCLUDED.fields, updated_at = now()
+            """, [.text(stored.customerID), .text(stored.networkID), .text(stored.alertType), .text(stored.mapping.table),
+                  try .jsonEncoded(stored.mapping.fields)])
+    }
+
+    public func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping? {
+        try await pool.query("SELECT * FROM alert_mappings WHERE customer_id = $1 AND network_id = $2 AND alert_type = $3",
+                             [.text(customerID), .text(networkID), .text(alertType)]).first.map(Self.mapping)
+    }
+
+    public func mappings(customerID: String? = nil, networkID: String? = nil) async throws -> [StoredMapping] {
+        try await pool.query("""
+            SELECT * FROM alert_mappings
+            WHERE ($1::text IS NULL OR customer_id = $1) AND ($2::text IS NULL OR network_id = $2)
+            ORDER BY customer_id, network_id, alert_type
+            """, [.text(customerID), .text(networkID)]).map(Self.mapping)
+    }
+
+    @discardableResult
+    public func deleteMapping(customerID: String, networkID: String, alertType: String) async throws -> Bool {
+        try await pool.execute("DELETE FROM alert_mappings WHERE customer_id = $1 AND network_id = $2 AND alert_type = $3",
+                               [.text(customerID), .text(networkID), .text(alertType)]) > 0
+    }
+
+    static func mapping(_ row: PostgresRow) throws -> StoredMapping {
+        StoredMapping(customerID: try row["customer_id"].string(), networkID: try row["network_id"].string(),
+                      alertType: try row["alert_type"].string(),
+                      mapping: AlertMapping(table: try row["target_table"].string(), fields: try row["fields"].json([String: FieldRule].self)))
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import ITSMCore
+import ServiceNow
+
+/// Turns a customer's stored integration into a ServiceNow session: opens the sealed secret and
+/// checks the instance URL against the policy.
+public struct IntegrationResolver: Sendable {
+    public let configuration: ConfigurationStore
+    public let client: ServiceNowClient
+    public let policy: InstanceURLPolicy
+    let secrets: SecretBox?
+
+    public init(configuration: ConfigurationStore, client: ServiceNowClient, policy: InstanceURLPolicy, secrets: SecretBox?) {
+        self.configuration = configuration
+        self.client = client
+        self.policy = policy
+        self.secrets = secrets
+    }
+
+    public struct Resolved: Sendable {
+        public let integration: StoredIntegration
+        public let instance: InstanceURL
+        public let session: ServiceNowSession
+    }
+
+    /// Why a stored integration cannot be used; final until an operator fixes it.
+    public struct Unusable: Error, CustomStringConvertible {
+        public let code: String
+        public let message: String
+        public var description: String { "\(code): \(message)" }
+    }
+
+    public func resolve(_ integration: StoredIntegration) throws(Unusable) -> Resolved {
+        guard let secrets else { throw Unusable(code: "secret_key_missing", message: SecretBoxError.noKey.description) }
+        let secret: String
+        do { secret = try secrets.open(integration.sealedSecret) } catch {
+            throw Unusable(code: "secret_unreadable", message: error.description)
+        }
+        let instance: InstanceURL
+        do { instance = try policy.validate(integration.instanceURL) } catch {
+            throw Unusable(code: "instance_url_refused", message: error.message ?? "instance URL refused")
+        }
+        let session = client.session(instance: instance, credentials: ServiceNowCredentials(clientID: integration.clientID, clientSecret: secret))
+        return Resolved(integration: integration, instance: instance, session: session)
+    }
+}

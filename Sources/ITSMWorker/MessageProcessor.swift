@@ -1,0 +1,204 @@
+import AMQP
+import Foundation
+import ITSMCore
+import Logging
+import Postgres
+import ServiceNow
+
+/// Settles one delivery from a work queue: validates it, hands it to the right handler, and
+/// turns the result into an ack, a delayed retry, or a dead-letter with the reason — so that no
+/// message is ever dropped silently and none blocks the queue.
+public struct MessageProcessor: Sendable {
+    let topology: WorkerTopology
+    let amqp: AMQPConnection
+    let alerts: AlertHandler
+    let status: StatusHandler?
+    let maxAttempts: Int
+    let maxMessageBytes: Int
+    let workerID: String
+    let outbox: OutboxSignal
+    let observer: ProcessingObserver
+    let logger: Logger
+
+    public init(topology: WorkerTopology, amqp: AMQPConnection, alerts: AlertHandler, status: StatusHandler?, configuration: WorkerConfiguration,
+                outbox: OutboxSignal, observer: ProcessingObserver, logger: Logger) {
+        self.topology = topology
+        self.amqp = amqp
+        self.alerts = alerts
+        self.status = status
+        self.maxAttempts = configuration.maxAttempts
+        self.maxMessageBytes = configuration.maxMessageBytes
+        self.workerID = configuration.workerID
+        self.outbox = outbox
+        self.observer = observer
+        self.logger = logger
+    }
+
+    /// What happened to a delivery, for logs, metrics and tests.
+    public enum Settlement: Sendable, Equatable {
+        case acked(ProcessingOutcome)
+        case retryScheduled(attempt: Int, delay: Duration)
+        case deadLettered(code: String)
+        /// Could not be settled now (broker trouble); the broker redelivers it.
+        case requeued
+    }
+
+    @discardableResult
+    public func process(_ delivery: AMQPDelivery, queue: String) async -> Settlement {
+        let started = ContinuousClock.now
+        let attempt = Int(delivery.properties.headers["x-attempt"]?.intValue ?? 1)
+        var logger = self.logger
+        logger[metadataKey: "amqp.routing_key"] = "\(delivery.routingKey)"
+        logger[metadataKey: "attempt"] = "\(attempt)"
+
+        guard delivery.body.count <= maxMessageBytes else {
+            return await finish(await deadLetter(delivery, queue: queue, code: "too_large",
+                                                 reason: "the body has \(delivery.body.count) bytes, more than ITSM_MAX_MESSAGE_BYTES (\(maxMessageBytes))", logger: logger),
+                                type: "unknown", started: started)
+        }
+        let event: AlertEvent
+        do {
+            event = try AlertEvent.decode(delivery.body)
+        } catch {
+            return await finish(await deadLetter(delivery, queue: queue, code: error.code, reason: error.reason, logger: logger),
+                                type: "unknown", started: started)
+        }
+        logger[metadataKey: "event_id"] = "\(event.eventID)"
+        logger[metadataKey: "alert_id"] = "\(event.alert.id)"
+        logger[metadataKey: "customer_id"] = "\(event.customerID)"
+        logger[metadataKey: "network_id"] = "\(event.networkID)"
+
+        let settlement: Settlement
+        do {
+            let outcome: ProcessingOutcome
+            switch event.kind {
+            case .raised:
+                outcome = try await alerts.handleRaised(event, logger: logger)
+            case .acknowledged, .resolved:
+                guard let status else { throw RetryableFailure(reason: "status events are not handled by this worker's roles") }
+                outcome = try await status.handle(event, logger: logger)
+            }
+            if outcome == .busy {
+                settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false,
+                                         failure: RetryableFailure(reason: "another attempt holds the alert's claim"), logger: logger)
+            } else {
+                settlement = await acknowledge(delivery, outcome, logger: logger)
+            }
+        } catch let failure as RetryableFailure {
+            settlement = await retryOrGiveUp(delivery, queue: queue, event: event, attempt: attempt, failure: failure, logger: logger)
+        } catch {
+            // Database or broker trouble mid-way: nothing was committed, so trying again is safe.
+            settlement = await retryOrGiveUp(delivery, queue: queue, event: event, attempt: attempt,
+                                             failure: RetryableFailure(reason: "\(error)"), logger: logger)
+        }
+        return await finish(settlement, type: event.kind.rawValue, started: started)
+    }
+
+    private func finish(_ settlement: Settlement, type: String, started: ContinuousClock.Instant) async -> Settlement {
+        observer.processed(type: type, settlement: settlement, duration: ContinuousClock.now - started)
+        // Any settled message may have queued an event (ticket.created, .updated, .failed).
+        if settlement != .requeued { outbox.notify() }
+        return settlement
+    }
+
+    private func acknowledge(_ delivery: AMQPDelivery, _ outcome: ProcessingOutcome, logger: Logger) async -> Settlement {
+        switch outcome {
+        case .skipped, .duplicate:
+            logger.debug("message skipped", metadata: ["outcome": "\(outcome.label)"])
+        case .failed(let code):
+            logger.warning("gave up on the event; ticket.failed published", metadata: ["error.code": "\(code)"])
+        default:
+            logger.debug("message processed", metadata: ["outcome": "\(outcome.label)"])
+        }
+        do {
+            try await delivery.ack()
+        } catch {
+            // The effect is committed; the broker redelivers and the duplicate is recognised.
+            logger.debug("ack failed; the broker will redeliver", metadata: ["error": "\(error)"])
+        }
+        return .acked(outcome)
+    }
+
+    private func retryOrGiveUp(_ delivery: AMQPDelivery, queue: String, event: AlertEvent, attempt: Int,
+                               failure: RetryableFailure, logger: Logger) async -> Settlement {
+        guard attempt >= maxAttempts else {
+            return await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: true, failure: failure, logger: logger)
+        }
+        let code = failure.serviceNowError.map { "servicenow_\($0.kind.rawValue)" } ?? "retries_exhausted"
+        let message = failure.serviceNowError.map(AlertHandler.message) ?? failure.reason
+        do {
+            try await alerts.tickets.markProcessed(event: event, outcome: "ticket_failed",
+                                                   outgoing: alerts.failure(event, code: code, message: "gave up after \(attempt) attempts: \(message)"))
+        } catch let error as PostgresError where error.isUniqueViolation {
+            // Processed meanwhile by another attempt.
+        } catch {
+            logger.error("could not record the failure; the message will be redelivered", metadata: ["error": "\(error)"])
+            return await requeue(delivery, logger: logger)
+        }
+        return await deadLetter(delivery, queue: queue, code: "retries_exhausted",
+                                reason: "gave up after \(attempt) attempts: \(failure.reason)", logger: logger)
+    }
+
+    private func retry(_ delivery: AMQPDelivery, queue: String, attempt: Int, countsAsAttempt: Bool, failure: RetryableFailure, logger: Logger) async -> Settlement {
+        let next = countsAsAttempt ? attempt + 1 : attempt
+        let (retryQueue, delay) = topology.retryQueue(attempt: countsAsAttempt ? attempt : 1, minimum: failure.retryAfter)
+        var properties = delivery.properties
+        properties.headers["x-attempt"] = .int(Int64(next))
+        properties.headers["x-origin-queue"] = .string(queue)
+        properties.headers["x-last-error"] = .string(String(failure.reason.prefix(500)))
+        properties.persistent = true
+        do {
+            let outcome = try await amqp.publish(delivery.body, exchange: "", routingKey: retryQueue, properties: properties, mandatory: true)
+            guard outcome == .confirmed else { return await requeue(delivery, logger: logger) }
+            try await delivery.ack()
+        } catch {
+            logger.warning("could not schedule the retry; the broker will redeliver", metadata: ["error": "\(error)"])
+            return await requeue(delivery, logger: logger)
+        }
+        logger.info("will retry", metadata: ["reason": "\(failure.reason)", "retry_in": "\(delay)", "next_attempt": "\(next)"])
+        return .retryScheduled(attempt: next, delay: delay)
+    }
+
+    func deadLetter(_ delivery: AMQPDelivery, queue: String, code: String, reason: String, logger: Logger) async -> Settlement {
+        var properties = delivery.properties
+        properties.headers["x-reason"] = .string(String(reason.prefix(1000)))
+        properties.headers["x-error-code"] = .string(code)
+        properties.headers["x-origin-queue"] = .string(queue)
+        properties.headers["x-original-routing-key"] = .string(delivery.routingKey)
+        properties.headers["x-original-exchange"] = .string(delivery.exchange)
+        properties.headers["x-dead-lettered-by"] = .string(workerID)
+        properties.headers["x-dead-lettered-at"] = .string(AlertEvent.formatTimestamp(Date()))
+        properties.persistent = true
+        do {
+            let outcome = try await amqp.publish(delivery.body, exchange: topology.deadExchange, routingKey: delivery.routingKey,
+                                                 properties: properties, mandatory: true)
+            guard outcome == .confirmed else { return await requeue(delivery, logger: logger) }
+            try await delivery.ack()
+        } catch {
+            logger.warning("could not dead-letter the message; the broker will redeliver", metadata: ["error": "\(error)"])
+            return await requeue(delivery, logger: logger)
+        }
+        logger.warning("message dead-lettered", metadata: ["error.code": "\(code)", "reason": "\(reason)"])
+        return .deadLettered(code: code)
+    }
+
+    private func requeue(_ delivery: AMQPDelivery, logger: Logger) async -> Settlement {
+        try? await delivery.nack(requeue: true)
+        return .requeued
+    }
+}
+
+/// Receives every settlement (metrics, tests).
+public struct ProcessingObserver: Sendable {
+    let onProcessed: @Sendable (String, MessageProcessor.Settlement, Duration) -> Void
+
+    public init(_ onProcessed: @escaping @Sendable (_ type: String, _ settlement: MessageProcessor.Settlement, _ duration: Duration) -> Void) {
+        self.onProcessed = onProcessed
+    }
+
+    public static let none = ProcessingObserver { _, _, _ in }
+
+    func processed(type: String, settlement: MessageProcessor.Settlement, duration: Duration) {
+        onProcessed(type, settlement, duration)
+    }
+}

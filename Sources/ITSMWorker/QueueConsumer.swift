@@ -1,0 +1,45 @@
+import AMQP
+import Logging
+import ServiceLifecycle
+
+/// Consumes one work queue and processes up to `maxInFlight` deliveries at once, so one slow
+/// ServiceNow call does not hold up the queue. On graceful shutdown it stops taking deliveries
+/// and lets those in flight finish; deliveries it had not started go back to the queue.
+public struct QueueConsumer: Service {
+    let queue: String
+    let amqp: AMQPConnection
+    let processor: MessageProcessor
+    let prefetch: Int
+    let maxInFlight: Int
+    let logger: Logger
+
+    public init(queue: String, amqp: AMQPConnection, processor: MessageProcessor, prefetch: Int, maxInFlight: Int, logger: Logger) {
+        self.queue = queue
+        self.amqp = amqp
+        self.processor = processor
+        self.prefetch = prefetch
+        self.maxInFlight = maxInFlight
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let consumer = try await amqp.consume(queue: queue, prefetch: UInt16(clamping: prefetch))
+        logger.info("consuming", metadata: ["amqp.queue": "\(queue)", "prefetch": "\(prefetch)", "max_in_flight": "\(maxInFlight)"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for try await delivery in consumer.cancelOnGracefulShutdown() {
+                if running >= maxInFlight {
+                    try await group.next()
+                    running -= 1
+                }
+                group.addTask { [processor, queue] in
+                    await processor.process(delivery, queue: queue)
+                }
+                running += 1
+            }
+            try? await consumer.cancel()
+            logger.info("stopped taking deliveries; finishing those in flight", metadata: ["amqp.queue": "\(queue)", "in_flight": "\(running)"])
+            try await group.waitForAll()
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Crypto
+import Foundation
+
+/// Seals client secrets with AES-256-GCM. Each sealed value is stored with the id of the key that
+/// sealed it, so keys can rotate: new values use the current key, old ones stay readable while
+/// their key is listed in `ITSM_SECRET_KEY_PREVIOUS`, and `integration rotate-keys` reseals them.
+public struct SecretBox: Sendable {
+    public struct Sealed: Sendable, Equatable {
+        /// nonce | ciphertext | tag
+        public let combined: [UInt8]
+        public let keyID: String
+    }
+
+    // Raw bytes rather than SymmetricKey, which is not Sendable in this swift-crypto.
+    private let current: (id: String, key: [UInt8])
+    private let keys: [String: [UInt8]]
+
+    /// `currentKey` and `previousKeys` are base64 of 32 bytes.
+    public init(currentKey: String, previousKeys: [String] = []) throws(SecretBoxError) {
+        func load(_ text: String) throws(SecretBoxError) -> (String, [UInt8]) {
+            guard let data = Data(base64Encoded: text), data.count == 32 else { throw .invalidKey }
+            return (Self.keyID(of: data), Array(data))
+        }
+        current = try load(currentKey)
+        var keys = [current.id: current.key]
+        for text in previousKeys {
+            let (id, key) = try load(text)
+            keys[id] = key
+        }
+        self.keys = keys
+    }
+
+    /// The first 8 bytes of SHA-256 of the key, in hex: names a key without revealing it.
+    static func keyID(of key: Data) -> String {
+        SHA256.hash(data: key).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public var currentKeyID: String { current.id }
+
+    public func seal(_ secret: String) throws(SecretBoxError) -> Sealed {
+        do {
+            let box = try AES.GCM.seal(Data(secret.utf8), using: SymmetricKey(data: current.key))
+            guard let combined = box.combined else { throw SecretBoxError.sealFailed }
+            return Sealed(combined: Array(combined), keyID: current.id)
+        } catch {
+            throw .sealFailed
+        }
+    }
+
+    public func open(_ sealed: Sealed) throws(SecretBoxError) -> String {
+        guard let key = keys[sealed.keyID] else { throw .unknownKey(sealed.keyID) }
+        do {
+            let box = try AES.GCM.SealedBox(combined: Data(sealed.combined))
+            return String(decoding: try AES.GCM.open(box, using: SymmetricKey(data: key)), as: UTF8.self)
+        } catch {
+            throw .openFailed
+        }
+    }
+}
+
+public enum SecretBoxError: Error, Equatable, CustomStringConvertible {
+    case invalidKey
+    case sealFailed
+    case openFailed
+    case unknownKey(String)
+    case noKey
+
+    public var description: String {
+        switch self {
+        case .invalidKey: return "ITSM_SECRET_KEY must be base64 of exactly 32 bytes"
+        case .sealFailed: return "could not encrypt the secret"
+        case .openFailed: return "could not decrypt the secret (tampered, or sealed with another key)"
+        case .unknownKey(let id): return "the secret was sealed with key \(id), which is neither ITSM_SECRET_KEY nor in ITSM_SECRET_KEY_PREVIOUS"
+        case .noKey: return "ITSM_SECRET_KEY is not set; it is needed to store or read client secrets"
+        }
+    }
+}

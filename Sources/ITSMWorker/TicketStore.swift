@@ -1,0 +1,163 @@
+import Foundation
+import ITSMCore
+import Postgres
+
+/// Ticket links, processed events and the outbox, with the transactions that keep them in step.
+public struct TicketStore: Sendable {
+    let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    public enum Claim: Sendable {
+        /// This worker may create the ticket. With `mustLookUp`, an earlier attempt may already
+        /// have created it: search by correlation_id before creating.
+        case claimed(TicketLink, mustLookUp: Bool)
+        /// The alert already has an open ticket.
+        case open(TicketLink)
+        /// Another attempt holds the claim; try again later.
+        case busy
+    }
+
+    public func isProcessed(eventID: String) async throws -> Bool {
+        !(try await pool.query("SELECT 1 FROM processed_events WHERE event_id = $1", [.text(eventID)])).isEmpty
+    }
+
+    /// Claims the right to create the ticket for an alert, or reports its open ticket.
+    public func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> Claim {
+        let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        return try await pool.withTransaction { connection in
+            // Row lock on the live link: concurrent claims for one alert queue up here.
+            let live = try await connection.query("""
+                SELECT * FROM ticket_links
+                WHERE customer_id = $1 AND alert_id = $2 AND status IN ('pending', 'open')
+                FOR UPDATE
+                """, [.text(event.customerID), .text(event.alert.id)])
+            if let row = live.first {
+                let link = try TicketLink(row)
+                if link.status == .open { return .open(link) }
+                if link.claimedBy != nil, let expires = link.claimExpiresAt, expires > Date() { return .busy }
+                let taken = try await connection.query("""
+                    UPDATE ticket_links
+                    SET claimed_by = $2, claim_expires_at = now() + make_interval(secs => $3),
+                        create_attempts = create_attempts + 1, updated_at = now()
+                    WHERE id = $1 RETURNING *
+                    """, [.int(link.id), .text(workerID), .double(leaseSeconds)])
+                return .claimed(try TicketLink(taken[0]), mustLookUp: true)
+            }
+            let history = try await connection.query("""
+                SELECT count(*) AS tickets, max(id) AS latest FROM ticket_links WHERE customer_id = $1 AND alert_id = $2
+                """, [.text(event.customerID), .text(event.alert.id)])
+            let generation = try history[0]["tickets"].int()
+            let previous = try history[0]["latest"].optionalInt()
+            // The partial unique index admits one live link per alert; a concurrent claim that
+            // inserted first makes this insert do nothing.
+            let inserted = try await connection.query("""
+                INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status,
+                                          create_attempts, claimed_by, claim_expires_at, previous_link_id)
+                VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7, now() + make_interval(secs => $8), $9)
+                ON CONFLICT (customer_id, alert_id) WHERE status IN ('pending', 'open') DO NOTHING
+                RETURNING *
+                """, [.text(event.customerID), .text(event.networkID), .text(event.alert.id), .text(event.alert.type),
+                      .text(TicketLink.correlationID(customerID: event.customerID, alertID: event.alert.id, generation: generation)),
+                      .text(table), .text(workerID), .double(leaseSeconds), .int(previous)])
+            guard let row = inserted.first else { return .busy }
+            return .claimed(try TicketLink(row), mustLookUp: false)
+        }
+    }
+
+    /// The claim was lost to another worker (it expired while this one was still working).
+    public struct LostClaim: Error, CustomStringConvertible {
+        public var description: String { "the claim on the ticket expired and was taken over" }
+    }
+
+    /// Stores the created ticket, marks the event processed and queues `ticket.created`, in one
+    /// transaction; fails with ``LostClaim`` if the claim is no longer this worker's.
+    public func completeCreation(link: TicketLink, workerID: String, ticket: TicketEvent.Ticket, sysUpdatedOn: String?,
+                                 warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> TicketLink {
+        try await pool.withTransaction { connection in
+            let updated = try await connection.query("""
+                UPDATE ticket_links
+                SET status = 'open', sys_id = $3, number = $4, url = $5, state = $6, sys_updated_on = $7, warnings = $8::jsonb,
+                    claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'
+                RETURNING *
+                """, [.int(link.id), .text(workerID), .text(ticket.sysID), .text(ticket.number), .text(ticket.url), .text(ticket.state),
+                      .text(sysUpdatedOn), try .jsonEncoded(warnings)])
+            guard let row = updated.first else { throw LostClaim() }
+            try await Self.markProcessed(connection, event: event, outcome: "ticket_created")
+            try await Self.enqueue(connection, outgoing)
+            return try TicketLink(row)
+        }
+    }
+
+    /// Gives the claim back after a retryable failure, so the retry can take it at once.
+    public func release(link: TicketLink, workerID: String) async throws {
+        try await pool.execute("""
+            UPDATE ticket_links SET claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
+            WHERE id = $1 AND claimed_by = $2
+            """, [.int(link.id), .text(workerID)])
+    }
+
+    /// Gives up on creating a ticket: the link is marked failed (a later alert may try anew), the
+    /// event processed, and `ticket.failed` queued.
+    public func failCreation(link: TicketLink?, event: AlertEvent, outgoing: TicketEvent) async throws {
+        try await pool.withTransaction { connection in
+            if let link {
+                try await connection.execute("""
+                    UPDATE ticket_links SET status = 'failed', claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
+                    WHERE id = $1 AND status = 'pending'
+                    """, [.int(link.id)])
+            }
+            try await Self.markProcessed(connection, event: event, outcome: "ticket_failed")
+            try await Self.enqueue(connection, outgoing)
+        }
+    }
+
+    /// Records a change the worker made to an open ticket (a re-fire's work note, a status
+    /// update) with its event, in one transaction.
+    public func recordUpdate(link: TicketLink, state: String?, sysUpdatedOn: String?, event: AlertEvent, outcome: String,
+                             outgoing: TicketEvent?, alertStatus: String? = nil) async throws {
+        try await pool.withTransaction { connection in
+            try await connection.execute("""
+                UPDATE ticket_links
+                SET state = COALESCE($2, state), sys_updated_on = COALESCE($3, sys_updated_on),
+                    alert_status = COALESCE($4, alert_status), updated_at = now()
+                WHERE id = $1
+                """, [.int(link.id), .text(state), .text(sysUpdatedOn), .text(alertStatus)])
+            try await Self.markProcessed(connection, event: event, outcome: outcome)
+            if let outgoing { try await Self.enqueue(connection, outgoing) }
+        }
+    }
+
+    /// Marks an event processed with no other effect (skips, failures before any ticket).
+    public func markProcessed(event: AlertEvent, outcome: String, outgoing: TicketEvent? = nil) async throws {
+        try await pool.withTransaction { connection in
+            try await Self.markProcessed(connection, event: event, outcome: outcome)
+            if let outgoing { try await Self.enqueue(connection, outgoing) }
+        }
+    }
+
+    public func link(customerID: String, alertID: String) async throws -> TicketLink? {
+        try await pool.query("SELECT * FROM ticket_links WHERE customer_id = $1 AND alert_id = $2 ORDER BY id DESC LIMIT 1",
+                             [.text(customerID), .text(alertID)]).first.map(TicketLink.init)
+    }
+
+    public func links(customerID: String, alertID: String) async throws -> [TicketLink] {
+        try await pool.query("SELECT * FROM ticket_links WHERE customer_id = $1 AND alert_id = $2 ORDER BY id",
+                             [.text(customerID), .text(alertID)]).map(TicketLink.init)
+    }
+
+    static func markProcessed(_ connection: PostgresConnection, event: AlertEvent, outcome: String) async throws {
+        try await connection.execute("""
+            INSERT INTO processed_events (event_id, customer_id, event_type, outcome) VALUES ($1, $2, $3, $4)
+            """, [.text(event.eventID), .text(event.customerID), .text(event.kind.rawValue), .text(outcome)])
+    }
+
+    /// Writes an event to the outbox; the relay publishes it after the transaction commits.
+    static func enqueue(_ connection: PostgresConnection, _ event: TicketEvent) async throws {
+        try await connection.execute("INSERT INTO outbox (event_id, routing_key, payload) VALUES ($1::uuid, $2, $3::jsonb)",
+                                     [.text(event.eventID), .text(event.type.rawValue), .json(String(decoding: event.encoded(), as: UTF8.self))])
+    }
+}

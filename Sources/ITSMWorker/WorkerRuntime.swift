@@ -1,0 +1,154 @@
+import AMQP
+import Foundation
+import Logging
+import Postgres
+import ServiceLifecycle
+import ServiceNow
+import UnixSignals
+
+/// What a worker process does; `itsm-worker run --roles …` picks some.
+public enum WorkerRole: String, Sendable, CaseIterable {
+    /// Consume `alert.raised` (and Test Connection requests).
+    case alerts
+    /// Consume `alert.acknowledged` / `alert.resolved`.
+    case status
+    /// Poll ServiceNow for changes made there.
+    case sync
+    /// Publish queued events.
+    case outbox
+
+    public static func parse(_ text: String) throws(ConfigurationError) -> Set<WorkerRole> {
+        var roles: Set<WorkerRole> = []
+        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+            guard let role = WorkerRole(rawValue: part) else {
+                throw ConfigurationError(variable: "--roles", reason: "unknown role '\(part)' (roles: \(allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            roles.insert(role)
+        }
+        guard !roles.isEmpty else { throw ConfigurationError(variable: "--roles", reason: "no role given") }
+        return roles
+    }
+}
+
+/// The assembled worker: connections, stores, handlers and the services for its roles.
+public final class WorkerRuntime: Sendable {
+    public let configuration: WorkerConfiguration
+    public let roles: Set<WorkerRole>
+    public let pool: PostgresPool
+    public let amqp: AMQPConnection
+    public let serviceNow: ServiceNowClient
+    public let topology: WorkerTopology
+    public let configurationStore: ConfigurationStore
+    public let tickets: TicketStore
+    public let resolver: IntegrationResolver
+    public let outboxSignal: OutboxSignal
+    public let processor: MessageProcessor
+    let logger: Logger
+
+    /// Connects to PostgreSQL and RabbitMQ (retrying until they answer, or the task is
+    /// cancelled) and declares the topology.
+    public static func start(configuration: WorkerConfiguration, roles: Set<WorkerRole> = Set(WorkerRole.allCases),
+                             logger: Logger, observer: ProcessingObserver = .none,
+                             serviceNowObserver: (@Sendable (ServiceNowClient.RequestRecord) -> Void)? = nil) async throws -> WorkerRuntime {
+        var postgres = try PostgresConfiguration(url: configuration.databaseURL)
+        postgres.maximumConnections = configuration.databasePoolSize
+        postgres.applicationName = "itsm-worker \(configuration.workerID)"
+        let pool = PostgresPool(configuration: postgres, logger: logger)
+        try await retrying("PostgreSQL", logger: logger) { _ = try await pool.query("SELECT 1") }
+
+        var amqpConfiguration = try AMQPConfiguration(url: configuration.amqpURL)
+        amqpConfiguration.connectionName = "itsm-worker \(configuration.workerID)"
+        amqpConfiguration.maxUnconfirmedPublishes = 4096
+        let amqp = try await retrying("RabbitMQ", logger: logger) { try await AMQPConnection.connect(amqpConfiguration, logger: logger) }
+        let topology = WorkerTopology(configuration)
+        try await topology.declare(on: amqp)
+
+        var clientConfiguration = ServiceNowClient.Configuration()
+        clientConfiguration.requestTimeout = configuration.requestTimeout
+        clientConfiguration.concurrencyPerInstance = configuration.instanceConcurrency
+        let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: serviceNowObserver)
+        return try WorkerRuntime(configuration: configuration, roles: roles, pool: pool, amqp: amqp, serviceNow: serviceNow,
+                                 topology: topology, observer: observer, logger: logger)
+    }
+
+    private init(configuration: WorkerConfiguration, roles: Set<WorkerRole>, pool: PostgresPool, amqp: AMQPConnection,
+                 serviceNow: ServiceNowClient, topology: WorkerTopology, observer: ProcessingObserver, logger: Logger) throws {
+        self.configuration = configuration
+        self.roles = roles
+        self.pool = pool
+        self.amqp = amqp
+        self.serviceNow = serviceNow
+        self.topology = topology
+        self.logger = logger
+        configurationStore = ConfigurationStore(pool: pool)
+        tickets = TicketStore(pool: pool)
+        let secrets = try configuration.secretKey.map { key throws(SecretBoxError) in
+            try SecretBox(currentKey: key, previousKeys: configuration.previousSecretKeys)
+        }
+        resolver = IntegrationResolver(configuration: configurationStore, client: serviceNow,
+                                       policy: InstanceURLPolicy(allowInsecure: configuration.allowInsecureInstanceURLs,
+                                                                 allowedHostSuffixes: configuration.instanceHostAllowlist),
+                                       secrets: secrets)
+        outboxSignal = OutboxSignal()
+        let alerts = AlertHandler(tickets: tickets, resolver: resolver, workerID: configuration.workerID,
+                                  claimLease: configuration.claimLease, logger: logger)
+        processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: StatusHandler(), configuration: configuration,
+                                     outbox: outboxSignal, observer: observer, logger: logger)
+    }
+
+    /// The long-running parts for the configured roles.
+    public func services() -> [any Service] {
+        var services: [any Service] = []
+        if roles.contains(.alerts) {
+            services.append(QueueConsumer(queue: topology.alertsQueue, amqp: amqp, processor: processor, prefetch: configuration.prefetch,
+                                          maxInFlight: configuration.maxInFlight, logger: logger))
+        }
+        if roles.contains(.status) {
+            services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, processor: processor, prefetch: configuration.prefetch,
+                                          maxInFlight: configuration.maxInFlight, logger: logger))
+        }
+        if roles.contains(.outbox) {
+            services.append(OutboxRelay(pool: pool, amqp: amqp, exchange: topology.eventsExchange, signal: outboxSignal,
+                                        pollInterval: configuration.outboxPollInterval, logger: logger))
+        }
+        return services
+    }
+
+    /// Runs the services until SIGTERM or SIGINT (or cancellation), then closes the connections.
+    public func run(handleSignals: Bool = true) async throws {
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        let group = ServiceGroup(configuration: groupConfiguration)
+        do {
+            try await group.run()
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
+    }
+
+    public func close() async {
+        await amqp.close()
+        await serviceNow.shutdown()
+        await pool.close()
+    }
+
+    /// Retries `body` with backoff until it succeeds or the task is cancelled.
+    static func retrying<T>(_ what: String, logger: Logger, _ body: () async throws -> T) async throws -> T {
+        var delay = Duration.milliseconds(500)
+        while true {
+            do {
+                return try await body()
+            } catch {
+                try Task.checkCancellation()
+                logger.warning("\(what) is not reachable yet; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import AMQP
+
+/// The exchanges and queues the worker declares, named from the configuration.
+///
+/// ```
+/// ceburu.alerts (topic) ── alert.raised ──────────────────────▶ itsm.alerts
+///                       ── alert.acknowledged, alert.resolved ─▶ itsm.status
+///                       ── integration.* ──────────────────────▶ itsm.commands
+/// itsm.retry.<ms> (TTL) ── expired ──▶ itsm.retry.return (headers, x-origin-queue) ──▶ back to its queue
+/// itsm.dead (fanout) ─────────────────────────────────────────▶ itsm.dead
+/// itsm.events (topic): ticket.* and integration.tested, for other services
+/// ```
+/// Work queues dead-letter to `itsm.dead` when the broker gives up (delivery limit); the worker
+/// itself dead-letters messages it cannot parse, with the reason in `x-reason`.
+public struct WorkerTopology: Sendable {
+    public let alertsExchange: String
+    public let eventsExchange: String
+    public let alertsQueue: String
+    public let statusQueue: String
+    public let commandsQueue: String
+    public let deadExchange: String
+    public let deadQueue: String
+    public let returnExchange: String
+    let queueType: AMQPQueue.Kind
+    let deliveryLimit: Int
+    let retryDelays: [Duration]
+
+    public init(_ configuration: WorkerConfiguration) {
+        let prefix = configuration.queuePrefix
+        alertsExchange = configuration.alertsExchange
+        eventsExchange = configuration.eventsExchange
+        alertsQueue = "\(prefix).alerts"
+        statusQueue = "\(prefix).status"
+        commandsQueue = "\(prefix).commands"
+        deadExchange = "\(prefix).dead"
+        deadQueue = "\(prefix).dead"
+        returnExchange = "\(prefix).retry.return"
+        queueType = configuration.queueType
+        deliveryLimit = configuration.deliveryLimit
+        retryDelays = configuration.retryDelays
+    }
+
+    /// Every retry queue's TTL in milliseconds: each tier and its 1.5× variant.
+    var retryTTLs: [Int64] {
+        Array(Set(retryDelays.flatMap { [$0.milliseconds, $0.milliseconds * 3 / 2] })).sorted()
+    }
+
+    public func retryQueue(ttl: Int64) -> String { "\(deadQueue.dropLast(".dead".count)).retry.\(ttl)" }
+
+    /// The retry queue for the `attempt`th failure (1-based): the tier for that attempt (the
+    /// last tier once they run out), or the first tier at least as long as `minimum`, with one
+    /// of its two variants at random.
+    public func retryQueue(attempt: Int, minimum: Duration? = nil) -> (queue: String, delay: Duration) {
+        var tier = min(max(attempt - 1, 0), retryDelays.count - 1)
+        if let minimum {
+            while tier < retryDelays.count - 1 && retryDelays[tier] < minimum { tier += 1 }
+        }
+        let base = retryDelays[tier].milliseconds
+        let ttl = Bool.random() ? base : base * 3 / 2
+        return (retryQueue(ttl: ttl), .milliseconds(ttl))
+    }
+
+    private func workQueue(_ name: String) -> AMQPQueue {
+        var arguments: [String: AMQPFieldValue] = ["x-dead-letter-exchange": .string(deadExchange)]
+        if queueType == .quorum {
+            // The Debian broker sets no delivery limit; without one a message that crashes
+            // workers would be redelivered forever. at-least-once dead-lettering needs
+            // reject-publish overflow.
+            arguments["x-delivery-limit"] = .int(Int64(deliveryLimit))
+            arguments["x-dead-letter-strategy"] = "at-least-once"
+            arguments["x-overflow"] = "reject-publish"
+        }
+        return AMQPQueue(name: name, kind: queueType, arguments: arguments)
+    }
+
+    /// Declares everything; safe to repeat, and repeated by the connection after a reconnect.
+    public func declare(on connection: AMQPConnection) async throws {
+        try await connection.declare(AMQPExchange(name: alertsExchange, kind: .topic))
+        try await connection.declare(AMQPExchange(name: eventsExchange, kind: .topic))
+        try await connection.declare(AMQPExchange(name: deadExchange, kind: .fanout))
+        try await connection.declare(AMQPExchange(name: returnExchange, kind: .headers))
+        try await connection.declare(AMQPQueue(name: deadQueue, kind: queueType))
+        try await connection.bind(AMQPBinding(queue: deadQueue, exchange: deadExchange, routingKey: ""))
+        let work: [(String, [String])] = [
+            (alertsQueue, ["alert.raised"]),
+            (statusQueue, ["alert.acknowledged", "alert.resolved"]),
+            (commandsQueue, ["integration.test", "integration.fields"]),
+        ]
+        for (queue, keys) in work {
+            try await connection.declare(workQueue(queue))
+            for key in keys { try await connection.bind(AMQPBinding(queue: queue, exchange: alertsExchange, routingKey: key)) }
+            try await connection.bind(AMQPBinding(queue: queue, exchange: returnExchange, routingKey: "",
+                                                  arguments: ["x-match": "all", "x-origin-queue": .string(queue)]))
+        }
+        for ttl in retryTTLs {
+            var arguments: [String: AMQPFieldValue] = ["x-message-ttl": .int(ttl), "x-dead-letter-exchange": .string(returnExchange)]
+            if queueType == .quorum {
+                arguments["x-dead-letter-strategy"] = "at-least-once"
+                arguments["x-overflow"] = "reject-publish"
+            }
+            try await connection.declare(AMQPQueue(name: retryQueue(ttl: ttl), kind: queueType, arguments: arguments))
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

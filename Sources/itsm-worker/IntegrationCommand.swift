@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import ITSMCore
+import ITSMWorker
+import ServiceNow
+
+struct IntegrationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "integration",
+        abstract: "Manage customers' ServiceNow integrations (one per customer).",
+        subcommands: [Set.self, List.self, Show.self, Delete.self])
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or replace a customer's integration. The client secret is read from a file, standard input (-) or an environment variable, never from the command line.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Customer id.") var customer: String
+        @Option(help: "The instance's base URL, e.g. https://acme.service-now.com") var instanceURL: String
+        @Option(help: "OAuth client_id.") var clientID: String
+        @Option(help: "File holding the client secret, or - for standard input.") var clientSecretFile: String?
+        @Option(help: "Name of an environment variable holding the client secret.") var clientSecretEnv: String?
+        @Option(help: "Incident state set on acknowledge (default 2, In Progress).") var acknowledgedState: String?
+        @Option(help: "Incident state set on resolve (default 6, Resolved).") var resolvedState: String?
+        @Option(help: "close_code sent when resolving (default 'Solution provided').") var closeCode: String?
+        @Option(help: "close_notes template over the event: {{actor}}, {{note}}, {{alert.id}}.") var closeNotes: String?
+        @Option(help: "Where notes go: work_notes (internal, default) or comments (customer-visible).") var notesField: String?
+
+        func run() async throws {
+            let (configuration, logger) = try global.load()
+            let secret = try readSecret(file: clientSecretFile, environmentVariable: clientSecretEnv)
+            let policy = InstanceURLPolicy(allowInsecure: configuration.allowInsecureInstanceURLs, allowedHostSuffixes: configuration.instanceHostAllowlist)
+            let instance: InstanceURL
+            do { instance = try policy.validate(instanceURL) } catch { throw fail("--instance-url: \(error.message ?? "refused")") }
+            guard let key = configuration.secretKey else { throw fail(SecretBoxError.noKey.description, code: configurationExitCode) }
+            let box = try SecretBox(currentKey: key, previousKeys: configuration.previousSecretKeys)
+            var settings = IntegrationSettings()
+            if let acknowledgedState { settings.acknowledgedState = acknowledgedState }
+            if let resolvedState { settings.resolvedState = resolvedState }
+            if let closeCode { settings.closeCode = closeCode }
+            if let closeNotes { settings.closeNotes = closeNotes }
+            if let notesField {
+                guard notesField == "work_notes" || notesField == "comments" else { throw fail("--notes-field: expected work_notes or comments") }
+                settings.notesField = notesField
+            }
+            let sealed = try box.seal(secret)
+            try await withConfigurationStore(configuration, logger: logger) { store, _ in
+                try await store.saveIntegration(customerID: customer, instanceURL: instance.description, clientID: clientID,
+                                                sealedSecret: sealed, settings: settings)
+            }
+            print("integration for \(customer) saved: \(instance.description), client_id \(clientID), secret sealed with key \(sealed.keyID)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List integrations.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let (configuration, logger) = try global.load()
+            let integrations = try await withConfigurationStore(configuration, logger: logger) { store, _ in try await store.integrations() }
+            if json {
+                try printJSON(integrations.map(IntegrationView.init))
+            } else {
+                if integrations.isEmpty { print("no integrations") }
+                for integration in integrations {
+                    print("\(integration.customerID)\t\(integration.instanceURL)\tclient_id=\(integration.clientID)\tlast test: \(IntegrationView(integration).lastTestSummary)")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one integration (the secret masked).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Customer id.") var customer: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let (configuration, logger) = try global.load()
+            guard let integration = try await withConfigurationStore(configuration, logger: logger, { store, _ in
+                try await store.integration(customerID: customer)
+            }) else { throw fail("no integration for customer \(customer)") }
+            let view = IntegrationView(integration)
+            if json { try printJSON(view); return }
+            print("""
+                customer:       \(view.customer_id)
+                instance_url:   \(view.instance_url)
+                client_id:      \(view.client_id)
+                client_secret:  \(view.client_secret) (sealed with key \(view.secret_key_id))
+                settings:       acknowledge → state \(view.settings.acknowledgedState), resolve → state \(view.settings.resolvedState) with close_code '\(view.settings.closeCode)', notes in \(view.settings.notesField)
+                last test:      \(view.lastTestSummary)
+                updated_at:     \(AlertEvent.formatTimestamp(integration.updatedAt))
+                """)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a customer's integration (its mappings stay).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Customer id.") var customer: String
+
+        func run() async throws {
+            let (configuration, logger) = try global.load()
+            let deleted = try await withConfigurationStore(configuration, logger: logger) { store, _ in try await store.deleteIntegration(customerID: customer) }
+            guard deleted else { throw fail("no integration for customer \(customer)") }
+            print("integration for \(customer) deleted")
+        }
+    }
+}
+
+/// An integration as shown to people and programs: never the secret.
+struct IntegrationView: Encodable {
+    let customer_id: String
+    let instance_url: String
+    let client_id: String
+    let client_secret = "********"
+    let secret_key_id: String
+    let settings: IntegrationSettings
+    let last_test: JSONValue?
+    let last_tested_at: Date?
+
+    init(_ integration: StoredIntegration) {
+        customer_id = integration.customerID
+        instance_url = integration.instanceURL
+        client_id = integration.clientID
+        secret_key_id = integration.sealedSecret.keyID
+        settings = integration.settings
+        last_test = integration.lastTest
+        last_tested_at = integration.lastTestedAt
+    }
+
+    var lastTestSummary: String {
+        guard case .object(let test)? = last_test, case .string(let status)? = test["status"] else { return "never" }
+        return "\(status) at \(last_tested_at.map(AlertEvent.formatTimestamp) ?? "?")"
+    }
+}
+
+/// Reads a client secret from a file, standard input (`-`) or an environment variable.
+func readSecret(file: String?, environmentVariable: String?) throws -> String {
+    let raw: String
+    switch (file, environmentVariable) {
+    case (let file?, nil):
+        if file == "-" {
+            raw = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let data = FileManager.default.contents(atPath: file) else { throw fail("--client-secret-file: cannot read \(file)") }
+            raw = String(decoding: data, as: UTF8.self)
+        }
+    case (nil, let name?):
+        guard let value = ProcessInfo.processInfo.environment[name] else { throw fail("--client-secret-env: \(name) is not set") }
+        raw = value
+    default:
+        throw fail("give the client secret with exactly one of --client-secret-file F (or -) and --client-secret-env VAR")
+    }
+    let secret = raw.trimmingCharacters(in: .newlines)
+    guard !secret.isEmpty else { throw fail("the client secret is empty") }
+    return secret
+}

@@ -1,0 +1,62 @@
+import AMQP
+import Foundation
+import ITSMCore
+import ITSMWorker
+import Postgres
+import ServiceNowSimulator
+import Testing
+
+@Suite(.timeLimit(.minutes(3)))
+struct AlertToIncidentTests {
+    @Test func aMappedAlertBecomesOneIncidentAReferenceAndOneEvent() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        try await stack.startWorker()
+        let alertID = "trg-\(UUID().uuidString.prefix(6))"
+        let eventID = try await stack.publishRaised(alertID: alertID)
+
+        #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
+        let incidents = await stack.incidents()
+        #expect(incidents.count == 1)
+        let incident = try #require(incidents.first)
+        #expect(incident["short_description"] == "CPU usage above 95% on core-sw-01")
+        #expect(incident["description"] == "core-sw-01 CPU at 97.2% for 5 minutes")
+        #expect(incident["category"] == "network")
+        #expect(incident["subcategory"] == "cpu")
+        #expect(incident["impact"] == "1")
+        #expect(incident["urgency"] == "1")
+        #expect(incident["priority"] == "1")
+        #expect(incident["assignment_group"] == "Network Operations")
+        #expect(incident["correlation_id"]?.hasPrefix("ceburu-") == true)
+        #expect(incident["correlation_display"] == "Ceburu alert \(alertID)")
+
+        let link = try #require(try await stack.link(alertID: alertID))
+        #expect(link.status == .open)
+        #expect(link.sysID == incident["sys_id"])
+        #expect(link.number == incident["number"])
+        #expect(link.url == "\(stack.simulatorURLs[0])/nav_to.do?uri=incident.do?sys_id=\(incident["sys_id"]!)")
+        #expect(link.correlationID == incident["correlation_id"])
+
+        let event = try #require(stack.events.forAlert(alertID, type: "ticket.created").first)
+        #expect(event["schema"] as? String == "itsm.ticket.v1")
+        #expect(event["cause_event_id"] as? String == eventID)
+        #expect(event["customer_id"] as? String == "cust-1")
+        #expect(event["network_id"] as? String == "net-1")
+        #expect(event["alert_status"] as? String == "open")
+        #expect((event["warnings"] as? [String]) == [])
+        let ticket = try #require(event["ticket"] as? [String: Any])
+        #expect(ticket["system"] as? String == "servicenow")
+        #expect(ticket["table"] as? String == "incident")
+        #expect(ticket["sys_id"] as? String == incident["sys_id"])
+        #expect(ticket["number"] as? String == incident["number"])
+        #expect(ticket["url"] as? String == link.url)
+        #expect(ticket["state"] as? String == "1")
+        #expect(ticket["state_label"] as? String == "New")
+        // The outbox row was stamped published.
+        #expect(await stack.eventually(5) {
+            (try? await stack.pool.query("SELECT count(*) AS c FROM outbox WHERE published_at IS NULL")[0]["c"].int()) == 0
+        })
+    }
+}

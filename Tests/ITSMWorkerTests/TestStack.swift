@@ -1,0 +1,310 @@
+import AMQP
+import Foundation
+import ITSMCore
+import ITSMWorker
+import Logging
+import Postgres
+import ServiceNow
+import ServiceNowSimulator
+import Synchronization
+import TestSupport
+
+/// Everything one end-to-end test needs, isolated from other tests running at the same time: a
+/// fresh database, exchanges and queues with unique names, ServiceNow simulators, workers, and a
+/// queue collecting every event the workers publish.
+final class TestStack: Sendable {
+    let id: String
+    let database: String
+    let configuration: WorkerConfiguration
+    let simulators: [ServiceNowSimulator]
+    let simulatorURLs: [String]
+    let publisher: AMQPConnection
+    let pool: PostgresPool
+    let logs: CapturedLogs
+    let events: EventCollector
+    private let workers = Mutex<[RunningWorker]>([])
+
+    static let secretKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+
+    static func make(simulators count: Int = 1, configureSimulator: (inout SimulatorConfiguration) -> Void = { _ in },
+                     configure: (inout WorkerConfiguration) -> Void = { _ in }) async throws -> TestStack {
+        let id = UUID().uuidString.prefix(8).lowercased()
+        let database = "itsm_e2e_\(id)"
+        let admin = try WorkerTestDatabase.pool(database: nil, size: 1)
+        try await admin.execute("CREATE DATABASE \(database)")
+        await admin.close()
+
+        var configuration = try WorkerConfiguration(environment: [:])
+        configuration.amqpURL = ProcessInfo.processInfo.environment["ITSM_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f"
+        var databaseURL = try PostgresConfiguration(url: WorkerTestDatabase.url)
+        databaseURL.database = database
+        configuration.databaseURL = "postgres://\(databaseURL.user):\(databaseURL.password ?? "")@\(databaseURL.host):\(databaseURL.port)/\(database)"
+        configuration.secretKey = secretKey
+        configuration.allowInsecureInstanceURLs = true
+        configuration.alertsExchange = "test.\(id).alerts"
+        configuration.eventsExchange = "test.\(id).events"
+        configuration.queuePrefix = "test.\(id)"
+        configuration.queueType = .quorum
+        configuration.retryDelays = [.milliseconds(200), .milliseconds(500), .seconds(1)]
+        configuration.maxAttempts = 6
+        configuration.requestTimeout = .seconds(3)
+        configuration.claimLease = .seconds(4)
+        configuration.outboxPollInterval = .milliseconds(200)
+        configuration.workerID = "test-\(id)"
+        configure(&configuration)
+
+        let logs = CapturedLogs()
+        let pool = try WorkerTestDatabase.pool(database: database, size: 4)
+        try await WorkerSchema.migrator().migrate(pool, logger: Logger(label: "migrate"))
+
+        var simulators: [ServiceNowSimulator] = []
+        var urls: [String] = []
+        for _ in 0..<count {
+            var simulatorConfiguration = SimulatorConfiguration(clients: [SimulatedClient(clientID: "worker-client", clientSecret: "Sup3r-Secret-Value")])
+            simulatorConfiguration.rejectedAssignmentGroups = ["Restricted Ops"]
+            configureSimulator(&simulatorConfiguration)
+            let simulator = ServiceNowSimulator(configuration: simulatorConfiguration, logger: logs.logger("simulator", level: .info))
+            urls.append(try await simulator.start())
+            simulators.append(simulator)
+        }
+
+        var publisherConfiguration = try AMQPConfiguration(url: configuration.amqpURL)
+        publisherConfiguration.connectionName = "test-publisher-\(id)"
+        let publisher = try await AMQPConnection.connect(publisherConfiguration, logger: Logger(label: "publisher"))
+        let topology = WorkerTopology(configuration)
+        try await topology.declare(on: publisher)
+        let events = try await EventCollector.start(on: publisher, exchange: configuration.eventsExchange, queue: "test.\(id).observed")
+        return TestStack(id: String(id), database: database, configuration: configuration, simulators: simulators, simulatorURLs: urls,
+                         publisher: publisher, pool: pool, logs: logs, events: events)
+    }
+
+    private init(id: String, database: String, configuration: WorkerConfiguration, simulators: [ServiceNowSimulator], simulatorURLs: [String],
+                 publisher: AMQPConnection, pool: PostgresPool, logs: CapturedLogs, events: EventCollector) {
+        self.id = id
+        self.database = database
+        self.configuration = configuration
+        self.simulators = simulators
+        self.simulatorURLs = simulatorURLs
+        self.publisher = publisher
+        self.pool = pool
+        self.logs = logs
+        self.events = events
+    }
+
+    var topology: WorkerTopology { WorkerTopology(configuration) }
+    var simulator: ServiceNowSimulator { simulators[0] }
+
+    // MARK: Workers
+
+    /// Starts an in-process worker.
+    @discardableResult
+    func startWorker(name: String = "w", roles: Set<WorkerRole> = Set(WorkerRole.allCases),
+                     configure: (inout WorkerConfiguration) -> Void = { _ in }) async throws -> RunningWorker {
+        var configuration = self.configuration
+        configuration.workerID = "\(configuration.workerID)-\(name)"
+        configure(&configuration)
+        let runtime = try await WorkerRuntime.start(configuration: configuration, roles: roles, logger: logs.logger("worker-\(name)", level: .debug))
+        let task = Task { try await runtime.run(handleSignals: false) }
+        let worker = RunningWorker(runtime: runtime, task: task)
+        workers.withLock { $0.append(worker) }
+        return worker
+    }
+
+    /// The environment for a worker running as its own process.
+    var processEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ITSM_") }
+        environment["ITSM_AMQP_URL"] = configuration.amqpURL
+        environment["ITSM_DATABASE_URL"] = configuration.databaseURL
+        environment["ITSM_SECRET_KEY"] = configuration.secretKey
+        environment["ITSM_ALLOW_INSECURE_INSTANCE_URLS"] = "true"
+        environment["ITSM_ALERTS_EXCHANGE"] = configuration.alertsExchange
+        environment["ITSM_EVENTS_EXCHANGE"] = configuration.eventsExchange
+        environment["ITSM_QUEUE_PREFIX"] = configuration.queuePrefix
+        environment["ITSM_RETRY_DELAYS"] = "200ms,500ms,1s"
+        environment["ITSM_MAX_ATTEMPTS"] = String(configuration.maxAttempts)
+        environment["ITSM_REQUEST_TIMEOUT"] = "3s"
+        environment["ITSM_CLAIM_LEASE"] = "4s"
+        environment["ITSM_OUTBOX_POLL_INTERVAL"] = "200ms"
+        environment["ITSM_HTTP_PORT"] = "0"
+        environment["ITSM_LOG_LEVEL"] = "info"
+        return environment
+    }
+
+    func stop() async {
+        let running = workers.withLock { workers in
+            defer { workers = [] }
+            return workers
+        }
+        for worker in running { await worker.stop() }
+        await events.stop()
+        await publisher.close()
+        for simulator in simulators { await simulator.stop() }
+        await pool.close()
+        if let admin = try? WorkerTestDatabase.pool(database: nil, size: 1) {
+            _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+            await admin.close()
+        }
+    }
+
+    // MARK: Configuration data
+
+    func addIntegration(customer: String, simulator index: Int = 0, settings: IntegrationSettings = IntegrationSettings()) async throws {
+        let box = try SecretBox(currentKey: Self.secretKey)
+        try await ConfigurationStore(pool: pool).saveIntegration(customerID: customer, instanceURL: simulatorURLs[index], clientID: "worker-client",
+                                                                 sealedSecret: try box.seal("Sup3r-Secret-Value"), settings: settings)
+    }
+
+    static let standardFields = """
+        {
+          "short_description": "{{alert.title}} on {{alert.device.name}}",
+          "description": "{{alert.description}}",
+          "category": "network",
+          "subcategory": "cpu",
+          "impact":  {"from": "alert.severity", "map": {"critical": "1", "major": "2"}, "default": "3"},
+          "urgency": {"from": "alert.severity", "map": {"critical": "1", "major": "2"}, "default": "3"},
+          "assignment_group": "Network Operations"
+        }
+        """
+
+    func addMapping(customer: String, network: String, alertType: String = "cpu_usage", fields: String = TestStack.standardFields) async throws {
+        let mapping = try AlertMapping.parse(fieldsJSON: Data(fields.utf8))
+        try await ConfigurationStore(pool: pool).saveMapping(StoredMapping(customerID: customer, networkID: network, alertType: alertType, mapping: mapping))
+    }
+
+    // MARK: Messages
+
+    @discardableResult
+    func publishRaised(customer: String = "cust-1", network: String = "net-1", alertID: String = UUID().uuidString, alertType: String = "cpu_usage",
+                       eventID: String = UUID().uuidString.lowercased(), severity: String = "critical", title: String = "CPU usage above 95%",
+                       occurredAt: Date = Date()) async throws -> String {
+        let body: [String: Any] = [
+            "schema": "ceburu.alert.v1", "event_id": eventID, "type": "alert.raised",
+            "occurred_at": AlertEvent.formatTimestamp(occurredAt), "customer_id": customer, "network_id": network,
+            "alert": [
+                "id": alertID, "type": alertType, "severity": severity, "title": title,
+                "description": "core-sw-01 CPU at 97.2% for 5 minutes",
+                "device": ["id": "dev-9", "name": "core-sw-01", "ip": "10.0.0.1"], "value": 97.2, "threshold": 95,
+                "labels": ["site": "fra1"], "url": "https://app.ceburu.example/alerts/\(alertID)",
+            ] as [String: Any],
+        ]
+        try await publish(try JSONSerialization.data(withJSONObject: body), routingKey: "alert.raised")
+        return eventID
+    }
+
+    @discardableResult
+    func publishStatus(_ type: String, customer: String = "cust-1", network: String = "net-1", alertID: String, alertType: String = "cpu_usage",
+                       eventID: String = UUID().uuidString.lowercased(), occurredAt: Date = Date(), actor: String = "Dana Ops", note: String? = nil) async throws -> String {
+        var body: [String: Any] = [
+            "schema": "ceburu.alert.v1", "event_id": eventID, "type": type, "occurred_at": AlertEvent.formatTimestamp(occurredAt),
+            "customer_id": customer, "network_id": network, "alert": ["id": alertID, "type": alertType],
+            "actor": ["name": actor, "email": "dana@example.com"],
+        ]
+        if let note { body["note"] = note }
+        try await publish(try JSONSerialization.data(withJSONObject: body), routingKey: type)
+        return eventID
+    }
+
+    func publish(_ body: Data, routingKey: String) async throws {
+        let outcome = try await publisher.publish(body, exchange: configuration.alertsExchange, routingKey: routingKey,
+                                                  properties: AMQPProperties(contentType: "application/json"), mandatory: true)
+        guard outcome == .confirmed else { throw TestFailure("publish to \(routingKey) was returned: \(outcome)") }
+    }
+
+    // MARK: Looking at the results
+
+    func incidents(simulator index: Int = 0) async -> [[String: String]] {
+        await simulators[index].store.records("incident")
+    }
+
+    func link(customer: String = "cust-1", alertID: String) async throws -> TicketLink? {
+        try await TicketStore(pool: pool).link(customerID: customer, alertID: alertID)
+    }
+
+    /// Waits until `condition` holds or `seconds` pass; returns whether it held.
+    @discardableResult
+    func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    /// Messages in the dead-letter queue (consumed and acked).
+    func drainDeadLetters(expecting count: Int, within seconds: Double = 15) async throws -> [AMQPDelivery] {
+        let consumer = try await publisher.consume(queue: topology.deadQueue, prefetch: 500)
+        let collected = Mutex<[AMQPDelivery]>([])
+        let task = Task {
+            for try await delivery in consumer {
+                try? await delivery.ack()
+                collected.withLock { $0.append(delivery) }
+            }
+        }
+        await eventually(seconds) { collected.withLock { $0.count } >= count }
+        try await Task.sleep(for: .milliseconds(300))
+        try? await consumer.cancel()
+        task.cancel()
+        return collected.withLock { $0 }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// An in-process worker.
+struct RunningWorker: Sendable {
+    let runtime: WorkerRuntime
+    let task: Task<Void, any Error>
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// Every event published on the test's events exchange, decoded.
+final class EventCollector: Sendable {
+    // Raw bodies: `[String: Any]` is not Sendable; decoded on read.
+    private let received = Mutex<[[UInt8]]>([])
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let consumer: AMQPConsumer
+
+    private init(consumer: AMQPConsumer) {
+        self.consumer = consumer
+    }
+
+    static func start(on connection: AMQPConnection, exchange: String, queue: String) async throws -> EventCollector {
+        try await connection.declare(AMQPQueue(name: queue, kind: .classic, durable: false, exclusive: false, autoDelete: false))
+        try await connection.bind(AMQPBinding(queue: queue, exchange: exchange, routingKey: "#"))
+        let consumer = try await connection.consume(queue: queue, prefetch: 1000)
+        let collector = EventCollector(consumer: consumer)
+        let task = Task {
+            do {
+                for try await delivery in consumer {
+                    try? await delivery.ack()
+                    collector.received.withLock { $0.append(delivery.body) }
+                }
+            } catch {}
+        }
+        collector.task.withLock { $0 = task }
+        return collector
+    }
+
+    var all: [[String: Any]] {
+        received.withLock { $0 }.compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+    }
+
+    func ofType(_ type: String) -> [[String: Any]] { all.filter { $0["type"] as? String == type } }
+
+    func forAlert(_ alertID: String, type: String? = nil) -> [[String: Any]] {
+        all.filter { $0["alert_id"] as? String == alertID && (type == nil || $0["type"] as? String == type) }
+    }
+
+    func stop() async {
+        try? await consumer.cancel()
+        task.withLock { $0 }?.cancel()
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Keeps every log line of a test, to check that no secret or token was logged.
+public final class CapturedLogs: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    public init() {}
+
+    public func append(_ line: String) { lines.withLock { $0.append(line) } }
+    public var all: [String] { lines.withLock { $0 } }
+
+    public func logger(_ label: String, level: Logger.Level = .trace) -> Logger {
+        var logger = Logger(label: label) { _ in CapturingHandler(logs: self) }
+        logger.logLevel = level
+        return logger
+    }
+}
+
+struct CapturingHandler: LogHandler {
+    let logs: CapturedLogs
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let merged = self.metadata.merging(metadata ?? [:]) { _, new in new }
+        logs.append("\(level) \(message) \(merged)")
+    }
+}
+
