@@ -1,0 +1,83 @@
+import Foundation
+import ITSMWorker
+import ServiceNowSimulator
+import Testing
+
+/// A worker as its own process (the built `itsm-worker` binary).
+final class WorkerProcess: @unchecked Sendable {
+    // @unchecked: `process` is set once in init; Process itself is thread-safe for these calls.
+    let process: Process
+    let output: URL
+
+    static var binary: URL? {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("itsm-worker"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("itsm-worker"),
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/itsm-worker"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    init(arguments: [String], environment: [String: String]) throws {
+        guard let binary = Self.binary else { throw TestFailure("itsm-worker is not built next to the tests (run swift build first)") }
+        process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = environment
+        output = FileManager.default.temporaryDirectory.appendingPathComponent("worker-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    func waitForExit(within seconds: Double) async -> Int32? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+}
+
+@Suite(.timeLimit(.minutes(3)))
+struct CrashRecoveryTests {
+    @Test func aWorkerKilledBetweenTheCreateAndTheCommitLeavesNoDuplicate() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+
+        var environment = stack.processEnvironment
+        environment["ITSM_TEST_CRASH_AFTER_CREATE"] = "1"
+        let doomed = try WorkerProcess(arguments: ["run"], environment: environment)
+        try await stack.publishRaised(alertID: "trg-crash")
+        let status = await doomed.waitForExit(within: 30)
+        #expect(doomed.process.terminationReason == .uncaughtSignal, "the worker did not die by the signal:\n\(doomed.log)")
+        #expect(status == SIGKILL)
+        // ServiceNow has the incident; the database still has only the claim.
+        #expect(await stack.incidents().count == 1)
+        #expect(try await stack.link(alertID: "trg-crash")?.status == .pending)
+        #expect(stack.events.forAlert("trg-crash").isEmpty)
+
+        // A healthy worker takes over once the claim's lease has run out.
+        let survivor = try WorkerProcess(arguments: ["run"], environment: stack.processEnvironment)
+        defer { survivor.signal(SIGKILL) }
+        #expect(await stack.eventually(30) { stack.events.forAlert("trg-crash", type: "ticket.created").count == 1 }, "\(survivor.log)")
+        let incidents = await stack.incidents()
+        #expect(incidents.count == 1)
+        let link = try #require(try await stack.link(alertID: "trg-crash"))
+        #expect(link.status == .open)
+        #expect(link.sysID == incidents.first?["sys_id"])
+        #expect(link.createAttempts == 2)
+        let posts = await stack.simulator.store.requests().filter { $0.method == "POST" && $0.path == "/api/now/table/incident" }
+        #expect(posts.count == 1, "a second incident was posted")
+
+        // SIGTERM stops the survivor cleanly.
+        survivor.signal(SIGTERM)
+        #expect(await survivor.waitForExit(within: 30) == 0, "\(survivor.log)")
+    }
+}
