@@ -17,6 +17,12 @@ public struct AlertEvent: Sendable, Equatable {
         public var id: String?
         public var name: String?
         public var ip: String?
+
+        public init(id: String? = nil, name: String? = nil, ip: String? = nil) {
+            self.id = id
+            self.name = name
+            self.ip = ip
+        }
     }
 
     public struct Alert: Sendable, Equatable {
@@ -31,11 +37,30 @@ public struct AlertEvent: Sendable, Equatable {
         public var threshold: Double?
         public var labels: [String: String]
         public var url: String?
+
+        public init(id: String, type: String, severity: Severity? = nil, title: String? = nil, description: String? = nil, device: Device? = nil,
+                    value: Double? = nil, threshold: Double? = nil, labels: [String: String] = [:], url: String? = nil) {
+            self.id = id
+            self.type = type
+            self.severity = severity
+            self.title = title
+            self.description = description
+            self.device = device
+            self.value = value
+            self.threshold = threshold
+            self.labels = labels
+            self.url = url
+        }
     }
 
     public struct Actor: Sendable, Equatable {
         public var name: String?
         public var email: String?
+
+        public init(name: String? = nil, email: String? = nil) {
+            self.name = name
+            self.email = email
+        }
     }
 
     public static let schema = "ceburu.alert.v1"

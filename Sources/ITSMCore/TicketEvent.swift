@@ -100,6 +100,8 @@ public enum IncidentState {
     public static let resolved = "6"
     public static let closed = "7"
     public static let canceled = "8"
+    /// Not a ServiceNow state: the incident was deleted there.
+    public static let deleted = "deleted"
 
     public static func label(_ state: String) -> String {
         switch state {
@@ -109,6 +111,7 @@ public enum IncidentState {
         case "6": return "Resolved"
         case "7": return "Closed"
         case "8": return "Canceled"
+        case deleted: return "Deleted"
         default: return state
         }
     }

@@ -10,16 +10,21 @@ public struct AlertHandler: Sendable {
     let resolver: IntegrationResolver
     let workerID: String
     let claimLease: Duration
+    let reopenWindow: Duration
+    let status: StatusHandler
     let logger: Logger
     /// Test hook: die right after ServiceNow created the incident, before the commit.
     let crashAfterCreate: Bool
 
-    public init(tickets: TicketStore, resolver: IntegrationResolver, workerID: String, claimLease: Duration, logger: Logger,
+    public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, workerID: String, claimLease: Duration,
+                reopenWindow: Duration, logger: Logger,
                 crashAfterCreate: Bool = ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1") {
         self.tickets = tickets
         self.resolver = resolver
+        self.status = status
         self.workerID = workerID
         self.claimLease = claimLease
+        self.reopenWindow = reopenWindow
         self.logger = logger
         self.crashAfterCreate = crashAfterCreate
     }
@@ -45,9 +50,41 @@ public struct AlertHandler: Sendable {
         case .busy:
             return .busy
         case .open(let link):
-            return try await noteRefire(link, event: event, resolved: resolved, logger: logger)
+            return try await refire(link, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
         case .claimed(let link, let mustLookUp):
             return try await create(link, mustLookUp: mustLookUp, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
+        }
+    }
+
+    /// An alert with a ticket fired again: a work note on an open ticket; a resolved ticket is
+    /// reopened within the reopen window; after it, or once ServiceNow closed or canceled the
+    /// ticket, a new ticket is created that links the previous one.
+    private func refire(_ link: TicketLink, event: AlertEvent, mapping: AlertMapping, resolved: IntegrationResolver.Resolved,
+                        logger: Logger) async throws -> ProcessingOutcome {
+        guard let claimed = try await tickets.claimOpen(link: link, workerID: workerID, lease: claimLease) else { return .busy }
+        // A redelivery of the event that created this ticket passed the first check before that
+        // commit; the commit is visible now that the claim is ours.
+        if try await tickets.isProcessed(eventID: event.eventID) {
+            try await tickets.releaseClaim(link: claimed, workerID: workerID)
+            return .duplicate
+        }
+        let closedInServiceNow = claimed.state.map(IncidentState.isFinal) ?? false
+        let resolvedTooLongAgo = claimed.alertStatus == "resolved" && (claimed.resolvedAt.map { Date().timeIntervalSince($0) > reopenWindow.seconds } ?? true)
+        if closedInServiceNow || resolvedTooLongAgo {
+            return try await replace(claimed, event: event, mapping: mapping, resolved: resolved, logger: logger)
+        }
+        return try await noteRefire(claimed, event: event, mapping: mapping, reopen: claimed.alertStatus == "resolved", resolved: resolved, logger: logger)
+    }
+
+    private func replace(_ link: TicketLink, event: AlertEvent, mapping: AlertMapping, resolved: IntegrationResolver.Resolved,
+                         logger: Logger) async throws -> ProcessingOutcome {
+        logger.info("the alert's previous ticket is closed or was resolved too long ago; creating a new one",
+                    metadata: ["servicenow.number": "\(link.number ?? "")"])
+        switch try await tickets.supersede(link: link, event: event, table: mapping.table, workerID: workerID, lease: claimLease) {
+        case .claimed(let fresh, let mustLookUp):
+            return try await create(fresh, mustLookUp: mustLookUp, event: event, mapping: mapping, resolved: resolved, logger: logger)
+        case .open, .busy:
+            return .busy
         }
     }
 
@@ -64,6 +101,10 @@ public struct AlertHandler: Sendable {
                 record = existing
             } else {
                 var payload = mapping.render(event)
+                if let previousID = link.previousLinkID, let previous = try? await tickets.link(id: previousID), let number = previous.number {
+                    let reference = "Previous ticket for this alert: \(number)\(previous.url.map { " \($0)" } ?? "")"
+                    payload["description"] = [payload["description"], reference].compactMap { $0 }.joined(separator: "\n\n")
+                }
                 payload["correlation_id"] = link.correlationID
                 payload["correlation_display"] = "Ceburu alert \(event.alert.id)"
                 do {
@@ -93,13 +134,23 @@ public struct AlertHandler: Sendable {
                                         url: resolved.instance.recordLink(table: link.table, sysID: record.sysID), state: record["state"] ?? IncidentState.new)
         let outgoing = TicketEvent(type: .created, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
                                    causeEventID: event.eventID, ticket: ticket, alertStatus: "open", warnings: warnings)
+        let created: TicketLink
         do {
-            _ = try await tickets.completeCreation(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: record["sys_updated_on"],
-                                                   warnings: warnings, event: event, outgoing: outgoing)
+            created = try await tickets.completeCreation(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: record["sys_updated_on"],
+                                                         warnings: warnings, event: event, outgoing: outgoing)
         } catch let lost as TicketStore.LostClaim {
             throw RetryableFailure(reason: lost.description)
         }
         logger.info("incident created", metadata: ["servicenow.number": "\(ticket.number)", "servicenow.sys_id": "\(ticket.sysID)"])
+        // A status event that arrived before the ticket is applied now; if that fails, the sync
+        // loop's reconciliation applies it later.
+        if try await tickets.latestWaitingStatus(customerID: event.customerID, alertID: event.alert.id) != nil {
+            do {
+                _ = try await status.applyWaiting(link: created, resolved: resolved, trigger: nil, logger: logger)
+            } catch {
+                logger.warning("could not apply the waiting status event yet", metadata: ["error": "\(error)"])
+            }
+        }
         return .ticketCreated(number: ticket.number)
     }
 
@@ -110,28 +161,50 @@ public struct AlertHandler: Sendable {
         return page.records.first { $0["correlation_id"] == link.correlationID }
     }
 
-    private func noteRefire(_ link: TicketLink, event: AlertEvent, resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> ProcessingOutcome {
-        guard let sysID = link.sysID else { return .busy }
+    private func noteRefire(_ link: TicketLink, event: AlertEvent, mapping: AlertMapping, reopen: Bool, resolved: IntegrationResolver.Resolved,
+                            logger: Logger) async throws -> ProcessingOutcome {
+        guard let sysID = link.sysID else {
+            try await tickets.releaseClaim(link: link, workerID: workerID)
+            return .busy
+        }
         var note = "Alert fired again at \(AlertEvent.formatTimestamp(event.occurredAt))"
         if let title = event.alert.title { note += ": \(title)" }
         if let severity = event.alert.severity { note += " (\(severity.rawValue))" }
+        var fields = [resolved.integration.settings.notesField: note]
+        if reopen {
+            fields["state"] = IncidentState.inProgress
+            fields[resolved.integration.settings.notesField] = note + ". Reopened by Ceburu."
+        }
         let record: ServiceNowRecord
         do {
-            record = try await resolved.session.update(table: link.table, sysID: sysID, fields: [resolved.integration.settings.notesField: note])
+            record = try await resolved.session.update(table: link.table, sysID: sysID, fields: fields)
         } catch {
-            if error.isRetryable { throw RetryableFailure(reason: error.description, retryAfter: error.retryAfter, serviceNowError: error) }
-            try await tickets.markProcessed(event: event, outcome: "ticket_failed",
-                                            outgoing: failure(event, code: "servicenow_\(error.kind.rawValue)", message: Self.message(error)))
+            if error.isRetryable {
+                try await tickets.releaseClaim(link: link, workerID: workerID)
+                throw RetryableFailure(reason: error.description, retryAfter: error.retryAfter, serviceNowError: error)
+            }
+            if error.kind == .forbidden || error.kind == .notFound {
+                // Closed, canceled or deleted in ServiceNow since we last looked: a new ticket.
+                let current = try? await resolved.session.get(table: link.table, sysID: sysID, fields: ["state"])
+                if error.kind == .notFound || current.flatMap({ $0["state"] }).map(IncidentState.isFinal) == true {
+                    return try await replace(link, event: event, mapping: mapping, resolved: resolved, logger: logger)
+                }
+            }
+            try await tickets.completeStatus(link: link, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
+                                             applied: nil, processed: event, outcome: "ticket_failed",
+                                             outgoing: failure(event, code: "servicenow_\(error.kind.rawValue)", message: Self.message(error)))
             return .failed(code: "servicenow_\(error.kind.rawValue)")
         }
+        let state = record["state"] ?? link.state ?? IncidentState.new
+        let alertStatus = reopen ? "open" : link.alertStatus
         let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? record["number"] ?? "",
-                                        url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: sysID),
-                                        state: record["state"] ?? link.state ?? IncidentState.new)
+                                        url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: sysID), state: state)
         let outgoing = TicketEvent(type: .updated, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
-                                   causeEventID: event.eventID, ticket: ticket, alertStatus: link.alertStatus, warnings: [])
-        try await tickets.recordUpdate(link: link, state: record["state"], sysUpdatedOn: record["sys_updated_on"], event: event,
-                                       outcome: "refire_noted", outgoing: outgoing)
-        logger.info("alert fired again; work note added", metadata: ["servicenow.number": "\(ticket.number)"])
+                                   causeEventID: event.eventID, ticket: ticket, alertStatus: alertStatus, warnings: [])
+        try await tickets.completeStatus(link: link, workerID: workerID, record: (state, record["sys_updated_on"]), alertStatus: alertStatus,
+                                         statusEventAt: nil, resolvedAt: reopen ? .some(nil) : nil, reopened: reopen, applied: nil, processed: event,
+                                         outcome: reopen ? "reopened" : "refire_noted", outgoing: outgoing)
+        logger.info(reopen ? "alert fired again; ticket reopened" : "alert fired again; work note added", metadata: ["servicenow.number": "\(ticket.number)"])
         return .ticketUpdated(number: ticket.number)
     }
 
@@ -150,4 +223,8 @@ public struct AlertHandler: Sendable {
 
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

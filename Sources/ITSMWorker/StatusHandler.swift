@@ -1,9 +1,152 @@
+import Foundation
 import ITSMCore
 import Logging
+import ServiceNow
 
-/// Processes `alert.acknowledged` and `alert.resolved`.
+/// Processes `alert.acknowledged` and `alert.resolved`, and applies status events that waited
+/// for their ticket.
+///
+/// Whatever order events arrive in, the ticket ends in the state of the newest one by
+/// `occurred_at`: every event is recorded, writes to one ticket are serialized by a short claim,
+/// and only the newest waiting event is applied, and only if it is newer than the last applied.
 public struct StatusHandler: Sendable {
+    let tickets: TicketStore
+    let resolver: IntegrationResolver
+    let workerID: String
+    let claimLease: Duration
+
+    public init(tickets: TicketStore, resolver: IntegrationResolver, workerID: String, claimLease: Duration) {
+        self.tickets = tickets
+        self.resolver = resolver
+        self.workerID = workerID
+        self.claimLease = claimLease
+    }
+
     public func handle(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
-        throw RetryableFailure(reason: "status events are not handled yet")
+        if try await tickets.isProcessed(eventID: event.eventID) { return .duplicate }
+        guard let integration = try await resolver.configuration.integration(customerID: event.customerID) else {
+            return .skipped(reason: "no_integration")
+        }
+        guard try await resolver.configuration.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) != nil else {
+            return .skipped(reason: "no_mapping")
+        }
+        try await tickets.recordStatusEvent(event)
+        guard let link = try await tickets.link(customerID: event.customerID, alertID: event.alert.id), link.status == .open else {
+            // No ticket yet (or it is being created): the event waits and is applied right after
+            // the ticket is created.
+            try await tickets.markProcessed(event: event, outcome: "deferred")
+            logger.info("status event kept until the alert's ticket exists")
+            return .deferred
+        }
+        let resolved: IntegrationResolver.Resolved
+        do {
+            resolved = try resolver.resolve(integration)
+        } catch {
+            try await tickets.markProcessed(event: event, outcome: "ticket_failed",
+                                            outgoing: Self.failure(event, code: error.code, message: error.message))
+            return .failed(code: error.code)
+        }
+        return try await applyWaiting(link: link, resolved: resolved, trigger: event, logger: logger)
+    }
+
+    /// Applies the newest waiting status event of the link's alert (if newer than the last one
+    /// applied). `trigger` is the event whose message is being processed, marked processed in the
+    /// same transaction.
+    func applyWaiting(link: TicketLink, resolved: IntegrationResolver.Resolved, trigger: AlertEvent?, logger: Logger) async throws -> ProcessingOutcome {
+        guard let claimed = try await tickets.claimOpen(link: link, workerID: workerID, lease: claimLease) else { return .busy }
+        if let trigger, try await tickets.isProcessed(eventID: trigger.eventID) {
+            try await tickets.releaseClaim(link: claimed, workerID: workerID)
+            return .duplicate
+        }
+        guard let waiting = try await tickets.latestWaitingStatus(customerID: claimed.customerID, alertID: claimed.alertID) else {
+            // Applied meanwhile (by another delivery of a newer event).
+            try await tickets.completeStatus(link: claimed, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
+                                             applied: nil, processed: trigger, outcome: "already_applied", outgoing: nil)
+            return .duplicate
+        }
+        if let last = claimed.statusEventAt, waiting.occurredAt <= last {
+            try await tickets.completeStatus(link: claimed, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
+                                             applied: waiting.event, processed: trigger, outcome: "stale", outgoing: nil)
+            logger.info("status event older than the last one applied; ignored")
+            return .skipped(reason: "stale")
+        }
+        if let state = claimed.state, IncidentState.isFinal(state) {
+            try await tickets.completeStatus(link: claimed, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
+                                             linkStatus: .closed, applied: waiting.event, processed: trigger, outcome: "ticket_closed", outgoing: nil)
+            return .skipped(reason: "ticket_closed")
+        }
+        guard let sysID = claimed.sysID else { return .busy }
+        let settings = resolved.integration.settings
+        let fields = Self.fields(for: waiting, settings: settings)
+        let record: ServiceNowRecord
+        do {
+            record = try await resolved.session.update(table: claimed.table, sysID: sysID, fields: fields)
+        } catch {
+            return try await handleRefusal(error, link: claimed, waiting: waiting, trigger: trigger, resolved: resolved, logger: logger)
+        }
+        let alertStatus = waiting.kind == .resolved ? "resolved" : "acknowledged"
+        let state = record["state"] ?? fields["state"] ?? claimed.state ?? ""
+        let ticket = TicketEvent.Ticket(table: claimed.table, sysID: sysID, number: record["number"] ?? claimed.number ?? "",
+                                        url: claimed.url ?? resolved.instance.recordLink(table: claimed.table, sysID: sysID), state: state)
+        let outgoing = TicketEvent(type: .updated, customerID: claimed.customerID, networkID: claimed.networkID, alertID: claimed.alertID,
+                                   causeEventID: waiting.eventID, ticket: ticket, alertStatus: alertStatus)
+        try await tickets.completeStatus(link: claimed, workerID: workerID, record: (state, record["sys_updated_on"]), alertStatus: alertStatus,
+                                         statusEventAt: waiting.occurredAt, resolvedAt: .some(waiting.kind == .resolved ? Date() : nil),
+                                         applied: waiting.event, processed: trigger, outcome: "applied", outgoing: outgoing)
+        logger.info("ticket updated from Ceburu", metadata: ["servicenow.number": "\(ticket.number)", "state": "\(state)", "alert_status": "\(alertStatus)"])
+        return .ticketUpdated(number: ticket.number)
+    }
+
+    private func handleRefusal(_ error: ServiceNowError, link: TicketLink, waiting: StoredStatusEvent, trigger: AlertEvent?,
+                               resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> ProcessingOutcome {
+        if error.isRetryable {
+            try await tickets.releaseClaim(link: link, workerID: workerID)
+            throw RetryableFailure(reason: error.description, retryAfter: error.retryAfter, serviceNowError: error)
+        }
+        if error.kind == .notFound {
+            try await tickets.completeStatus(link: link, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
+                                             linkStatus: .deleted, applied: waiting.event, processed: trigger, outcome: "ticket_deleted", outgoing: nil)
+            return .skipped(reason: "ticket_deleted")
+        }
+        if error.kind == .forbidden, let sysID = link.sysID,
+           let current = try? await resolved.session.get(table: link.table, sysID: sysID, fields: ["state", "sys_updated_on"]),
+           let state = current["state"], IncidentState.isFinal(state) {
+            // Closed or canceled in ServiceNow meanwhile: not written to.
+            try await tickets.completeStatus(link: link, workerID: workerID, record: (state, current["sys_updated_on"]), alertStatus: nil,
+                                             statusEventAt: nil, resolvedAt: nil, linkStatus: .closed, applied: waiting.event, processed: trigger,
+                                             outcome: "ticket_closed", outgoing: nil)
+            return .skipped(reason: "ticket_closed")
+        }
+        let failed = Self.failure(waiting.event, networkID: link.networkID, code: "servicenow_\(error.kind.rawValue)", message: AlertHandler.message(error))
+        try await tickets.completeStatus(link: link, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
+                                         applied: waiting.event, processed: trigger, outcome: "ticket_failed", outgoing: failed)
+        logger.warning("ServiceNow refused the status change", metadata: ["error": "\(error)"])
+        return .failed(code: "servicenow_\(error.kind.rawValue)")
+    }
+
+    /// The fields a status event writes.
+    static func fields(for status: StoredStatusEvent, settings: IntegrationSettings) -> [String: String] {
+        let actor = status.actorName ?? status.actorEmail ?? "a Ceburu user"
+        var note = status.kind == .resolved ? "Resolved in Ceburu by \(actor)" : "Acknowledged in Ceburu by \(actor)"
+        if let text = status.note, !text.isEmpty { note += ": \(text)" }
+        var fields = [settings.notesField: note]
+        switch status.kind {
+        case .resolved:
+            fields["state"] = settings.resolvedState
+            fields["close_code"] = settings.closeCode
+            let context: [String: Any] = ["actor": actor, "note": status.note ?? "", "alert": ["id": status.alertID],
+                                          "occurred_at": AlertEvent.formatTimestamp(status.occurredAt)]
+            let closeNotes = TextTemplate.render(settings.closeNotes, context: context).trimmingCharacters(in: .whitespacesAndNewlines)
+            // The data policy refuses a resolve without close notes.
+            fields["close_notes"] = closeNotes.isEmpty ? "Resolved in Ceburu" : closeNotes
+        default:
+            fields["state"] = settings.acknowledgedState
+        }
+        return fields
+    }
+
+    static func failure(_ event: AlertEvent, networkID: String? = nil, code: String, message: String) -> TicketEvent {
+        TicketEvent(type: .failed, customerID: event.customerID, networkID: networkID ?? event.networkID, alertID: event.alert.id,
+                    causeEventID: event.eventID, ticket: nil, alertStatus: nil, error: TicketEvent.Failure(code: code, message: message))
     }
 }

@@ -144,6 +144,10 @@ public struct TicketStore: Sendable {
                              [.text(customerID), .text(alertID)]).first.map(TicketLink.init)
     }
 
+    public func link(id: Int) async throws -> TicketLink? {
+        try await pool.query("SELECT * FROM ticket_links WHERE id = $1", [.int(id)]).first.map(TicketLink.init)
+    }
+
     public func links(customerID: String, alertID: String) async throws -> [TicketLink] {
         try await pool.query("SELECT * FROM ticket_links WHERE customer_id = $1 AND alert_id = $2 ORDER BY id",
                              [.text(customerID), .text(alertID)]).map(TicketLink.init)

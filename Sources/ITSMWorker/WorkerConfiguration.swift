@@ -52,6 +52,14 @@ public struct WorkerConfiguration: Sendable {
     public var claimLease: Duration
     /// How often the outbox relay looks for events other workers left unpublished.
     public var outboxPollInterval: Duration
+    /// Re-read window below the sync watermark, so that a change in the watermark's own second
+    /// (or a clock step on the instance) is not missed.
+    public var syncOverlap: Duration
+    /// Every Nth cycle of an integration reads all open tickets (no watermark), which also finds
+    /// incidents deleted in ServiceNow.
+    public var syncFullEvery: Int
+    /// ServiceNow incident state → Ceburu alert status, for `ticket.state_changed`.
+    public var alertStatusByState: [String: String]
     /// `ITSM_` variables that mean nothing to the worker (typos, usually); logged at start.
     public var unknownSettings: [String] = []
 
@@ -88,6 +96,9 @@ public struct WorkerConfiguration: Sendable {
         deliveryLimit = 20
         claimLease = .seconds(130)
         outboxPollInterval = .seconds(1)
+        syncOverlap = .seconds(60)
+        syncFullEvery = 10
+        alertStatusByState = ["1": "open", "2": "acknowledged", "3": "acknowledged", "6": "resolved", "7": "resolved", "8": "resolved"]
     }
 
     /// Reads the configuration. `file` holds `KEY=value` lines; the environment wins over it.
@@ -148,6 +159,20 @@ public struct WorkerConfiguration: Sendable {
         // assignment_group, each bounded by the request timeout.
         claimLease = try reader.duration("ITSM_CLAIM_LEASE") ?? (requestTimeout * 4 + .seconds(10))
         outboxPollInterval = try reader.duration("ITSM_OUTBOX_POLL_INTERVAL") ?? outboxPollInterval
+        syncOverlap = try reader.duration("ITSM_SYNC_OVERLAP") ?? syncOverlap
+        syncFullEvery = try reader.int("ITSM_SYNC_FULL_EVERY", in: 1...10_000) ?? syncFullEvery
+        let pairs = reader.list("ITSM_STATE_MAP")
+        if !pairs.isEmpty {
+            var map: [String: String] = [:]
+            for pair in pairs {
+                let parts = pair.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, ["open", "acknowledged", "resolved"].contains(parts[1]) else {
+                    throw ConfigurationError(variable: "ITSM_STATE_MAP", reason: "expected state=open|acknowledged|resolved pairs, got '\(pair)'")
+                }
+                map[parts[0]] = parts[1]
+            }
+            alertStatusByState = map
+        }
         unknownSettings = reader.unread.filter { !$0.hasPrefix("ITSM_TEST_") }.sorted()
     }
 

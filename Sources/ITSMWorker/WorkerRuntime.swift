@@ -43,6 +43,8 @@ public final class WorkerRuntime: Sendable {
     public let resolver: IntegrationResolver
     public let outboxSignal: OutboxSignal
     public let processor: MessageProcessor
+    let statusHandler: StatusHandler
+    public let sync: IncidentSync
     let logger: Logger
 
     /// Connects to PostgreSQL and RabbitMQ (retrying until they answer, or the task is
@@ -90,10 +92,13 @@ public final class WorkerRuntime: Sendable {
                                                                  allowedHostSuffixes: configuration.instanceHostAllowlist),
                                        secrets: secrets)
         outboxSignal = OutboxSignal()
-        let alerts = AlertHandler(tickets: tickets, resolver: resolver, workerID: configuration.workerID,
-                                  claimLease: configuration.claimLease, logger: logger)
-        processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: StatusHandler(), configuration: configuration,
+        let status = StatusHandler(tickets: tickets, resolver: resolver, workerID: configuration.workerID, claimLease: configuration.claimLease)
+        statusHandler = status
+        let alerts = AlertHandler(tickets: tickets, resolver: resolver, status: status, workerID: configuration.workerID,
+                                  claimLease: configuration.claimLease, reopenWindow: configuration.reopenWindow, logger: logger)
+        processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, configuration: configuration,
                                      outbox: outboxSignal, observer: observer, logger: logger)
+        sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, status: status, configuration: configuration, logger: logger)
     }
 
     /// The long-running parts for the configured roles.
@@ -106,6 +111,9 @@ public final class WorkerRuntime: Sendable {
         if roles.contains(.status) {
             services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, processor: processor, prefetch: configuration.prefetch,
                                           maxInFlight: configuration.maxInFlight, logger: logger))
+        }
+        if roles.contains(.sync) {
+            services.append(SyncService(sync: sync, interval: configuration.syncInterval, outbox: outboxSignal, logger: logger))
         }
         if roles.contains(.outbox) {
             services.append(OutboxRelay(pool: pool, amqp: amqp, exchange: topology.eventsExchange, signal: outboxSignal,
@@ -129,6 +137,12 @@ public final class WorkerRuntime: Sendable {
             throw error
         }
         await close()
+    }
+
+    /// The outbox relay, for one-shot commands that publish what they queued.
+    public var outboxRelay: OutboxRelay {
+        OutboxRelay(pool: pool, amqp: amqp, exchange: topology.eventsExchange, signal: outboxSignal,
+                    pollInterval: configuration.outboxPollInterval, logger: logger)
     }
 
     public func close() async {

@@ -41,7 +41,7 @@ public struct WorkerTopology: Sendable {
     }
 
     /// Every retry queue's TTL in milliseconds: each tier and its 1.5× variant.
-    var retryTTLs: [Int64] {
+    public var retryTTLs: [Int64] {
         Array(Set(retryDelays.flatMap { [$0.milliseconds, $0.milliseconds * 3 / 2] })).sorted()
     }
 

@@ -389,7 +389,8 @@ public actor SimulatorStore {
         insertionOrder["sys_journal_field", default: []].append(entry["sys_id"]!)
     }
 
-    func deleteRecord(table: String, sysID: String) -> Bool {
+    @discardableResult
+    public func deleteRecord(table: String, sysID: String) -> Bool {
         guard tables[table]?.removeValue(forKey: sysID) != nil else { return false }
         insertionOrder[table]?.removeAll { $0 == sysID }
         return true

@@ -44,7 +44,10 @@ final class TestStack: Sendable {
         configuration.alertsExchange = "test.\(id).alerts"
         configuration.eventsExchange = "test.\(id).events"
         configuration.queuePrefix = "test.\(id)"
-        configuration.queueType = .quorum
+        // Classic queues: dozens of stacks start at once, and declaring hundreds of quorum queues
+        // (a Raft group each) at the same moment overwhelms a 2-core broker. The quorum
+        // topology has its own test.
+        configuration.queueType = .classic
         configuration.retryDelays = [.milliseconds(200), .milliseconds(500), .seconds(1)]
         configuration.maxAttempts = 6
         configuration.requestTimeout = .seconds(3)
@@ -120,6 +123,7 @@ final class TestStack: Sendable {
         environment["ITSM_ALERTS_EXCHANGE"] = configuration.alertsExchange
         environment["ITSM_EVENTS_EXCHANGE"] = configuration.eventsExchange
         environment["ITSM_QUEUE_PREFIX"] = configuration.queuePrefix
+        environment["ITSM_QUEUE_TYPE"] = configuration.queueType.rawValue
         environment["ITSM_RETRY_DELAYS"] = "200ms,500ms,1s"
         environment["ITSM_MAX_ATTEMPTS"] = String(configuration.maxAttempts)
         environment["ITSM_REQUEST_TIMEOUT"] = "3s"
@@ -137,6 +141,14 @@ final class TestStack: Sendable {
         }
         for worker in running { await worker.stop() }
         await events.stop()
+        // Leave nothing behind on a shared broker.
+        let topology = self.topology
+        var queues = [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue, "test.\(id).observed"]
+        queues += topology.retryTTLs.map(topology.retryQueue(ttl:))
+        for queue in queues { _ = try? await publisher.deleteQueue(queue) }
+        for exchange in [topology.alertsExchange, topology.eventsExchange, topology.deadExchange, topology.returnExchange] {
+            try? await publisher.deleteExchange(exchange)
+        }
         await publisher.close()
         for simulator in simulators { await simulator.stop() }
         await pool.close()

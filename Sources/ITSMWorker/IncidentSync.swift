@@ -1,0 +1,249 @@
+import Foundation
+import ITSMCore
+import Logging
+import Postgres
+import ServiceNow
+
+/// Brings changes made in ServiceNow back to Ceburu: reads the incidents of open tickets, finds
+/// state changes, and publishes `ticket.state_changed`.
+///
+/// Per integration, with as few requests as possible: `sys_idIN` batches of 100, only rows
+/// updated since the stored watermark (less an overlap), only the needed fields, every page. One
+/// worker at a time syncs an integration (a lease in `sync_state`); integrations are synced
+/// concurrently, so a slow instance delays only itself.
+public struct IncidentSync: Sendable {
+    let pool: PostgresPool
+    let tickets: TicketStore
+    let resolver: IntegrationResolver
+    let status: StatusHandler
+    let configuration: WorkerConfiguration
+    let logger: Logger
+
+    static let batchSize = 100
+    static let fields = ["sys_id", "number", "state", "sys_updated_on", "sys_updated_by"]
+
+    public struct Report: Sendable, Equatable {
+        public var customerID: String
+        /// `ok`, `locked` (another worker has it), or `failed`.
+        public var outcome: String
+        public var listRequests = 0
+        public var ticketsChecked = 0
+        public var changes = 0
+        public var deleted = 0
+        public var reconciled = 0
+        public var error: String?
+    }
+
+    /// One cycle over every integration.
+    public func syncAll() async -> [Report] {
+        let integrations: [StoredIntegration]
+        do {
+            integrations = try await resolver.configuration.integrations()
+        } catch {
+            logger.warning("sync: cannot read integrations", metadata: ["error": "\(error)"])
+            return []
+        }
+        return await withTaskGroup(of: Report.self) { group in
+            var reports: [Report] = []
+            var started = 0
+            for integration in integrations {
+                if started >= 8, let report = await group.next() { reports.append(report) }
+                group.addTask { await sync(integration) }
+                started += 1
+            }
+            for await report in group { reports.append(report) }
+            return reports.sorted { $0.customerID < $1.customerID }
+        }
+    }
+
+    public func sync(_ integration: StoredIntegration) async -> Report {
+        var report = Report(customerID: integration.customerID, outcome: "ok")
+        var logger = self.logger
+        logger[metadataKey: "customer_id"] = "\(integration.customerID)"
+        let lease = configuration.requestTimeout * 20 + .seconds(30)
+        let state: (watermark: String?, cycles: Int)
+        do {
+            guard let taken = try await takeLease(integration.customerID, lease: lease) else {
+                report.outcome = "locked"
+                return report
+            }
+            state = taken
+        } catch {
+            report.outcome = "failed"
+            report.error = "\(error)"
+            return report
+        }
+        do {
+            let resolved = try resolver.resolve(integration)
+            report.reconciled = await reconcile(integration.customerID, resolved: resolved, logger: logger)
+            let full = state.watermark == nil || state.cycles % configuration.syncFullEvery == 0
+            let newWatermark = try await poll(integration.customerID, resolved: resolved, since: full ? nil : state.watermark,
+                                              report: &report, logger: logger)
+            try await releaseLease(integration.customerID, watermark: [state.watermark, newWatermark].compactMap { $0 }.max(), error: nil)
+        } catch {
+            report.outcome = "failed"
+            report.error = "\(error)"
+            logger.warning("sync of the integration failed", metadata: ["error": "\(error)"])
+            try? await releaseLease(integration.customerID, watermark: state.watermark, error: "\(error)")
+        }
+        return report
+    }
+
+    /// Applies status events that waited for a ticket and could not be applied at creation.
+    private func reconcile(_ customerID: String, resolved: IntegrationResolver.Resolved, logger: Logger) async -> Int {
+        guard let alerts = try? await tickets.alertsWithWaitingStatus(customerID: customerID) else { return 0 }
+        var applied = 0
+        for alertID in alerts {
+            guard let link = try? await tickets.link(customerID: customerID, alertID: alertID), link.status == .open else { continue }
+            if (try? await status.applyWaiting(link: link, resolved: resolved, trigger: nil, logger: logger)) != nil { applied += 1 }
+        }
+        return applied
+    }
+
+    private func poll(_ customerID: String, resolved: IntegrationResolver.Resolved, since watermark: String?,
+                      report: inout Report, logger: Logger) async throws -> String? {
+        let links = try await pool.query("""
+            SELECT * FROM ticket_links WHERE customer_id = $1 AND status = 'open' AND sys_id IS NOT NULL ORDER BY id
+            """, [.text(customerID)]).map(TicketLink.init)
+        report.ticketsChecked = links.count
+        var maxSeen: String?
+        var condition = ""
+        if let watermark, let date = Self.parse(watermark) {
+            condition = "^sys_updated_on>=\(Self.format(date.addingTimeInterval(-configuration.syncOverlap.seconds)))"
+        }
+        for (table, tableLinks) in Dictionary(grouping: links, by: \.table) {
+            for start in stride(from: 0, to: tableLinks.count, by: Self.batchSize) {
+                let batch = Array(tableLinks[start..<min(start + Self.batchSize, tableLinks.count)])
+                let bySysID = Dictionary(batch.map { ($0.sysID!, $0) }, uniquingKeysWith: { first, _ in first })
+                let query = "sys_idIN\(bySysID.keys.sorted().joined(separator: ","))\(condition)^ORDERBYsys_updated_on"
+                var records: [ServiceNowRecord] = []
+                var offset = 0
+                // Every page, however many: no cap that silently drops rows.
+                while true {
+                    let page = try await resolved.session.queryPage(table: table, ServiceNowQuery(query, fields: Self.fields, pageSize: Self.batchSize), offset: offset)
+                    report.listRequests += 1
+                    records += page.records
+                    guard let next = page.nextOffset, next > offset, !page.records.isEmpty else { break }
+                    offset = next
+                }
+                for record in records {
+                    guard let link = bySysID[record.sysID] else { continue }
+                    if let updated = record["sys_updated_on"], updated > (maxSeen ?? "") { maxSeen = updated }
+                    if try await apply(record, to: link, resolved: resolved, logger: logger) { report.changes += 1 }
+                }
+                if watermark == nil {
+                    // A full pass: a ticket missing from the answer may have been deleted.
+                    let seen = Set(records.map(\.sysID))
+                    for (sysID, link) in bySysID where !seen.contains(sysID) {
+                        if try await checkDeleted(link, sysID: sysID, resolved: resolved, logger: logger) { report.deleted += 1 }
+                    }
+                }
+            }
+        }
+        return maxSeen
+    }
+
+    /// Records a state change made in ServiceNow; `true` if it was one (and was published).
+    private func apply(_ record: ServiceNowRecord, to link: TicketLink, resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> Bool {
+        guard let state = record["state"], !state.isEmpty else { return false }
+        if state == link.state {
+            if record["sys_updated_on"] != link.sysUpdatedOn {
+                try await pool.execute("UPDATE ticket_links SET sys_updated_on = $2 WHERE id = $1", [.int(link.id), .text(record["sys_updated_on"])])
+            }
+            return false
+        }
+        let alertStatus = configuration.alertStatusByState[state] ?? link.alertStatus
+        let ticket = TicketEvent.Ticket(table: link.table, sysID: link.sysID!, number: record["number"] ?? link.number ?? "",
+                                        url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: link.sysID!), state: state)
+        let event = TicketEvent(type: .stateChanged, customerID: link.customerID, networkID: link.networkID, alertID: link.alertID,
+                                causeEventID: nil, ticket: ticket, alertStatus: alertStatus)
+        let changed = try await pool.withTransaction { connection in
+            // Compare-and-set on the state we knew: a change is published once, even when two
+            // workers read it; a link being written by the worker (claimed) is left alone, so
+            // the worker's own updates are never echoed back.
+            let rows = try await connection.query("""
+                UPDATE ticket_links SET state = $3, sys_updated_on = $4, alert_status = $5,
+                    status = CASE WHEN $3 IN ('7', '8') THEN 'closed' ELSE status END,
+                    resolved_at = CASE WHEN $5 = 'resolved' THEN COALESCE(resolved_at, now()) ELSE NULL END,
+                    updated_at = now()
+                WHERE id = $1 AND state IS NOT DISTINCT FROM $2 AND status = 'open'
+                  AND (claimed_by IS NULL OR claim_expires_at < now())
+                RETURNING id
+                """, [.int(link.id), .text(link.state), .text(state), .text(record["sys_updated_on"]), .text(alertStatus)])
+            guard !rows.isEmpty else { return false }
+            try await TicketStore.enqueue(connection, event)
+            return true
+        }
+        if changed {
+            logger.info("state changed in ServiceNow", metadata: ["servicenow.number": "\(ticket.number)", "state": "\(link.state ?? "") → \(state)",
+                                                                  "alert_status": "\(alertStatus)", "servicenow.updated_by": "\(record["sys_updated_by"] ?? "")"])
+        }
+        return changed
+    }
+
+    private func checkDeleted(_ link: TicketLink, sysID: String, resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> Bool {
+        let missing: Bool
+        do {
+            _ = try await resolved.session.get(table: link.table, sysID: sysID, fields: ["sys_id"])
+            missing = false
+        } catch {
+            guard error.kind == .notFound else { throw error }
+            missing = true
+        }
+        guard missing else { return false }
+        do {
+            let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "", url: link.url ?? "", state: IncidentState.deleted)
+            let event = TicketEvent(type: .stateChanged, customerID: link.customerID, networkID: link.networkID, alertID: link.alertID,
+                                    causeEventID: nil, ticket: ticket, alertStatus: nil)
+            let marked = try await pool.withTransaction { connection in
+                let rows = try await connection.query("UPDATE ticket_links SET status = 'deleted', updated_at = now() WHERE id = $1 AND status = 'open' RETURNING id",
+                                                      [.int(link.id)])
+                guard !rows.isEmpty else { return false }
+                try await TicketStore.enqueue(connection, event)
+                return true
+            }
+            if marked { logger.warning("incident deleted in ServiceNow; no longer polled", metadata: ["servicenow.number": "\(link.number ?? "")"]) }
+            return marked
+        }
+    }
+
+    // MARK: Lease
+
+    private func takeLease(_ customerID: String, lease: Duration) async throws -> (watermark: String?, cycles: Int)? {
+        try await pool.execute("INSERT INTO sync_state (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO NOTHING", [.text(customerID)])
+        let rows = try await pool.query("""
+            UPDATE sync_state SET locked_by = $2, locked_until = now() + make_interval(secs => $3), last_run_at = now(), cycles = cycles + 1
+            WHERE customer_id = $1 AND (locked_until IS NULL OR locked_until < now())
+            RETURNING watermark, cycles
+            """, [.text(customerID), .text(configuration.workerID), .double(lease.seconds)])
+        guard let row = rows.first else { return nil }
+        // cycles counts from 1; the first cycle and every Nth after it are full passes.
+        return (try row["watermark"].optionalString(), try row["cycles"].int() - 1)
+    }
+
+    private func releaseLease(_ customerID: String, watermark: String?, error: String?) async throws {
+        try await pool.execute("""
+            UPDATE sync_state SET locked_by = NULL, locked_until = NULL, watermark = $3,
+                last_success_at = CASE WHEN $4::text IS NULL THEN now() ELSE last_success_at END, last_error = $4
+            WHERE customer_id = $1 AND locked_by = $2
+            """, [.text(customerID), .text(configuration.workerID), .text(watermark), .text(error)])
+    }
+
+    // MARK: ServiceNow's timestamps (UTC, one-second resolution)
+
+    static func parse(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.date(from: text)
+    }
+
+    static func format(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: date)
+    }
+}
