@@ -12,16 +12,18 @@ public struct AlertHandler: Sendable {
     let claimLease: Duration
     let reopenWindow: Duration
     let status: StatusHandler
+    let validator: MappingValidator
     let logger: Logger
     /// Test hook: die right after ServiceNow created the incident, before the commit.
     let crashAfterCreate: Bool
 
-    public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, workerID: String, claimLease: Duration,
-                reopenWindow: Duration, logger: Logger,
+    public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, workerID: String,
+                claimLease: Duration, reopenWindow: Duration, logger: Logger,
                 crashAfterCreate: Bool = ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1") {
         self.tickets = tickets
         self.resolver = resolver
         self.status = status
+        self.validator = validator
         self.workerID = workerID
         self.claimLease = claimLease
         self.reopenWindow = reopenWindow
@@ -104,6 +106,13 @@ public struct AlertHandler: Sendable {
                 if let previousID = link.previousLinkID, let previous = try? await tickets.link(id: previousID), let number = previous.number {
                     let reference = "Previous ticket for this alert: \(number)\(previous.url.map { " \($0)" } ?? "")"
                     payload["description"] = [payload["description"], reference].compactMap { $0 }.joined(separator: "\n\n")
+                }
+                // References by display name become sys_ids; over-long values are cut with a marker.
+                let prepared = await validator.prepare(payload, table: link.table, customerID: event.customerID, session: session)
+                payload = prepared.payload
+                for field in prepared.warnings where !warnings.contains(field) {
+                    logger.warning("a reference field's value matches no single record; left out", metadata: ["field": "\(field)"])
+                    warnings.append(field)
                 }
                 payload["correlation_id"] = link.correlationID
                 payload["correlation_display"] = "Ceburu alert \(event.alert.id)"

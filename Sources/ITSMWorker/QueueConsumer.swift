@@ -8,15 +8,16 @@ import ServiceLifecycle
 public struct QueueConsumer: Service {
     let queue: String
     let amqp: AMQPConnection
-    let processor: MessageProcessor
+    let handle: @Sendable (AMQPDelivery, String) async -> Void
     let prefetch: Int
     let maxInFlight: Int
     let logger: Logger
 
-    public init(queue: String, amqp: AMQPConnection, processor: MessageProcessor, prefetch: Int, maxInFlight: Int, logger: Logger) {
+    public init(queue: String, amqp: AMQPConnection, prefetch: Int, maxInFlight: Int, logger: Logger,
+                handle: @escaping @Sendable (AMQPDelivery, String) async -> Void) {
         self.queue = queue
         self.amqp = amqp
-        self.processor = processor
+        self.handle = handle
         self.prefetch = prefetch
         self.maxInFlight = maxInFlight
         self.logger = logger
@@ -32,8 +33,8 @@ public struct QueueConsumer: Service {
                     try await group.next()
                     running -= 1
                 }
-                group.addTask { [processor, queue] in
-                    await processor.process(delivery, queue: queue)
+                group.addTask { [handle, queue] in
+                    await handle(delivery, queue)
                 }
                 running += 1
             }

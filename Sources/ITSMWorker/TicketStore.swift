@@ -161,7 +161,11 @@ public struct TicketStore: Sendable {
 
     /// Writes an event to the outbox; the relay publishes it after the transaction commits.
     static func enqueue(_ connection: PostgresConnection, _ event: TicketEvent) async throws {
+        try await enqueue(connection, eventID: event.eventID, routingKey: event.type.rawValue, payload: event.encoded())
+    }
+
+    static func enqueue(_ connection: PostgresConnection, eventID: String, routingKey: String, payload: Data) async throws {
         try await connection.execute("INSERT INTO outbox (event_id, routing_key, payload) VALUES ($1::uuid, $2, $3::jsonb)",
-                                     [.text(event.eventID), .text(event.type.rawValue), .json(String(decoding: event.encoded(), as: UTF8.self))])
+                                     [.text(eventID), .text(routingKey), .json(String(decoding: payload, as: UTF8.self))])
     }
 }

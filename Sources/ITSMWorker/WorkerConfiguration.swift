@@ -58,6 +58,8 @@ public struct WorkerConfiguration: Sendable {
     /// Every Nth cycle of an integration reads all open tickets (no watermark), which also finds
     /// incidents deleted in ServiceNow.
     public var syncFullEvery: Int
+    /// How long instance metadata (fields, choices, reference lookups) is cached.
+    public var metadataCacheTTL: Duration
     /// ServiceNow incident state → Ceburu alert status, for `ticket.state_changed`.
     public var alertStatusByState: [String: String]
     /// `ITSM_` variables that mean nothing to the worker (typos, usually); logged at start.
@@ -98,6 +100,7 @@ public struct WorkerConfiguration: Sendable {
         outboxPollInterval = .seconds(1)
         syncOverlap = .seconds(60)
         syncFullEvery = 10
+        metadataCacheTTL = .seconds(600)
         alertStatusByState = ["1": "open", "2": "acknowledged", "3": "acknowledged", "6": "resolved", "7": "resolved", "8": "resolved"]
     }
 
@@ -161,6 +164,7 @@ public struct WorkerConfiguration: Sendable {
         outboxPollInterval = try reader.duration("ITSM_OUTBOX_POLL_INTERVAL") ?? outboxPollInterval
         syncOverlap = try reader.duration("ITSM_SYNC_OVERLAP") ?? syncOverlap
         syncFullEvery = try reader.int("ITSM_SYNC_FULL_EVERY", in: 1...10_000) ?? syncFullEvery
+        metadataCacheTTL = try reader.duration("ITSM_METADATA_CACHE_TTL") ?? metadataCacheTTL
         let pairs = reader.list("ITSM_STATE_MAP")
         if !pairs.isEmpty {
             var map: [String: String] = [:]

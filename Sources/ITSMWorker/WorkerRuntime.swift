@@ -45,6 +45,9 @@ public final class WorkerRuntime: Sendable {
     public let processor: MessageProcessor
     let statusHandler: StatusHandler
     public let sync: IncidentSync
+    public let metadata: InstanceMetadata
+    public let validator: MappingValidator
+    public let commands: CommandProcessor
     let logger: Logger
 
     /// Connects to PostgreSQL and RabbitMQ (retrying until they answer, or the task is
@@ -94,23 +97,33 @@ public final class WorkerRuntime: Sendable {
         outboxSignal = OutboxSignal()
         let status = StatusHandler(tickets: tickets, resolver: resolver, workerID: configuration.workerID, claimLease: configuration.claimLease)
         statusHandler = status
-        let alerts = AlertHandler(tickets: tickets, resolver: resolver, status: status, workerID: configuration.workerID,
+        metadata = InstanceMetadata(ttl: configuration.metadataCacheTTL)
+        validator = MappingValidator(metadata: metadata)
+        let alerts = AlertHandler(tickets: tickets, resolver: resolver, status: status, validator: validator, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, reopenWindow: configuration.reopenWindow, logger: logger)
         processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, configuration: configuration,
                                      outbox: outboxSignal, observer: observer, logger: logger)
         sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, status: status, configuration: configuration, logger: logger)
+        commands = CommandProcessor(messages: processor, tester: ConnectionTester(resolver: resolver), resolver: resolver, metadata: metadata,
+                                    pool: pool, logger: logger)
     }
 
     /// The long-running parts for the configured roles.
     public func services() -> [any Service] {
         var services: [any Service] = []
+        let processor = self.processor
         if roles.contains(.alerts) {
-            services.append(QueueConsumer(queue: topology.alertsQueue, amqp: amqp, processor: processor, prefetch: configuration.prefetch,
-                                          maxInFlight: configuration.maxInFlight, logger: logger))
+            services.append(QueueConsumer(queue: topology.alertsQueue, amqp: amqp, prefetch: configuration.prefetch,
+                                          maxInFlight: configuration.maxInFlight, logger: logger) { await processor.process($0, queue: $1) })
+            // Test Connection and field listing requests ride with the alerts role.
+            let commands = self.commands
+            services.append(QueueConsumer(queue: topology.commandsQueue, amqp: amqp, prefetch: 4, maxInFlight: 4, logger: logger) {
+                await commands.process($0, queue: $1)
+            })
         }
         if roles.contains(.status) {
-            services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, processor: processor, prefetch: configuration.prefetch,
-                                          maxInFlight: configuration.maxInFlight, logger: logger))
+            services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, prefetch: configuration.prefetch,
+                                          maxInFlight: configuration.maxInFlight, logger: logger) { await processor.process($0, queue: $1) })
         }
         if roles.contains(.sync) {
             services.append(SyncService(sync: sync, interval: configuration.syncInterval, outbox: outboxSignal, logger: logger))

@@ -67,6 +67,11 @@ public struct InstanceURLPolicy: Sendable {
         return InstanceURL(scheme: scheme, host: host, port: components.port)
     }
 
+    /// Why an IP address may never be called (private, link-local, metadata, not unicast).
+    public static func addressRefusal(_ address: String) -> String? {
+        forbiddenAddressReason(address)
+    }
+
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
         if let octets = ipv4(host) { return octets[0] == 127 }

@@ -64,6 +64,19 @@ public struct ServiceNowSession: Sendable {
         return CachedToken(value: token, expiresAt: now + lifetime, refreshAt: now + lifetime - margin)
     }
 
+    /// Checks that the instance answers like ServiceNow (an unauthenticated API call drawing a
+    /// JSON 401), without credentials. Throws for an HTML page, TLS or connection failures.
+    public func probe() async throws(ServiceNowError) {
+        let response = try await client.send(instance: instance, method: .GET, path: "/api/now/table/incident",
+                                             query: [("sysparm_limit", "1")], operation: "probe")
+        if response.looksLikeHTML {
+            throw ServiceNowError(.hibernating, status: response.status, message: "the instance answered with an HTML page")
+        }
+        if response.status >= 500 {
+            throw ServiceNowError(.serverError, status: response.status, message: Self.errorEnvelope(response.body).message)
+        }
+    }
+
     // MARK: - Authorized API calls
 
     /// An API call with the cached token; on a 401 the token is dropped, refreshed once and the

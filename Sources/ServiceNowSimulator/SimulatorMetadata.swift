@@ -65,7 +65,7 @@ enum SimulatorMetadata {
     /// Reference tables with a few rows each: (table, name).
     static let referenceRows: [(String, String)] = [
         ("sys_user_group", "Network Operations"), ("sys_user_group", "Service Desk"), ("sys_user_group", "Database"),
-        ("sys_user_group", "Hardware"), ("sys_user_group", "Network"), ("sys_user_group", "Network"),
+        ("sys_user_group", "Hardware"), ("sys_user_group", "Network"), ("sys_user_group", "Network"), ("sys_user_group", "Restricted Ops"),
         ("sys_user", "Dana Ops"), ("sys_user", "itsm.integration"), ("sys_user", "System Administrator"),
         ("cmdb_ci", "core-sw-01"), ("cmdb_ci", "edge-rt-02"),
         ("cmdb_ci_service", "Corporate Network"), ("cmdb_ci_service", "Email"),

@@ -178,7 +178,8 @@ public actor SimulatorStore {
             order[table, default: []].append(id)
         }
         for table in SimulatorMetadata.tables {
-            insert("sys_db_object", ["name": table, "label": table, "super_class": table == "incident" ? "task" : ""])
+            insert("sys_db_object", ["name": table, "label": table, "super_class": table == "incident" ? "task" : "",
+                                     "ws_access": "true", "read_access": "true", "create_access": "true", "update_access": "true"])
             tables[table] = tables[table] ?? [:]
         }
         for column in SimulatorMetadata.columns {
@@ -230,6 +231,17 @@ public actor SimulatorStore {
     func query(table: String, query: String) -> [[String: String]] {
         let parsed = EncodedQuery(query, knownFields: knownFields(table))
         var rows = records(table).filter { parsed.matches($0) }
+        if table == "sys_db_object" {
+            // The table-level web service switches follow the configured denials.
+            rows = rows.map { row in
+                var row = row
+                let name = row["name"] ?? ""
+                for (operation, flag) in [("create", "create_access"), ("write", "update_access"), ("read", "read_access")] where denied(name, operation) {
+                    row[flag] = "false"
+                }
+                return row
+            }
+        }
         parsed.sort(&rows)
         return rows
     }

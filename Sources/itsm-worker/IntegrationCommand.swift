@@ -8,7 +8,7 @@ struct IntegrationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integration",
         abstract: "Manage customers' ServiceNow integrations (one per customer).",
-        subcommands: [Set.self, List.self, Show.self, Delete.self])
+        subcommands: [Set.self, Test.self, List.self, Show.self, Delete.self])
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -49,6 +49,26 @@ struct IntegrationCommand: AsyncParsableCommand {
                                                 sealedSecret: sealed, settings: settings)
             }
             print("integration for \(customer) saved: \(instance.description), client_id \(clientID), secret sealed with key \(sealed.keyID)")
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Test Connection: URL policy, reachability, token, table access, metadata. Exits non-zero when a check fails.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Customer id.") var customer: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let (configuration, logger) = try global.load()
+            let result = try await ServiceNowContext.with(configuration, logger: logger) { context -> ConnectionTestResult in
+                guard let integration = try await context.store.integration(customerID: customer) else { throw fail("no integration for customer \(customer)") }
+                let result = await ConnectionTester(resolver: context.resolver).test(integration)
+                try await CommandProcessor.record(result, pool: context.pool)
+                return result
+            }
+            print(json ? String(decoding: result.encoded(pretty: true), as: UTF8.self) : result.text)
+            if !result.passed { throw ExitCode.failure }
         }
     }
 

@@ -21,12 +21,24 @@ struct MappingCommand: AsyncParsableCommand {
         @OptionGroup var key: Key
         @Option(help: "Target table.") var table: String = "incident"
         @Option(help: "The fields file (JSON).") var fields: String
+        @Flag(inversion: .prefixedNo, help: "Check the mapping against the customer's instance first (skipped with a warning when it is unreachable).")
+        var validate = true
 
         func run() async throws {
             let (configuration, logger) = try global.load()
             let mapping = try loadMapping(table: table, path: fields)
-            try await withConfigurationStore(configuration, logger: logger) { store, _ in
-                try await store.saveMapping(StoredMapping(customerID: key.customer, networkID: key.network, alertType: key.alertType, mapping: mapping))
+            try await ServiceNowContext.with(configuration, logger: logger) { context in
+                if validate {
+                    if let integration = try await context.store.integration(customerID: key.customer), let resolved = try? context.resolver.resolve(integration) {
+                        let sample = MappingValidator.sampleAlert(customerID: key.customer, networkID: key.network, alertType: key.alertType)
+                        let report = await MappingValidator(metadata: context.metadata).validate(mapping, customerID: key.customer, session: resolved.session, sample: sample)
+                        printReport(report, dryRun: false)
+                        if !report.valid { throw fail("mapping not saved: \(report.errors.count) problem(s); fix them or use --no-validate") }
+                    } else {
+                        print("warning: no usable integration for \(key.customer); only the offline checks were made")
+                    }
+                }
+                try await context.store.saveMapping(StoredMapping(customerID: key.customer, networkID: key.network, alertType: key.alertType, mapping: mapping))
             }
             print("mapping saved: \(key.customer) / \(key.network) / \(key.alertType) → \(table) (\(mapping.fields.count) fields)")
         }
@@ -72,31 +84,54 @@ struct MappingCommand: AsyncParsableCommand {
     }
 
     struct Validate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a fields file (or a stored mapping) without saving anything.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check a mapping (a fields file, or a stored one) against the customer's instance and print the payload a sample alert would produce. Nothing is created.")
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Target table.") var table: String = "incident"
-        @Option(help: "A fields file to check.") var fields: String?
-        @Option(help: "Customer id of a stored mapping.") var customer: String?
-        @Option(help: "Network id of a stored mapping.") var network: String?
-        @Option(help: "Alert type of a stored mapping.") var alertType: String?
+        @Option(help: "Customer id (whose instance is checked).") var customer: String
+        @Option(help: "Network id.") var network: String = "sample-network"
+        @Option(help: "Alert type.") var alertType: String = "cpu_usage"
+        @Option(help: "Target table (with --fields).") var table: String = "incident"
+        @Option(help: "A fields file to check instead of the stored mapping.") var fields: String?
+        @Flag(help: "Only the checks that need no instance.") var offline = false
+        @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             let (configuration, logger) = try global.load()
-            let mapping: AlertMapping
-            if let fields {
-                mapping = try loadMapping(table: table, path: fields)
-            } else if let customer, let network, let alertType {
-                guard let stored = try await withConfigurationStore(configuration, logger: logger, { store, _ in
-                    try await store.mapping(customerID: customer, networkID: network, alertType: alertType)
-                }) else { throw fail("no such mapping") }
-                do { try stored.mapping.validate() } catch { throw fail("invalid mapping: \(error)") }
-                mapping = stored.mapping
-            } else {
-                throw fail("give --fields FILE, or --customer, --network and --alert-type of a stored mapping")
+            let report = try await ServiceNowContext.with(configuration, logger: logger) { context -> MappingValidator.Report in
+                let mapping: AlertMapping
+                if let fields {
+                    mapping = try loadMapping(table: table, path: fields)
+                } else {
+                    guard let stored = try await context.store.mapping(customerID: customer, networkID: network, alertType: alertType) else {
+                        throw fail("no mapping for \(customer) / \(network) / \(alertType)")
+                    }
+                    mapping = stored.mapping
+                }
+                let sample = MappingValidator.sampleAlert(customerID: customer, networkID: network, alertType: alertType)
+                if offline {
+                    var report = MappingValidator.Report()
+                    do throws(MappingError) { try mapping.validate() } catch { report.errors.append(.init(field: error.field, message: error.reason)) }
+                    report.samplePayload = mapping.render(sample)
+                    return report
+                }
+                let resolved = try await context.resolved(customer)
+                return await MappingValidator(metadata: context.metadata).validate(mapping, customerID: customer, session: resolved.session, sample: sample)
             }
-            print("mapping is valid: \(mapping.fields.count) fields for \(mapping.table)")
+            if json { try printJSON(report) } else { printReport(report, dryRun: true) }
+            if !report.valid { throw ExitCode.failure }
         }
     }
+}
+
+func printReport(_ report: MappingValidator.Report, dryRun: Bool) {
+    for finding in report.errors { print("error: \(finding.field.map { "\($0): " } ?? "")\(finding.message)") }
+    for finding in report.warnings { print("warning: \(finding.field.map { "\($0): " } ?? "")\(finding.message)") }
+    for (field, sysID) in report.references.sorted(by: { $0.key < $1.key }) { print("reference: \(field) → \(sysID)") }
+    if dryRun {
+        print("payload for a sample alert (nothing created):")
+        for (field, value) in report.samplePayload.sorted(by: { $0.key < $1.key }) { print("  \(field): \(value)") }
+    }
+    print(report.valid ? "mapping is valid" : "mapping is NOT valid")
 }
 
 struct MappingView: Encodable {

@@ -28,7 +28,9 @@ struct AlertToIncidentTests {
         #expect(incident["impact"] == "1")
         #expect(incident["urgency"] == "1")
         #expect(incident["priority"] == "1")
-        #expect(incident["assignment_group"] == "Network Operations")
+        // The mapping names the group; the worker sends its sys_id.
+        let group = await stack.simulator.store.records("sys_user_group").first { $0["name"] == "Network Operations" }
+        #expect(incident["assignment_group"] == group?["sys_id"])
         #expect(incident["correlation_id"]?.hasPrefix("ceburu-") == true)
         #expect(incident["correlation_display"] == "Ceburu alert \(alertID)")
 

@@ -1,0 +1,142 @@
+import AMQP
+import Foundation
+import ITSMCore
+import Logging
+import Postgres
+import ServiceNow
+
+/// Requests on the alerts exchange that want an answer (`ceburu.command.v1`):
+/// `integration.test` runs Test Connection, stores the result and publishes
+/// `integration.tested`; `integration.fields` lists a table's fields for the Integrations page.
+/// Both answer on the request's `reply_to` with its `correlation_id`.
+public struct CommandProcessor: Sendable {
+    let messages: MessageProcessor
+    let tester: ConnectionTester
+    let resolver: IntegrationResolver
+    let metadata: InstanceMetadata
+    let pool: PostgresPool
+    let logger: Logger
+
+    public static let schema = "ceburu.command.v1"
+
+    struct Request: Decodable {
+        let schema: String
+        let customer_id: String
+        let table: String?
+    }
+
+    public func process(_ delivery: AMQPDelivery, queue: String) async {
+        var logger = self.logger
+        logger[metadataKey: "amqp.routing_key"] = "\(delivery.routingKey)"
+        guard let request = try? JSONDecoder().decode(Request.self, from: Data(delivery.body)), request.schema == Self.schema,
+              !request.customer_id.isEmpty else {
+            await messages.deadLetter(delivery, queue: queue, code: "invalid_command",
+                                      reason: "expected {\"schema\":\"\(Self.schema)\",\"customer_id\":…}", logger: logger)
+            return
+        }
+        logger[metadataKey: "customer_id"] = "\(request.customer_id)"
+        let reply: Data
+        do {
+            switch delivery.routingKey {
+            case "integration.test":
+                reply = try await test(customerID: request.customer_id, logger: logger)
+            case "integration.fields":
+                reply = try await fields(customerID: request.customer_id, table: request.table ?? "incident")
+            default:
+                await messages.deadLetter(delivery, queue: queue, code: "unknown_command", reason: "no command '\(delivery.routingKey)'", logger: logger)
+                return
+            }
+        } catch {
+            logger.warning("command failed; the broker will redeliver it", metadata: ["error": "\(error)"])
+            try? await delivery.nack(requeue: true)
+            return
+        }
+        if let replyTo = delivery.properties.replyTo, !replyTo.isEmpty {
+            let properties = AMQPProperties(contentType: "application/json", persistent: false, correlationID: delivery.properties.correlationID,
+                                            type: "\(delivery.routingKey).reply", appID: "itsm-worker")
+            do {
+                _ = try await messages.amqp.publish(Array(reply), exchange: "", routingKey: replyTo, properties: properties)
+            } catch {
+                logger.warning("could not send the reply", metadata: ["error": "\(error)", "reply_to": "\(replyTo)"])
+            }
+        }
+        try? await delivery.ack()
+        messages.outbox.notify()
+    }
+
+    /// Runs Test Connection, stores the result on the integration and queues
+    /// `integration.tested`; returns the result as JSON.
+    public func test(customerID: String, logger: Logger) async throws -> Data {
+        guard let integration = try await resolver.configuration.integration(customerID: customerID) else {
+            let result = ConnectionTestResult(customerID: customerID, instanceURL: "", status: "failed", testedAt: AlertEvent.formatTimestamp(Date()),
+                                              checks: [ConnectionCheck(name: "integration", status: .failed, durationMs: 0,
+                                                                       cause: "no integration is stored for this customer", remedy: "Create it with integration set.")])
+            return result.encoded()
+        }
+        let result = await tester.test(integration)
+        try await Self.record(result, pool: pool)
+        logger.info("Test Connection finished", metadata: ["status": "\(result.status)"])
+        return result.encoded()
+    }
+
+    /// Stores a Test Connection result on its integration and queues `integration.tested`, in one
+    /// transaction.
+    public static func record(_ result: ConnectionTestResult, pool: PostgresPool) async throws {
+        let event = IntegrationTestedEvent(customerID: result.customerID, result: try JSONDecoder().decode(JSONValue.self, from: result.encoded()))
+        try await pool.withTransaction { connection in
+            try await connection.execute("UPDATE integrations SET last_test = $2::jsonb, last_tested_at = now() WHERE customer_id = $1",
+                                         [.text(result.customerID), .json(String(decoding: result.encoded(), as: UTF8.self))])
+            try await TicketStore.enqueue(connection, eventID: event.eventID, routingKey: "integration.tested", payload: event.encoded())
+        }
+    }
+
+    /// A table's fields with type, mandatory flag, max length, reference and choices, as JSON.
+    public func fields(customerID: String, table: String) async throws -> Data {
+        struct Reply: Encodable {
+            let schema = "itsm.fields.v1"
+            let customer_id: String
+            let table: String
+            let fields: [ServiceNowField]?
+            let error: String?
+        }
+        var reply = Reply(customer_id: customerID, table: table, fields: nil, error: nil)
+        if let integration = try await resolver.configuration.integration(customerID: customerID) {
+            do {
+                let resolved = try resolver.resolve(integration)
+                reply = Reply(customer_id: customerID, table: table, fields: try await metadata.fields(customerID: customerID, table: table, session: resolved.session), error: nil)
+            } catch let error as IntegrationResolver.Unusable {
+                reply = Reply(customer_id: customerID, table: table, fields: nil, error: error.description)
+            } catch let error as ServiceNowError where !error.isRetryable {
+                reply = Reply(customer_id: customerID, table: table, fields: nil, error: error.description)
+            }
+        } else {
+            reply = Reply(customer_id: customerID, table: table, fields: nil, error: "no integration is stored for this customer")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(reply)
+    }
+}
+
+/// `integration.tested` on the events exchange.
+public struct IntegrationTestedEvent: Sendable, Codable {
+    public var schema = "itsm.integration.v1"
+    public var eventID = UUID().uuidString.lowercased()
+    public var type = "integration.tested"
+    public var occurredAt = AlertEvent.formatTimestamp(Date())
+    public var customerID: String
+    public var result: JSONValue
+
+    enum CodingKeys: String, CodingKey {
+        case schema, type, result
+        case eventID = "event_id"
+        case occurredAt = "occurred_at"
+        case customerID = "customer_id"
+    }
+
+    func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+}

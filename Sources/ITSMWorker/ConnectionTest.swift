@@ -1,0 +1,254 @@
+import Foundation
+import ITSMCore
+import ServiceNow
+
+/// The outcome of one Test Connection check.
+public struct ConnectionCheck: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case ok, warning, failed, skipped }
+
+    public var name: String
+    public var status: Status
+    public var durationMs: Int
+    /// What went wrong (or what is worth knowing, for warnings).
+    public var cause: String?
+    /// What to do about it.
+    public var remedy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, status, cause, remedy
+        case durationMs = "duration_ms"
+    }
+}
+
+/// Every check of a Test Connection run, in order; `status` is `failed` if any check failed.
+public struct ConnectionTestResult: Sendable, Codable, Equatable {
+    public var customerID: String
+    public var instanceURL: String
+    public var status: String
+    public var testedAt: String
+    public var checks: [ConnectionCheck]
+
+    enum CodingKeys: String, CodingKey {
+        case status, checks
+        case customerID = "customer_id"
+        case instanceURL = "instance_url"
+        case testedAt = "tested_at"
+    }
+
+    public var passed: Bool { status == "ok" }
+
+    public func encoded(pretty: Bool = false) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+
+    /// For a person: one line per check.
+    public var text: String {
+        var lines = ["Test Connection for \(customerID) (\(instanceURL)): \(status.uppercased())"]
+        for check in checks {
+            var line = "  [\(check.status.rawValue)] \(check.name) (\(check.durationMs) ms)"
+            if let cause = check.cause { line += "\n      cause: \(cause)" }
+            if let remedy = check.remedy { line += "\n      remedy: \(remedy)" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Test Connection: the checks an operator needs when rolling out an integration, each turned
+/// into a cause and a remedy.
+public struct ConnectionTester: Sendable {
+    let resolver: IntegrationResolver
+
+    public init(resolver: IntegrationResolver) {
+        self.resolver = resolver
+    }
+
+    static let credentialRemedy = """
+        Verify client_id and client_secret (integration set). In ServiceNow: the OAuth application must be active; \
+        the client-credentials grant must be enabled (system property glide.oauth.inbound.client.credential.grant_type.enabled = true, \
+        Default Grant Type = Client Credentials); and the application needs an OAuth Application User.
+        """
+
+    public func test(_ integration: StoredIntegration) async -> ConnectionTestResult {
+        var checks: [ConnectionCheck] = []
+        func run(_ name: String, _ body: () async -> (ConnectionCheck.Status, String?, String?)) async -> ConnectionCheck.Status {
+            let started = ContinuousClock.now
+            let (status, cause, remedy) = await body()
+            let elapsed = ContinuousClock.now - started
+            checks.append(ConnectionCheck(name: name, status: status, durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                                          cause: cause, remedy: remedy))
+            return status
+        }
+        func skip(_ names: [String], because reason: String) {
+            for name in names { checks.append(ConnectionCheck(name: name, status: .skipped, durationMs: 0, cause: reason, remedy: nil)) }
+        }
+        let later = ["reachability", "token", "table_access", "metadata"]
+
+        // 1. The URL policy.
+        var instance: InstanceURL?
+        let policy = await run("url_policy") {
+            do throws(ServiceNowError) {
+                instance = try resolver.policy.validate(integration.instanceURL)
+                return (.ok, nil, nil)
+            } catch {
+                return (.failed, error.message ?? "the instance URL is refused",
+                        "Use the instance's https URL under service-now.com, or add its host to ITSM_INSTANCE_HOST_ALLOWLIST.")
+            }
+        }
+        guard policy == .ok, let instance else {
+            skip(later, because: "the instance URL is refused")
+            return finish(integration, checks)
+        }
+        let resolved: IntegrationResolver.Resolved
+        do {
+            resolved = try resolver.resolve(integration)
+        } catch {
+            checks.append(ConnectionCheck(name: "secret", status: .failed, durationMs: 0, cause: error.message,
+                                          remedy: "Set ITSM_SECRET_KEY (or list the old key in ITSM_SECRET_KEY_PREVIOUS), or store the secret again with integration set."))
+            skip(later, because: "the client secret cannot be read")
+            return finish(integration, checks)
+        }
+        let session = resolved.session
+
+        // 2. DNS, TCP, TLS, and an instance that answers with JSON.
+        let reachable = await run("reachability") {
+            if let refusal = Self.privateAddressRefusal(host: instance.host, allowLoopback: resolver.policy.allowInsecure) {
+                return (.failed, refusal, "Instances are reached over the internet; a private address means a wrong URL or DNS entry.")
+            }
+            do throws(ServiceNowError) {
+                try await session.probe()
+                return (.ok, nil, nil)
+            } catch {
+                switch error.kind {
+                case .hibernating:
+                    return (.failed, "the instance answers with an HTML page instead of JSON: it is hibernating, being upgraded, or unavailable",
+                            "Wake the instance (developer instances hibernate when unused) or wait for the upgrade, then test again.")
+                case .tls:
+                    return (.failed, "TLS failed: \(error.message ?? "")", "Check the instance URL and that its certificate is valid for that host.")
+                case .timeout:
+                    return (.failed, "no answer within the request timeout", "Check network access from the worker to the instance (proxies, firewalls).")
+                default:
+                    return (.failed, "cannot reach the instance: \(error.message ?? error.description)",
+                            "Check the instance URL, DNS and network access from the worker to the instance.")
+                }
+            }
+        }
+        guard reachable == .ok else {
+            skip(["token", "table_access", "metadata"], because: "the instance is not reachable")
+            return finish(integration, checks)
+        }
+
+        // 3. Client credentials.
+        let token = await run("token") {
+            do throws(ServiceNowError) {
+                _ = try await session.requestToken()
+                return (.ok, nil, nil)
+            } catch {
+                if error.kind == .tokenRejected {
+                    if error.message == "unauthorized_client" {
+                        return (.failed, "ServiceNow answered unauthorized_client: the OAuth application has no OAuth Application User",
+                                "Set an OAuth Application User on the OAuth application (its roles decide what the worker may do).")
+                    }
+                    return (.failed, "ServiceNow refused the client credentials (\(error.detail ?? error.message ?? "access_denied")). It gives the same answer for a wrong secret, an unknown client, an inactive application and a disabled grant.",
+                            Self.credentialRemedy)
+                }
+                return (.failed, error.description, error.isRetryable ? "A passing failure: test again shortly." : nil)
+            }
+        }
+        guard token == .ok else {
+            skip(["table_access", "metadata"], because: "no token")
+            return finish(integration, checks)
+        }
+
+        // 4. Reading incidents, and the right to create and update them.
+        _ = await run("table_access") {
+            do throws(ServiceNowError) {
+                let page = try await session.queryPage(table: "incident", ServiceNowQuery("ORDERBYsys_created_on", fields: ["sys_id"], pageSize: 1))
+                var notes: [String] = []
+                if page.records.isEmpty {
+                    notes.append("no incident was readable (an empty table, or read ACLs hide them; the sync needs to read the incidents the worker created)")
+                }
+                let tables = try await session.queryPage(table: "sys_db_object", ServiceNowQuery(
+                    "name=incident", fields: ["name", "ws_access", "create_access", "update_access", "read_access"], pageSize: 1))
+                if let table = tables.records.first {
+                    var refused: [String] = []
+                    if table["ws_access"] == "false" { refused.append("web service access") }
+                    if table["create_access"] == "false" { refused.append("create") }
+                    if table["update_access"] == "false" { refused.append("update") }
+                    if !refused.isEmpty {
+                        return (.failed, "the incident table does not allow \(refused.joined(separator: ", ")) through web services",
+                                "In the incident table's Application Access settings allow web service access, create and update, and give the OAuth Application User the itil role.")
+                    }
+                }
+                // An update of a record that cannot exist: an ACL that forbids updates answers
+                // 403 before looking the record up; otherwise 404. Nothing is written.
+                do throws(ServiceNowError) {
+                    _ = try await session.update(table: "incident", sysID: String(repeating: "0", count: 32), fields: [:])
+                } catch where error.kind == .forbidden {
+                    return (.failed, "ServiceNow refused an update of incidents: \(error.detail ?? error.message ?? "ACL")",
+                            "Give the OAuth Application User a role that may update incidents (usually itil).")
+                } catch where error.kind == .notFound {
+                    // Expected.
+                }
+                return notes.isEmpty ? (.ok, nil, nil) : (.warning, notes.joined(separator: "; "), "Check the read ACLs of the OAuth Application User on incident.")
+            } catch {
+                if error.kind == .forbidden {
+                    return (.failed, "ServiceNow refused reading incidents: \(error.detail ?? error.message ?? "ACL")",
+                            "Give the OAuth Application User read, create and update access to incident (usually the itil role).")
+                }
+                return (.failed, error.description, error.isRetryable ? "A passing failure: test again shortly." : nil)
+            }
+        }
+
+        // 5. Metadata used to build and validate mappings; a least-privilege user may lack it.
+        _ = await run("metadata") {
+            var unreadable: [String] = []
+            for (table, query) in [("sys_db_object", "name=incident"), ("sys_dictionary", "name=incident^ORname=task"), ("sys_choice", "name=incident")] {
+                let page = try? await session.queryPage(table: table, ServiceNowQuery(query, fields: ["sys_id"], pageSize: 1))
+                if page?.records.isEmpty ?? true { unreadable.append(table) }
+            }
+            if !unreadable.isEmpty {
+                return (.warning, "\(unreadable.joined(separator: ", ")) not readable: mapping validation and field listing will be limited",
+                        "Grant the OAuth Application User read access to \(unreadable.joined(separator: ", ")) (e.g. the personalize_dictionary role), or accept unvalidated mappings.")
+            }
+            let codes = (try? await session.choices(table: "incident", field: "close_code").map(\.value)) ?? []
+            if !codes.isEmpty && !codes.contains(resolved.integration.settings.closeCode) {
+                return (.failed, "the configured close code '\(resolved.integration.settings.closeCode)' is not a close_code choice on this instance, so resolving would be refused",
+                        "Set one of: \(codes.joined(separator: ", ")) (integration set --close-code).")
+            }
+            return (.ok, nil, nil)
+        }
+        return finish(integration, checks)
+    }
+
+    private func finish(_ integration: StoredIntegration, _ checks: [ConnectionCheck]) -> ConnectionTestResult {
+        ConnectionTestResult(customerID: integration.customerID, instanceURL: integration.instanceURL,
+                             status: checks.contains { $0.status == .failed } ? "failed" : "ok",
+                             testedAt: AlertEvent.formatTimestamp(Date()), checks: checks)
+    }
+
+    /// Resolves the host and refuses private, link-local and metadata addresses.
+    static func privateAddressRefusal(host: String, allowLoopback: Bool) -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else {
+            return "DNS cannot resolve \(host)"
+        }
+        defer { freeaddrinfo(result) }
+        var pointer: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = pointer {
+            var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+                let address = String(cString: buffer)
+                let loopback = address.hasPrefix("127.") || address == "::1"
+                if loopback && !allowLoopback { return "\(host) resolves to the loopback address \(address)" }
+                if !loopback, let reason = InstanceURLPolicy.addressRefusal(address) { return "\(host) resolves to \(address): \(reason)" }
+            }
+            pointer = entry.pointee.ai_next
+        }
+        return nil
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import ServiceNow
+import Synchronization
+
+/// Metadata of customers' instances (fields with their choices, reference lookups), cached per
+/// integration for `ttl` so that building and sending tickets costs no extra requests.
+public final class InstanceMetadata: Sendable {
+    public enum Lookup: Sendable, Equatable {
+        case found(sysID: String)
+        case none
+        case ambiguous(count: Int)
+    }
+
+    private struct Entry<Value: Sendable>: Sendable {
+        let value: Value
+        let expires: ContinuousClock.Instant
+    }
+
+    let ttl: Duration
+    private let fieldCache = Mutex<[String: Entry<[ServiceNowField]>]>([:])
+    private let lookupCache = Mutex<[String: Entry<Lookup>]>([:])
+
+    public init(ttl: Duration) {
+        self.ttl = ttl
+    }
+
+    /// The table's fields, each with its active choices.
+    public func fields(customerID: String, table: String, session: ServiceNowSession) async throws(ServiceNowError) -> [ServiceNowField] {
+        let key = "\(customerID)|\(session.instance.key)|\(table)"
+        if let entry = fieldCache.withLock({ $0[key] }), entry.expires > .now { return entry.value }
+        var fields = try await session.fields(table: table)
+        let choices = try await session.queryAll(table: "sys_choice", ServiceNowQuery(
+            "name=\(table)^inactive=false^ORDERBYsequence", fields: ["element", "value", "label", "dependent_value"], pageSize: 1000))
+        let byElement = Dictionary(grouping: choices, by: { $0["element"] ?? "" })
+        for index in fields.indices {
+            fields[index].choices = (byElement[fields[index].name] ?? []).map {
+                ServiceNowChoice(value: $0["value"] ?? "", label: $0["label"] ?? "", dependentValue: $0["dependent_value"].flatMap { $0.isEmpty ? nil : $0 })
+            }
+        }
+        fieldCache.withLock { $0[key] = Entry(value: fields, expires: .now + ttl) }
+        return fields
+    }
+
+    /// Finds the record a display name refers to in a reference table.
+    public func lookUp(customerID: String, table: String, name: String, session: ServiceNowSession) async throws(ServiceNowError) -> Lookup {
+        let key = "\(customerID)|\(session.instance.key)|\(table)|\(name)"
+        if let entry = lookupCache.withLock({ $0[key] }), entry.expires > .now { return entry.value }
+        // `^` would start a new condition; such a name cannot be looked up safely.
+        guard !name.contains("^") else { return .none }
+        let condition = table == "sys_user" ? "user_name=\(name)^ORname=\(name)" : "name=\(name)"
+        let page = try await session.queryPage(table: table, ServiceNowQuery(condition, fields: ["sys_id", "name"], pageSize: 5))
+        let lookup: Lookup = page.records.count == 1 ? .found(sysID: page.records[0].sysID) : (page.records.isEmpty ? .none : .ambiguous(count: page.records.count))
+        lookupCache.withLock { $0[key] = Entry(value: lookup, expires: .now + ttl) }
+        return lookup
+    }
+
+    /// 32 lowercase hex: already a sys_id, nothing to look up.
+    static func isSysID(_ value: String) -> Bool {
+        value.count == 32 && value.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+    }
+}

@@ -1,0 +1,197 @@
+import AMQP
+import Foundation
+import ITSMCore
+import ITSMWorker
+import Logging
+import Postgres
+import ServiceNow
+import ServiceNowSimulator
+import Synchronization
+import Testing
+
+@Suite(.timeLimit(.minutes(3)))
+struct TestConnectionTests {
+    func run(_ stack: TestStack, customer: String = "cust-1") async throws -> ConnectionTestResult {
+        let worker = try await stack.startWorker(roles: [.outbox])
+        let integration = try #require(try await worker.runtime.configurationStore.integration(customerID: customer))
+        return await ConnectionTester(resolver: worker.runtime.resolver).test(integration)
+    }
+
+    func check(_ result: ConnectionTestResult, _ name: String) -> ConnectionCheck? { result.checks.first { $0.name == name } }
+
+    @Test func aHealthyIntegrationPassesEveryCheck() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        let result = try await run(stack)
+        #expect(result.passed, "\(result.text)")
+        #expect(result.checks.map(\.name) == ["url_policy", "reachability", "token", "table_access", "metadata"])
+        #expect(result.checks.allSatisfy { $0.status == .ok || $0.status == .warning })
+    }
+
+    @Test(arguments: [("wrong-secret", "worker-client"), ("inactive", "inactive-client"), ("no-grant", "no-grant-client")])
+    func refusedCredentialsNameTheCausesAndRemedies(_ label: String, _ clientID: String) async throws {
+        let stack = try await TestStack.make(configureSimulator: {
+            $0.clients += [SimulatedClient(clientID: "inactive-client", clientSecret: "Sup3r-Secret-Value", active: false),
+                           SimulatedClient(clientID: "no-grant-client", clientSecret: "Sup3r-Secret-Value", grantEnabled: false)]
+        })
+        defer { Task { await stack.stop() } }
+        let box = try SecretBox(currentKey: TestStack.secretKey)
+        let secret = label == "wrong-secret" ? "not-the-secret" : "Sup3r-Secret-Value"
+        try await ConfigurationStore(pool: stack.pool).saveIntegration(customerID: "cust-1", instanceURL: stack.simulatorURLs[0], clientID: clientID,
+                                                                       sealedSecret: try box.seal(secret), settings: IntegrationSettings())
+        let result = try await run(stack)
+        #expect(!result.passed)
+        let token = try #require(check(result, "token"))
+        #expect(token.status == .failed)
+        #expect(token.cause?.contains("access_denied") == true)
+        #expect(token.remedy?.contains("glide.oauth.inbound.client.credential.grant_type.enabled") == true)
+        #expect(token.remedy?.contains("active") == true)
+        #expect(check(result, "table_access")?.status == .skipped)
+    }
+
+    @Test func anApplicationWithoutAUserIsNamed() async throws {
+        let stack = try await TestStack.make(configureSimulator: { $0.clients = [SimulatedClient(clientID: "worker-client", clientSecret: "Sup3r-Secret-Value", applicationUser: nil)] })
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        let token = try #require(check(try await run(stack), "token"))
+        #expect(token.status == .failed)
+        #expect(token.remedy?.contains("OAuth Application User") == true)
+    }
+
+    @Test func anACLDenialOnIncidentFailsTableAccess() async throws {
+        let stack = try await TestStack.make(configureSimulator: { $0.deniedOperations = ["incident.create", "incident.write"] })
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        let result = try await run(stack)
+        let access = try #require(check(result, "table_access"))
+        #expect(access.status == .failed)
+        #expect(access.cause?.contains("create") == true)
+        #expect(access.remedy?.contains("itil") == true)
+        #expect(await stack.incidents().isEmpty, "the check created a record")
+    }
+
+    @Test func aHibernatingInstanceIsNamedAsSuch() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        await stack.simulator.store.inject(.hibernating, count: 1)
+        let reachability = try #require(check(try await run(stack), "reachability"))
+        #expect(reachability.status == .failed)
+        #expect(reachability.cause?.contains("hibernating") == true)
+    }
+
+    @Test func anUnreachablePortAndARefusedURL() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        let box = try SecretBox(currentKey: TestStack.secretKey)
+        let store = ConfigurationStore(pool: stack.pool)
+        try await store.saveIntegration(customerID: "closed-port", instanceURL: "http://127.0.0.1:1", clientID: "x", sealedSecret: try box.seal("y"), settings: IntegrationSettings())
+        try await store.saveIntegration(customerID: "refused", instanceURL: "https://intranet.example.com", clientID: "x", sealedSecret: try box.seal("y"), settings: IntegrationSettings())
+        let closed = try await run(stack, customer: "closed-port")
+        #expect(check(closed, "reachability")?.status == .failed)
+        #expect(check(closed, "token")?.status == .skipped)
+        let refused = try await run(stack, customer: "refused")
+        #expect(check(refused, "url_policy")?.status == .failed)
+        #expect(check(refused, "url_policy")?.remedy?.contains("ITSM_INSTANCE_HOST_ALLOWLIST") == true)
+        #expect(check(refused, "reachability")?.status == .skipped)
+    }
+
+    @Test func aCloseCodeTheInstanceDoesNotKnowFailsTheMetadataCheck() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        var settings = IntegrationSettings()
+        settings.closeCode = "Solved (Permanently)"
+        try await stack.addIntegration(customer: "cust-1", settings: settings)
+        let metadata = try #require(check(try await run(stack), "metadata"))
+        #expect(metadata.status == .failed)
+        #expect(metadata.remedy?.contains("Solution provided") == true)
+    }
+
+    @Test func testConnectionAndFieldsOverTheQueue() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.startWorker()
+        let replies = "test.\(stack.id).replies"
+        try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
+        let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
+        let received = Mutex<[AMQPDelivery]>([])
+        let task = Task { for try await delivery in consumer { try? await delivery.ack(); received.withLock { $0.append(delivery) } } }
+        defer { task.cancel() }
+        for (key, correlation) in [("integration.test", "corr-test"), ("integration.fields", "corr-fields")] {
+            try await stack.publisher.publish(Array(#"{"schema":"ceburu.command.v1","customer_id":"cust-1","table":"incident"}"#.utf8),
+                                              exchange: stack.configuration.alertsExchange, routingKey: key,
+                                              properties: AMQPProperties(contentType: "application/json", correlationID: correlation, replyTo: replies))
+        }
+        #expect(await stack.eventually { received.withLock { $0.count } == 2 })
+        let byCorrelation = Dictionary(received.withLock { $0 }.map { ($0.properties.correlationID ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        let testReply = try #require(byCorrelation["corr-test"])
+        let fieldsReply = try #require(byCorrelation["corr-fields"])
+        let test = try JSONDecoder().decode(ConnectionTestResult.self, from: Data(testReply.body))
+        #expect(test.passed)
+        #expect(test.checks.count == 5)
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(fieldsReply.body)) as? [String: Any])
+        let list = try #require(fields["fields"] as? [[String: Any]])
+        let closeCode = try #require(list.first { $0["name"] as? String == "close_code" })
+        #expect((closeCode["choices"] as? [[String: Any]])?.contains { $0["value"] as? String == "Solution provided" } == true)
+        #expect(list.contains { $0["name"] as? String == "short_description" && $0["maxLength"] as? Int == 160 && $0["mandatory"] as? Bool == true })
+        #expect(await stack.eventually { stack.events.ofType("integration.tested").count == 1 })
+        #expect(stack.events.ofType("integration.tested").first?["customer_id"] as? String == "cust-1")
+        let stored = try #require(try await ConfigurationStore(pool: stack.pool).integration(customerID: "cust-1"))
+        #expect(stored.lastTestedAt != nil)
+        if case .object(let last)? = stored.lastTest { #expect(last["status"] == .string("ok")) } else { Issue.record("no stored test result") }
+    }
+
+    @Test func mappingsAreValidatedAgainstTheInstanceIncludingReferenceNames() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        let worker = try await stack.startWorker(roles: [.outbox])
+        let integration = try #require(try await worker.runtime.configurationStore.integration(customerID: "cust-1"))
+        let session = try worker.runtime.resolver.resolve(integration).session
+        let sample = MappingValidator.sampleAlert(customerID: "cust-1", networkID: "net-1", alertType: "cpu_usage")
+
+        let good = try AlertMapping.parse(fieldsJSON: Data(TestStack.standardFields.utf8))
+        let report = await worker.runtime.validator.validate(good, customerID: "cust-1", session: session, sample: sample)
+        #expect(report.valid, "\(report.errors)")
+        let group = await stack.simulator.store.records("sys_user_group").first { $0["name"] == "Network Operations" }
+        #expect(report.references["assignment_group"] == group?["sys_id"])
+        #expect(report.warnings.contains { $0.field == "assignment_group" && $0.message.contains("advanced") })
+        #expect(report.warnings.contains { $0.field == "short_description" && $0.message.contains("160") })
+        #expect(report.samplePayload["short_description"] == "CPU usage above 95% on core-sw-01")
+        #expect(report.samplePayload["assignment_group"] == group?["sys_id"])
+        #expect(await stack.incidents().isEmpty)
+
+        let bad = try AlertMapping.parse(fieldsJSON: Data(#"""
+            {"short_description": "{{alert.title}}", "u_nope": "x", "category": "plumbing", "impact": {"from": "alert.severity", "map": {"critical": "9"}, "default": "3"},
+             "assignment_group": "Nobody Group", "assigned_to": "Dana Ops", "cmdb_ci": "core-sw-01"}
+            """#.utf8))
+        let badReport = await worker.runtime.validator.validate(bad, customerID: "cust-1", session: session, sample: sample)
+        #expect(!badReport.valid)
+        let messages = badReport.errors.map { "\($0.field ?? ""): \($0.message)" }
+        #expect(messages.contains { $0.hasPrefix("u_nope:") })
+        #expect(messages.contains { $0.hasPrefix("category:") && $0.contains("plumbing") })
+        #expect(messages.contains { $0.hasPrefix("impact:") && $0.contains("'9'") })
+        #expect(messages.contains { $0.hasPrefix("assignment_group:") && $0.contains("Nobody Group") })
+        #expect(badReport.references["assigned_to"] != nil)
+        #expect(badReport.references["cmdb_ci"] != nil)
+
+        let ambiguous = try AlertMapping.parse(fieldsJSON: Data(#"{"short_description": "x", "assignment_group": "Network"}"#.utf8))
+        let ambiguousReport = await worker.runtime.validator.validate(ambiguous, customerID: "cust-1", session: session, sample: sample)
+        #expect(ambiguousReport.errors.contains { $0.field == "assignment_group" && $0.message.contains("2 sys_user_group records") })
+    }
+
+    @Test func overLongValuesAreTruncatedWithAMarker() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1", fields: #"{"short_description": "{{alert.title}}"}"#)
+        try await stack.startWorker()
+        try await stack.publishRaised(alertID: "long", title: String(repeating: "x", count: 500))
+        #expect(await stack.eventually { stack.events.forAlert("long", type: "ticket.created").count == 1 })
+        let description = try #require(await stack.incidents().first?["short_description"])
+        #expect(description.count == 160)
+        #expect(description.hasSuffix(MappingValidator.truncationMarker))
+    }
+}
