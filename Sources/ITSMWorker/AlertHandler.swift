@@ -13,17 +13,19 @@ public struct AlertHandler: Sendable {
     let reopenWindow: Duration
     let status: StatusHandler
     let validator: MappingValidator
+    let circuits: InstanceCircuits
     let logger: Logger
     /// Test hook: die right after ServiceNow created the incident, before the commit.
     let crashAfterCreate: Bool
 
-    public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, workerID: String,
+    public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, circuits: InstanceCircuits, workerID: String,
                 claimLease: Duration, reopenWindow: Duration, logger: Logger,
                 crashAfterCreate: Bool = ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1") {
         self.tickets = tickets
         self.resolver = resolver
         self.status = status
         self.validator = validator
+        self.circuits = circuits
         self.workerID = workerID
         self.claimLease = claimLease
         self.reopenWindow = reopenWindow
@@ -48,13 +50,22 @@ public struct AlertHandler: Sendable {
             return .failed(code: error.code)
         }
 
-        switch try await tickets.claim(event: event, table: stored.mapping.table, workerID: workerID, lease: claimLease) {
-        case .busy:
-            return .busy
-        case .open(let link):
-            return try await refire(link, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
-        case .claimed(let link, let mustLookUp):
-            return try await create(link, mustLookUp: mustLookUp, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
+        let permit = try circuits.enter(resolved.instance.key)
+        do {
+            let outcome: ProcessingOutcome
+            switch try await tickets.claim(event: event, table: stored.mapping.table, workerID: workerID, lease: claimLease) {
+            case .busy:
+                outcome = .busy
+            case .open(let link):
+                outcome = try await refire(link, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
+            case .claimed(let link, let mustLookUp):
+                outcome = try await create(link, mustLookUp: mustLookUp, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
+            }
+            circuits.leave(permit, outcome: .success)
+            return outcome
+        } catch {
+            circuits.leave(permit, outcome: InstanceCircuits.outcome(of: error))
+            throw error
         }
     }
 
@@ -108,7 +119,7 @@ public struct AlertHandler: Sendable {
                     payload["description"] = [payload["description"], reference].compactMap { $0 }.joined(separator: "\n\n")
                 }
                 // References by display name become sys_ids; over-long values are cut with a marker.
-                let prepared = await validator.prepare(payload, table: link.table, customerID: event.customerID, session: session)
+                let prepared = try await validator.prepare(payload, table: link.table, customerID: event.customerID, session: session)
                 payload = prepared.payload
                 for field in prepared.warnings where !warnings.contains(field) {
                     logger.warning("a reference field's value matches no single record; left out", metadata: ["field": "\(field)"])

@@ -16,6 +16,7 @@ public struct IncidentSync: Sendable {
     let tickets: TicketStore
     let resolver: IntegrationResolver
     let status: StatusHandler
+    let circuits: InstanceCircuits
     let configuration: WorkerConfiguration
     let logger: Logger
 
@@ -75,6 +76,12 @@ public struct IncidentSync: Sendable {
         }
         do {
             let resolved = try resolver.resolve(integration)
+            if circuits.state(resolved.instance.key) == .open {
+                // The instance is failing; its sync waits with the rest of its work.
+                report.outcome = "circuit_open"
+                try? await releaseLease(integration.customerID, watermark: state.watermark, error: "circuit open")
+                return report
+            }
             report.reconciled = await reconcile(integration.customerID, resolved: resolved, logger: logger)
             let full = state.watermark == nil || state.cycles % configuration.syncFullEvery == 0
             let newWatermark = try await poll(integration.customerID, resolved: resolved, since: full ? nil : state.watermark,

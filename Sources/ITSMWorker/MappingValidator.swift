@@ -105,7 +105,8 @@ public struct MappingValidator: Sendable {
                 report.warnings.append(Finding(field: name, message: "\(name) is an advanced field: instances often restrict it; if ServiceNow rejects it, the incident is created without it and the event carries a warning"))
             }
         }
-        report.samplePayload = await prepare(mapping.render(sample), table: mapping.table, customerID: customerID, session: session).payload
+        report.samplePayload = (try? await prepare(mapping.render(sample), table: mapping.table, customerID: customerID, session: session).payload)
+            ?? mapping.render(sample)
         return report
     }
 
@@ -113,10 +114,18 @@ public struct MappingValidator: Sendable {
     /// (a name that matches no record, or several, is dropped with a warning), and values longer
     /// than their field are truncated with a marker. Without readable metadata the payload goes
     /// as it is.
-    public func prepare(_ payload: [String: String], table: String, customerID: String, session: ServiceNowSession) async -> (payload: [String: String], warnings: [String]) {
-        guard let fields = try? await metadata.fields(customerID: customerID, table: table, session: session), !fields.isEmpty else {
+    public func prepare(_ payload: [String: String], table: String, customerID: String,
+                        session: ServiceNowSession) async throws(ServiceNowError) -> (payload: [String: String], warnings: [String]) {
+        let fields: [ServiceNowField]
+        do {
+            fields = try await metadata.fields(customerID: customerID, table: table, session: session)
+        } catch {
+            // An instance that is down fails the message now rather than after another timeout;
+            // metadata it refuses to show (a least-privilege user) just means no preparation.
+            if error.isRetryable { throw error }
             return (payload, [])
         }
+        guard !fields.isEmpty else { return (payload, []) }
         let byName = Dictionary(fields.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var prepared = payload
         var warnings: [String] = []

@@ -84,6 +84,8 @@ public struct MessageProcessor: Sendable {
             } else {
                 settlement = await acknowledge(delivery, outcome, logger: logger)
             }
+        } catch let failure as RetryableFailure where failure.parked {
+            settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false, failure: failure, logger: logger)
         } catch let failure as RetryableFailure {
             settlement = await retryOrGiveUp(delivery, queue: queue, event: event, attempt: attempt, failure: failure, logger: logger)
         } catch {
@@ -142,9 +144,10 @@ public struct MessageProcessor: Sendable {
     private func retry(_ delivery: AMQPDelivery, queue: String, attempt: Int, countsAsAttempt: Bool, failure: RetryableFailure, logger: Logger) async -> Settlement {
         let next = countsAsAttempt ? attempt + 1 : attempt
         let (retryQueue, delay) = topology.retryQueue(attempt: countsAsAttempt ? attempt : 1, minimum: failure.retryAfter)
+        if failure.parked { observer.parked() }
         var properties = delivery.properties
         properties.headers["x-attempt"] = .int(Int64(next))
-        properties.headers["x-origin-queue"] = .string(queue)
+        properties.headers["itsm-origin-queue"] = .string(queue)
         properties.headers["x-last-error"] = .string(String(failure.reason.prefix(500)))
         properties.persistent = true
         do {
@@ -201,4 +204,6 @@ public struct ProcessingObserver: Sendable {
     func processed(type: String, settlement: MessageProcessor.Settlement, duration: Duration) {
         onProcessed(type, settlement, duration)
     }
+
+    func parked() {}
 }

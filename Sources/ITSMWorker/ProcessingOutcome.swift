@@ -36,11 +36,14 @@ public struct RetryableFailure: Error, CustomStringConvertible {
     public let retryAfter: Duration?
     /// For ServiceNow failures, the error itself.
     public let serviceNowError: ServiceNowError?
+    /// Parked by a circuit breaker or bulkhead: retried without using up an attempt.
+    public let parked: Bool
 
-    public init(reason: String, retryAfter: Duration? = nil, serviceNowError: ServiceNowError? = nil) {
+    public init(reason: String, retryAfter: Duration? = nil, serviceNowError: ServiceNowError? = nil, parked: Bool = false) {
         self.reason = reason
         self.retryAfter = retryAfter
         self.serviceNowError = serviceNowError
+        self.parked = parked
     }
 
     public var description: String { reason }

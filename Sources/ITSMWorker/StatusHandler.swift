@@ -14,8 +14,10 @@ public struct StatusHandler: Sendable {
     let resolver: IntegrationResolver
     let workerID: String
     let claimLease: Duration
+    let circuits: InstanceCircuits
 
-    public init(tickets: TicketStore, resolver: IntegrationResolver, workerID: String, claimLease: Duration) {
+    public init(tickets: TicketStore, resolver: IntegrationResolver, circuits: InstanceCircuits, workerID: String, claimLease: Duration) {
+        self.circuits = circuits
         self.tickets = tickets
         self.resolver = resolver
         self.workerID = workerID
@@ -46,7 +48,15 @@ public struct StatusHandler: Sendable {
                                             outgoing: Self.failure(event, code: error.code, message: error.message))
             return .failed(code: error.code)
         }
-        return try await applyWaiting(link: link, resolved: resolved, trigger: event, logger: logger)
+        let permit = try circuits.enter(resolved.instance.key)
+        do {
+            let outcome = try await applyWaiting(link: link, resolved: resolved, trigger: event, logger: logger)
+            circuits.leave(permit, outcome: .success)
+            return outcome
+        } catch {
+            circuits.leave(permit, outcome: InstanceCircuits.outcome(of: error))
+            throw error
+        }
     }
 
     /// Applies the newest waiting status event of the link's alert (if newer than the last one

@@ -58,6 +58,12 @@ public struct WorkerConfiguration: Sendable {
     /// Every Nth cycle of an integration reads all open tickets (no watermark), which also finds
     /// incidents deleted in ServiceNow.
     public var syncFullEvery: Int
+    /// Consecutive failures of an instance that open its circuit.
+    public var circuitThreshold: Int
+    /// How long an open circuit parks the instance's work before a trial.
+    public var circuitOpenFor: Duration
+    /// Messages one instance may have in progress in this worker at once (the bulkhead).
+    public var instanceMaxInFlight: Int
     /// How long instance metadata (fields, choices, reference lookups) is cached.
     public var metadataCacheTTL: Duration
     /// ServiceNow incident state → Ceburu alert status, for `ticket.state_changed`.
@@ -101,6 +107,9 @@ public struct WorkerConfiguration: Sendable {
         syncOverlap = .seconds(60)
         syncFullEvery = 10
         metadataCacheTTL = .seconds(600)
+        circuitThreshold = 5
+        circuitOpenFor = .seconds(30)
+        instanceMaxInFlight = 8
         alertStatusByState = ["1": "open", "2": "acknowledged", "3": "acknowledged", "6": "resolved", "7": "resolved", "8": "resolved"]
     }
 
@@ -165,6 +174,9 @@ public struct WorkerConfiguration: Sendable {
         syncOverlap = try reader.duration("ITSM_SYNC_OVERLAP") ?? syncOverlap
         syncFullEvery = try reader.int("ITSM_SYNC_FULL_EVERY", in: 1...10_000) ?? syncFullEvery
         metadataCacheTTL = try reader.duration("ITSM_METADATA_CACHE_TTL") ?? metadataCacheTTL
+        circuitThreshold = try reader.int("ITSM_CIRCUIT_THRESHOLD", in: 1...1000) ?? circuitThreshold
+        circuitOpenFor = try reader.duration("ITSM_CIRCUIT_OPEN_FOR") ?? circuitOpenFor
+        instanceMaxInFlight = try reader.int("ITSM_INSTANCE_MAX_IN_FLIGHT", in: 1...1000) ?? (instanceConcurrency * 2)
         let pairs = reader.list("ITSM_STATE_MAP")
         if !pairs.isEmpty {
             var map: [String: String] = [:]

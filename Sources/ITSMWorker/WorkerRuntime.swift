@@ -48,13 +48,16 @@ public final class WorkerRuntime: Sendable {
     public let metadata: InstanceMetadata
     public let validator: MappingValidator
     public let commands: CommandProcessor
+    public let metrics: WorkerMetrics
+    public let circuits: InstanceCircuits
+    public let health: HealthState
     let logger: Logger
 
     /// Connects to PostgreSQL and RabbitMQ (retrying until they answer, or the task is
     /// cancelled) and declares the topology.
     public static func start(configuration: WorkerConfiguration, roles: Set<WorkerRole> = Set(WorkerRole.allCases),
-                             logger: Logger, observer: ProcessingObserver = .none,
-                             serviceNowObserver: (@Sendable (ServiceNowClient.RequestRecord) -> Void)? = nil) async throws -> WorkerRuntime {
+                             logger: Logger) async throws -> WorkerRuntime {
+        let metrics = WorkerMetrics()
         var postgres = try PostgresConfiguration(url: configuration.databaseURL)
         postgres.maximumConnections = configuration.databasePoolSize
         postgres.applicationName = "itsm-worker \(configuration.workerID)"
@@ -71,13 +74,21 @@ public final class WorkerRuntime: Sendable {
         var clientConfiguration = ServiceNowClient.Configuration()
         clientConfiguration.requestTimeout = configuration.requestTimeout
         clientConfiguration.concurrencyPerInstance = configuration.instanceConcurrency
-        let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: serviceNowObserver)
+        let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: { metrics.serviceNowRequest($0) })
         return try WorkerRuntime(configuration: configuration, roles: roles, pool: pool, amqp: amqp, serviceNow: serviceNow,
-                                 topology: topology, observer: observer, logger: logger)
+                                 topology: topology, metrics: metrics, logger: logger)
     }
 
     private init(configuration: WorkerConfiguration, roles: Set<WorkerRole>, pool: PostgresPool, amqp: AMQPConnection,
-                 serviceNow: ServiceNowClient, topology: WorkerTopology, observer: ProcessingObserver, logger: Logger) throws {
+                 serviceNow: ServiceNowClient, topology: WorkerTopology, metrics: WorkerMetrics, logger: Logger) throws {
+        self.metrics = metrics
+        let observer = ProcessingObserver { metrics.processed(type: $0, settlement: $1, duration: $2) }
+        circuits = InstanceCircuits(threshold: configuration.circuitThreshold, openFor: configuration.circuitOpenFor,
+                                    maxInFlight: configuration.instanceMaxInFlight) { instance, state in
+            metrics.circuit(instance: instance, state: state)
+            logger.warning("circuit \(state == .open ? "opened" : state == .closed ? "closed" : "half-open") for a ServiceNow instance",
+                           metadata: ["servicenow.instance": "\(instance)"])
+        }
         self.configuration = configuration
         self.roles = roles
         self.pool = pool
@@ -95,22 +106,26 @@ public final class WorkerRuntime: Sendable {
                                                                  allowedHostSuffixes: configuration.instanceHostAllowlist),
                                        secrets: secrets)
         outboxSignal = OutboxSignal()
-        let status = StatusHandler(tickets: tickets, resolver: resolver, workerID: configuration.workerID, claimLease: configuration.claimLease)
+        health = HealthState()
+        let status = StatusHandler(tickets: tickets, resolver: resolver, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease)
         statusHandler = status
         metadata = InstanceMetadata(ttl: configuration.metadataCacheTTL)
         validator = MappingValidator(metadata: metadata)
-        let alerts = AlertHandler(tickets: tickets, resolver: resolver, status: status, validator: validator, workerID: configuration.workerID,
+        let alerts = AlertHandler(tickets: tickets, resolver: resolver, status: status, validator: validator, circuits: circuits, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, reopenWindow: configuration.reopenWindow, logger: logger)
         processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, configuration: configuration,
                                      outbox: outboxSignal, observer: observer, logger: logger)
-        sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, status: status, configuration: configuration, logger: logger)
+        sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, status: status, circuits: circuits, configuration: configuration, logger: logger)
         commands = CommandProcessor(messages: processor, tester: ConnectionTester(resolver: resolver), resolver: resolver, metadata: metadata,
                                     pool: pool, logger: logger)
     }
 
     /// The long-running parts for the configured roles.
     public func services() -> [any Service] {
-        var services: [any Service] = []
+        var services: [any Service] = [
+            ObservabilityServer(port: configuration.httpPort, metrics: metrics, health: health, amqp: amqp, logger: logger),
+            HealthSampler(pool: pool, amqp: amqp, metrics: metrics, health: health, logger: logger),
+        ]
         let processor = self.processor
         if roles.contains(.alerts) {
             services.append(QueueConsumer(queue: topology.alertsQueue, amqp: amqp, prefetch: configuration.prefetch,

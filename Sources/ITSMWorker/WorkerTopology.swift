@@ -6,7 +6,9 @@ import AMQP
 /// ceburu.alerts (topic) ── alert.raised ──────────────────────▶ itsm.alerts
 ///                       ── alert.acknowledged, alert.resolved ─▶ itsm.status
 ///                       ── integration.* ──────────────────────▶ itsm.commands
-/// itsm.retry.<ms> (TTL) ── expired ──▶ itsm.retry.return (headers, x-origin-queue) ──▶ back to its queue
+/// itsm.retry.<ms> (TTL) ── expired ──▶ itsm.retry.return (headers, itsm-origin-queue) ──▶ back to its queue
+/// (the header has no `x-` prefix on purpose: a headers exchange ignores `x-` arguments when
+/// matching, so such a binding would match every message)
 /// itsm.dead (fanout) ─────────────────────────────────────────▶ itsm.dead
 /// itsm.events (topic): ticket.* and integration.tested, for other services
 /// ```
@@ -90,7 +92,7 @@ public struct WorkerTopology: Sendable {
             try await connection.declare(workQueue(queue))
             for key in keys { try await connection.bind(AMQPBinding(queue: queue, exchange: alertsExchange, routingKey: key)) }
             try await connection.bind(AMQPBinding(queue: queue, exchange: returnExchange, routingKey: "",
-                                                  arguments: ["x-match": "all", "x-origin-queue": .string(queue)]))
+                                                  arguments: ["x-match": "all", "itsm-origin-queue": .string(queue)]))
         }
         for ttl in retryTTLs {
             var arguments: [String: AMQPFieldValue] = ["x-message-ttl": .int(ttl), "x-dead-letter-exchange": .string(returnExchange)]

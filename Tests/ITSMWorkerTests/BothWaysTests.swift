@@ -188,7 +188,8 @@ struct BothWaysTests {
         _ = await first.runtime.sync.syncAll()
         for n in stride(from: 0, to: 30, by: 3) {
             let link = try #require(try await stack.link(alertID: "d\(n)"))
-            try await stack.simulator.store.operatorUpdate(sysID: link.sysID!, fields: ["state": "3", "hold_reason": "4"])
+            let sysID = try #require(link.sysID)
+            try await stack.simulator.store.operatorUpdate(sysID: sysID, fields: ["state": "3", "hold_reason": "4"])
         }
         async let a = first.runtime.sync.syncAll()
         async let b = second.runtime.sync.syncAll()

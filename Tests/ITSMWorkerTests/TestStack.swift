@@ -54,6 +54,7 @@ final class TestStack: Sendable {
         configuration.claimLease = .seconds(4)
         configuration.outboxPollInterval = .milliseconds(200)
         configuration.workerID = "test-\(id)"
+        configuration.httpPort = 0
         configure(&configuration)
 
         let logs = CapturedLogs()

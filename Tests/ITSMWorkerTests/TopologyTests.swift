@@ -42,7 +42,7 @@ import Testing
             try await connection.declare(AMQPQueue(name: topology.alertsQueue, kind: .quorum, arguments: ["x-delivery-limit": 8]))
         }
         // A retried message comes back to its own queue through the return exchange.
-        let probe = AMQPProperties(headers: ["x-origin-queue": .string(topology.statusQueue)])
+        let probe = AMQPProperties(headers: ["itsm-origin-queue": .string(topology.statusQueue)])
         _ = try await connection.publish(Array("{}".utf8), exchange: "", routingKey: topology.retryQueue(attempt: 1).queue, properties: probe)
         var arrived = false
         for _ in 0..<40 where !arrived {
@@ -50,6 +50,9 @@ import Testing
             arrived = try await connection.inspectQueue(topology.statusQueue).messageCount == 1
         }
         #expect(arrived)
+        // Only there: not copied into the other work queues.
+        #expect(try await connection.inspectQueue(topology.alertsQueue).messageCount == 0)
+        #expect(try await connection.inspectQueue(topology.commandsQueue).messageCount == 0)
         var queues = [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue]
         queues += topology.retryTTLs.map(topology.retryQueue(ttl:))
         for queue in queues { try await connection.deleteQueue(queue) }

@@ -1,0 +1,102 @@
+import AMQP
+import Foundation
+import ITSMCore
+import ITSMWorker
+import ServiceNowSimulator
+import Testing
+
+@Suite(.timeLimit(.minutes(3)))
+struct OperationsTests {
+    /// GET with curl: status and body.
+    func get(_ url: String) async throws -> (Int, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-s", "--max-time", "5", "-w", "\n%{http_code}", url]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let status = Int(lines.popLast() ?? "") ?? 0
+        return (status, lines.joined(separator: "\n"))
+    }
+
+    @Test func metricsHealthAndReadiness() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try await stack.startWorker()
+        try await stack.publishRaised(alertID: "m1")
+        try await stack.publish(Data("garbage".utf8), routingKey: "alert.raised")
+        #expect(await stack.eventually { stack.events.forAlert("m1").count == 1 })
+        #expect(await stack.eventually { worker.runtime.health.httpPort != 0 && worker.runtime.health.databaseReachable })
+        let base = "http://127.0.0.1:\(worker.runtime.health.httpPort)"
+        #expect(try await get("\(base)/healthz").0 == 200)
+        #expect(try await get("\(base)/readyz").0 == 200)
+        var metrics = ""
+        #expect(await stack.eventually {
+            metrics = (try? await get("\(base)/metrics").1) ?? ""
+            return metrics.contains(#"outcome="dead_lettered""#)
+        })
+        #expect(metrics.contains(#"itsm_messages_total{type="alert.raised",outcome="ticket_created"} 1"#))
+        #expect(metrics.contains(#"itsm_dead_lettered_total{reason="invalid_json"} 1"#))
+        #expect(metrics.contains(#"itsm_servicenow_requests_total{instance="127.0.0.1",operation="create",status_class="2xx"} 1"#))
+        #expect(metrics.contains("itsm_servicenow_request_seconds_bucket"))
+        #expect(metrics.contains("itsm_message_processing_seconds_bucket"))
+        #expect(metrics.contains(#"itsm_token_requests_total{instance="127.0.0.1"} 1"#))
+        #expect(metrics.contains("itsm_outbox_backlog"))
+        #expect(metrics.contains("itsm_amqp_connected 1"))
+
+        // While the broker connection is down the worker is alive but not ready; it recovers by
+        // itself and is ready again.
+        var notReady = ""
+        #expect(await stack.eventually(5) {
+            await worker.runtime.amqp.simulateConnectionLoss()
+            let (status, body) = (try? await get("\(base)/readyz")) ?? (0, "")
+            notReady = body
+            return status == 503
+        })
+        #expect(notReady.contains("rabbitmq disconnected"))
+        #expect(try await get("\(base)/healthz").0 == 200)
+        #expect(await stack.eventually(10) { (try? await get("\(base)/readyz").0) == 200 })
+    }
+
+    @Test func aFailingInstanceIsParkedWhileOtherCustomersFlow() async throws {
+        let stack = try await TestStack.make(simulators: 2, configure: {
+            $0.requestTimeout = .seconds(1)
+            $0.circuitThreshold = 2
+            $0.circuitOpenFor = .seconds(3)
+            $0.maxAttempts = 20
+        })
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "sick", simulator: 0)
+        try await stack.addIntegration(customer: "well", simulator: 1)
+        try await stack.addMapping(customer: "sick", network: "net-1")
+        try await stack.addMapping(customer: "well", network: "net-1")
+        let worker = try await stack.startWorker()
+        await stack.simulators[0].store.inject(.hang, count: -1)
+        let started = ContinuousClock.now
+        for n in 0..<10 { try await stack.publishRaised(customer: "sick", alertID: "s\(n)") }
+        for n in 0..<20 { try await stack.publishRaised(customer: "well", alertID: "w\(n)") }
+        #expect(await stack.eventually(40) { await stack.incidents(simulator: 1).count == 20 })
+        let healthyTime = ContinuousClock.now - started
+        print("20 alerts for a healthy instance took \(healthyTime) while another instance hung on every call")
+        // Isolation: the healthy customer's work all went through while the sick instance was
+        // still hanging on every call (it has no incident yet).
+        #expect(await stack.incidents(simulator: 0).isEmpty)
+        #expect(await stack.eventually(15) { worker.runtime.circuits.state(stack.simulatorURLs[0]) == .open })
+        await stack.simulators[0].store.clearRequests()
+        try await Task.sleep(for: .seconds(1))
+        // While the circuit is open the sick instance gets no traffic: parked, not hammered.
+        let requestsWhileOpen = await stack.simulators[0].store.requests().count
+        #expect(requestsWhileOpen == 0, "the failing instance got \(requestsWhileOpen) requests while its circuit was open")
+        // It recovers: the next trial succeeds, the circuit closes, the parked alerts go through.
+        await stack.simulators[0].store.clearFaults()
+        #expect(await stack.eventually(60) { await stack.incidents(simulator: 0).count == 10 })
+        #expect(worker.runtime.circuits.state(stack.simulatorURLs[0]) == .closed)
+        let correlations = await stack.incidents(simulator: 0).map { $0["correlation_display"] ?? "" }
+        #expect(Set(correlations).count == 10)
+    }
+}
