@@ -80,4 +80,25 @@ struct CrashRecoveryTests {
         survivor.signal(SIGTERM)
         #expect(await survivor.waitForExit(within: 30) == 0, "\(survivor.log)")
     }
+
+    @Test func aSecondSignalExitsWithoutWaitingForWorkInFlight() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        var environment = stack.processEnvironment
+        environment["ITSM_REQUEST_TIMEOUT"] = "30s"
+        environment["ITSM_SHUTDOWN_GRACE"] = "40s"
+        let worker = try WorkerProcess(arguments: ["run"], environment: environment)
+        defer { worker.signal(SIGKILL) }
+        await stack.simulator.store.inject(.hang, count: -1)
+        try await stack.publishRaised(alertID: "slow")
+        #expect(await stack.eventually(20) { await stack.simulator.store.peakConcurrency() >= 1 }, "\(worker.log)")
+        worker.signal(SIGTERM)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(worker.process.isRunning, "the first signal should wait for the hanging call")
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit(within: 5) == 130, "\(worker.log)")
+        await stack.simulator.store.clearFaults()
+    }
 }

@@ -1,5 +1,7 @@
 import AMQP
 import Foundation
+import Logging
+import Synchronization
 import ITSMWorker
 import Testing
 
@@ -81,4 +83,29 @@ import Testing
         #expect(parseDuration("-1s") == nil)
         #expect(parseDuration("ten") == nil)
     }
+}
+
+@Suite struct WorkerLoggingTests {
+    @Test func jsonLinesCarryMetadataAndNeverSecrets() throws {
+        let lines = LineSink()
+        var logger = Logger(label: "t") { JSONLogHandler(label: $0, level: .debug, write: lines.append) }
+        logger[metadataKey: "customer_id"] = "cust-42"
+        logger.info("incident created", metadata: ["alert_id": "trg-1", "client_secret": "hunter2", "access_token": "abc", "Authorization": "Bearer x"])
+        let line = try #require(lines.all.first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["message"] as? String == "incident created")
+        #expect(object["level"] as? String == "info")
+        #expect(object["customer_id"] as? String == "cust-42")
+        #expect(object["alert_id"] as? String == "trg-1")
+        #expect(object["client_secret"] as? String == "[redacted]")
+        #expect(object["access_token"] as? String == "[redacted]")
+        #expect(!line.contains("hunter2"))
+        #expect(!line.contains("Bearer x"))
+    }
+}
+
+final class LineSink: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
 }
