@@ -1,0 +1,80 @@
+import Foundation
+import ITSMWorker
+import Testing
+
+/// Files that cannot run here (Kubernetes, Docker Compose, RabbitMQ definitions) are at least
+/// parsed, and what matters in them is checked.
+@Suite struct DeploymentFilesTests {
+    static let root = ContractTests.packageRoot
+
+    /// Every YAML document of a file, as JSON objects (parsed by PyYAML).
+    static func yamlDocuments(_ path: String) throws -> [[String: Any]] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+                             root.appendingPathComponent(path).path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("\(path) is not valid YAML") }
+        return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []).filter { !$0.isEmpty }
+    }
+
+    @Test func theDeploymentHasProbesGraceAndRunsAsNonRoot() throws {
+        let deployment = try #require(try Self.yamlDocuments("deploy/kubernetes/deployment.yaml").first)
+        #expect(deployment["kind"] as? String == "Deployment")
+        let template = try #require((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])
+        let pod = try #require(template["spec"] as? [String: Any])
+        #expect((pod["terminationGracePeriodSeconds"] as? Int ?? 0) >= 25)
+        #expect((pod["securityContext"] as? [String: Any])?["runAsNonRoot"] as? Bool == true)
+        let container = try #require((pod["containers"] as? [[String: Any]])?.first)
+        #expect(((container["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/healthz")
+        #expect(((container["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/readyz")
+        #expect(container["args"] as? [String] == ["run"])
+    }
+
+    @Test func theConfigMapAndSecretHoldOnlySettingsTheWorkerKnows() throws {
+        let configMap = try #require(try Self.yamlDocuments("deploy/kubernetes/configmap.yaml").first)
+        let secret = try #require(try Self.yamlDocuments("deploy/kubernetes/secret.yaml").first)
+        var environment = (configMap["data"] as? [String: String]) ?? [:]
+        let secretData = (secret["stringData"] as? [String: String]) ?? [:]
+        #expect(secretData["ITSM_SECRET_KEY"] != nil)
+        #expect(secretData["ITSM_DATABASE_URL"] != nil)
+        environment["ITSM_AMQP_URL"] = secretData["ITSM_AMQP_URL"]
+        environment["ITSM_DATABASE_URL"] = secretData["ITSM_DATABASE_URL"]
+        let configuration = try WorkerConfiguration(environment: environment)
+        #expect(configuration.unknownSettings.isEmpty, "unknown: \(configuration.unknownSettings)")
+        #expect(configuration.logFormat == .json)
+        // The pod's grace covers the worker's own.
+        #expect(configuration.shutdownGrace < .seconds(30))
+    }
+
+    @Test func scalingAndDisruptionBudget() throws {
+        let documents = try Self.yamlDocuments("deploy/kubernetes/keda-scaledobject.yaml")
+        let scaled = try #require(documents.first { $0["kind"] as? String == "ScaledObject" })
+        let trigger = try #require(((scaled["spec"] as? [String: Any])?["triggers"] as? [[String: Any]])?.first)
+        #expect(trigger["type"] as? String == "rabbitmq")
+        #expect((trigger["metadata"] as? [String: Any])?["queueName"] as? String == WorkerTopology(try WorkerConfiguration(environment: [:])).alertsQueue)
+        let pdb = try #require(try Self.yamlDocuments("deploy/kubernetes/pdb.yaml").first)
+        #expect(pdb["kind"] as? String == "PodDisruptionBudget")
+        #expect((pdb["spec"] as? [String: Any])?["minAvailable"] as? Int == 1)
+    }
+
+    @Test func composeAndRabbitMQDefinitions() throws {
+        let compose = try #require(try Self.yamlDocuments("docker-compose.yml").first)
+        let services = try #require(compose["services"] as? [String: Any])
+        for name in ["rabbitmq", "postgres", "migrate", "worker", "simulator"] { #expect(services[name] != nil, "missing service \(name)") }
+        let worker = try #require(services["worker"] as? [String: Any])
+        #expect((worker["deploy"] as? [String: Any])?["replicas"] as? Int == 2)
+        #expect((services["simulator"] as? [String: Any])?["profiles"] as? [String] == ["demo"])
+        let data = try Data(contentsOf: Self.root.appendingPathComponent("deploy/rabbitmq/definitions.json"))
+        let definitions = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect((definitions["exchanges"] as? [[String: Any]])?.map { $0["name"] as? String } == ["ceburu.alerts", "itsm.events"])
+        #expect((definitions["policies"] as? [[String: Any]])?.isEmpty == false)
+        let dockerfile = try String(contentsOf: Self.root.appendingPathComponent("deploy/Dockerfile"), encoding: .utf8)
+        #expect(dockerfile.contains("--static-swift-stdlib"))
+        #expect(dockerfile.contains("USER 10001"))
+    }
+}
