@@ -68,6 +68,14 @@ public struct MessageProcessor: Sendable {
         logger[metadataKey: "customer_id"] = "\(event.customerID)"
         logger[metadataKey: "network_id"] = "\(event.networkID)"
 
+        let context = AuditContext(customerID: event.customerID, alertID: event.alert.id, eventID: event.eventID)
+        return await AuditContext.$current.withValue(context) {
+            await process(event, delivery: delivery, queue: queue, attempt: attempt, started: started, logger: logger)
+        }
+    }
+
+    private func process(_ event: AlertEvent, delivery: AMQPDelivery, queue: String, attempt: Int, started: ContinuousClock.Instant,
+                         logger: Logger) async -> Settlement {
         let settlement: Settlement
         do {
             let outcome: ProcessingOutcome
@@ -192,6 +200,23 @@ public struct MessageProcessor: Sendable {
 }
 
 /// Receives every settlement (metrics, tests).
+extension MessageProcessor.Settlement {
+    var auditDescription: String {
+        switch self {
+        case .acked(let outcome):
+            switch outcome {
+            case .ticketCreated(let number): return "ticket \(number) created"
+            case .ticketUpdated(let number): return "ticket \(number) updated"
+            case .failed(let code): return "gave up (\(code)); ticket.failed published"
+            default: return outcome.label
+            }
+        case .retryScheduled(let attempt, let delay): return "retry \(attempt) scheduled in \(delay)"
+        case .deadLettered(let code): return "dead-lettered (\(code))"
+        case .requeued: return "requeued (broker trouble)"
+        }
+    }
+}
+
 public struct ProcessingObserver: Sendable {
     let onProcessed: @Sendable (String, MessageProcessor.Settlement, Duration) -> Void
 

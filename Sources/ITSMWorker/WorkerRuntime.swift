@@ -51,6 +51,7 @@ public final class WorkerRuntime: Sendable {
     public let metrics: WorkerMetrics
     public let circuits: InstanceCircuits
     public let health: HealthState
+    public let audit: AuditTrail
     let logger: Logger
 
     /// Connects to PostgreSQL and RabbitMQ (retrying until they answer, or the task is
@@ -74,15 +75,23 @@ public final class WorkerRuntime: Sendable {
         var clientConfiguration = ServiceNowClient.Configuration()
         clientConfiguration.requestTimeout = configuration.requestTimeout
         clientConfiguration.concurrencyPerInstance = configuration.instanceConcurrency
-        let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: { metrics.serviceNowRequest($0) })
+        let trail = AuditTrail(pool: pool, retention: configuration.auditRetention, logger: logger)
+        let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: { record in
+            metrics.serviceNowRequest(record)
+            trail.record(record)
+        })
         return try WorkerRuntime(configuration: configuration, roles: roles, pool: pool, amqp: amqp, serviceNow: serviceNow,
-                                 topology: topology, metrics: metrics, logger: logger)
+                                 topology: topology, metrics: metrics, audit: trail, logger: logger)
     }
 
     private init(configuration: WorkerConfiguration, roles: Set<WorkerRole>, pool: PostgresPool, amqp: AMQPConnection,
-                 serviceNow: ServiceNowClient, topology: WorkerTopology, metrics: WorkerMetrics, logger: Logger) throws {
+                 serviceNow: ServiceNowClient, topology: WorkerTopology, metrics: WorkerMetrics, audit: AuditTrail, logger: Logger) throws {
         self.metrics = metrics
-        let observer = ProcessingObserver { metrics.processed(type: $0, settlement: $1, duration: $2) }
+        self.audit = audit
+        let observer = ProcessingObserver { type, settlement, duration in
+            metrics.processed(type: type, settlement: settlement, duration: duration)
+            if let context = AuditContext.current { audit.decision(context, "\(type): \(settlement.auditDescription)") }
+        }
         circuits = InstanceCircuits(threshold: configuration.circuitThreshold, openFor: configuration.circuitOpenFor,
                                     maxInFlight: configuration.instanceMaxInFlight) { instance, state in
             metrics.circuit(instance: instance, state: state)
@@ -125,6 +134,7 @@ public final class WorkerRuntime: Sendable {
         var services: [any Service] = [
             ObservabilityServer(port: configuration.httpPort, metrics: metrics, health: health, amqp: amqp, logger: logger),
             HealthSampler(pool: pool, amqp: amqp, metrics: metrics, health: health, logger: logger),
+            AuditWriter(trail: audit),
         ]
         let processor = self.processor
         if roles.contains(.alerts) {

@@ -45,6 +45,8 @@ public final class ServiceNowClient: Sendable {
         public let status: Int?
         public let duration: Duration
         public let error: ServiceNowError?
+        /// ServiceNow's `error.message: error.detail` for error statuses.
+        public let serviceNowMessage: String?
     }
 
     public let configuration: Configuration
@@ -142,9 +144,9 @@ public final class ServiceNowClient: Sendable {
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
 
         let started = ContinuousClock.now
-        func report(_ status: Int?, _ error: ServiceNowError?) {
+        func report(_ status: Int?, _ error: ServiceNowError?, message: String? = nil) {
             observer?(RequestRecord(instance: instance.key, operation: operation, method: method.rawValue, table: table, sysID: sysID,
-                                    status: status, duration: ContinuousClock.now - started, error: error))
+                                    status: status, duration: ContinuousClock.now - started, error: error, serviceNowMessage: message))
         }
         let response: Response
         do {
@@ -165,7 +167,12 @@ public final class ServiceNowClient: Sendable {
             let delay = Self.retryDelay(response.headers) ?? .seconds(5)
             gate.block(for: delay)
         }
-        report(response.status, nil)
+        var message: String?
+        if response.status >= 400 {
+            let envelope = ServiceNowSession.errorEnvelope(response.body)
+            message = [envelope.message, envelope.detail].compactMap { $0 }.joined(separator: ": ").nonEmptyOrNil
+        }
+        report(response.status, nil, message: message)
         return response
     }
 
@@ -221,4 +228,8 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+}
+
+extension String {
+    var nonEmptyOrNil: String? { isEmpty ? nil : self }
 }

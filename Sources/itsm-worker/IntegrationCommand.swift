@@ -8,7 +8,7 @@ struct IntegrationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integration",
         abstract: "Manage customers' ServiceNow integrations (one per customer).",
-        subcommands: [Set.self, Test.self, List.self, Show.self, Delete.self])
+        subcommands: [Set.self, Test.self, List.self, Show.self, Delete.self, RotateKeys.self])
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -69,6 +69,21 @@ struct IntegrationCommand: AsyncParsableCommand {
             }
             print(json ? String(decoding: result.encoded(pretty: true), as: UTF8.self) : result.text)
             if !result.passed { throw ExitCode.failure }
+        }
+    }
+
+    struct RotateKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-keys",
+            abstract: "Reseal every client secret with ITSM_SECRET_KEY; the old key must be listed in ITSM_SECRET_KEY_PREVIOUS.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let (configuration, logger) = try global.load()
+            guard let key = configuration.secretKey else { throw fail(SecretBoxError.noKey.description, code: configurationExitCode) }
+            let box = try SecretBox(currentKey: key, previousKeys: configuration.previousSecretKeys)
+            let changed = try await withConfigurationStore(configuration, logger: logger) { store, _ in try await store.resealSecrets(with: box) }
+            print("\(changed) secret(s) resealed with key \(box.currentKeyID)")
         }
     }
 

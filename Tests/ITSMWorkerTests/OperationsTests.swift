@@ -100,3 +100,42 @@ struct OperationsTests {
         #expect(Set(correlations).count == 10)
     }
 }
+
+@Suite(.timeLimit(.minutes(2)))
+struct AuditAndKeysTests {
+    @Test func everyServiceNowCallAndDecisionIsInTheAlertsAuditTrail() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1", fields: #"{"short_description": "{{alert.title}}", "assignment_group": "Restricted Ops"}"#)
+        let worker = try await stack.startWorker()
+        try await stack.publishRaised(alertID: "audited")
+        #expect(await stack.eventually { stack.events.forAlert("audited").count == 1 })
+        try await worker.runtime.audit.flush()
+        let entries = try await worker.runtime.audit.entries(customerID: "cust-1", alertID: "audited")
+        let calls = entries.filter { $0.kind == "servicenow" }
+        #expect(calls.contains { $0.method == "POST create" && $0.status == 403 && $0.message?.contains("Business Rule") == true })
+        #expect(calls.contains { $0.method == "POST create" && $0.status == 201 })
+        #expect(calls.allSatisfy { $0.durationMs != nil })
+        #expect(entries.contains { $0.kind == "decision" && $0.message?.contains("created") == true })
+        // Retention: nothing is pruned that is younger than it.
+        #expect(try await worker.runtime.audit.prune() == 0)
+    }
+
+    @Test func rotatingTheKeyResealsSecretsAndTheOldKeyStillReadsMeanwhile() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        let newKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let rotating = try SecretBox(currentKey: newKey, previousKeys: [TestStack.secretKey])
+        let store = ConfigurationStore(pool: stack.pool)
+        let before = try #require(try await store.integration(customerID: "cust-1"))
+        #expect(try rotating.open(before.sealedSecret) == "Sup3r-Secret-Value")
+        #expect(try await store.resealSecrets(with: rotating) == 1)
+        let after = try #require(try await store.integration(customerID: "cust-1"))
+        #expect(after.sealedSecret.keyID == rotating.currentKeyID)
+        #expect(try SecretBox(currentKey: newKey).open(after.sealedSecret) == "Sup3r-Secret-Value")
+        #expect(throws: SecretBoxError.self) { try SecretBox(currentKey: TestStack.secretKey).open(after.sealedSecret) }
+        #expect(try await store.resealSecrets(with: rotating) == 0)
+    }
+}

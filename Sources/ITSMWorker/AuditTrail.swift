@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import Postgres
+import ServiceLifecycle
+import ServiceNow
+import Synchronization
+
+/// The alert a task is working for; ServiceNow calls made inside are recorded against it.
+public struct AuditContext: Sendable {
+    public var customerID: String
+    public var alertID: String
+    public var eventID: String?
+
+    @TaskLocal public static var current: AuditContext?
+}
+
+/// Writes the audit trail in the background, in batches, so that recording never slows the
+/// message path; rows older than the retention are pruned.
+public final class AuditTrail: Sendable {
+    struct Row: Sendable {
+        let context: AuditContext
+        let kind: String
+        let method: String?
+        let table: String?
+        let sysID: String?
+        let status: Int?
+        let durationMs: Int?
+        let message: String?
+    }
+
+    private let pending = Mutex<[Row]>([])
+    let pool: PostgresPool
+    let retention: Duration
+    let logger: Logger
+
+    public init(pool: PostgresPool, retention: Duration, logger: Logger) {
+        self.pool = pool
+        self.retention = retention
+        self.logger = logger
+    }
+
+    /// A ServiceNow call, if it was made for an alert.
+    func record(_ request: ServiceNowClient.RequestRecord) {
+        guard let context = AuditContext.current else { return }
+        let error = request.serviceNowMessage ?? request.error.map { [$0.message, $0.detail].compactMap { $0 }.joined(separator: ": ") }
+        enqueue(Row(context: context, kind: "servicenow", method: "\(request.method) \(request.operation)", table: request.table, sysID: request.sysID,
+                    status: request.status, durationMs: Int(request.duration.components.seconds * 1000 + request.duration.components.attoseconds / 1_000_000_000_000_000),
+                    message: error))
+    }
+
+    /// A decision about a message (created, skipped, retry, dead-lettered, …).
+    func decision(_ context: AuditContext, _ message: String) {
+        enqueue(Row(context: context, kind: "decision", method: nil, table: nil, sysID: nil, status: nil, durationMs: nil, message: message))
+    }
+
+    private func enqueue(_ row: Row) {
+        // Bounded: if the database is away for long, the oldest unwritten rows are dropped
+        // rather than growing memory without end.
+        pending.withLock { rows in
+            if rows.count >= 50_000 { rows.removeFirst(rows.count - 49_999) }
+            rows.append(row)
+        }
+    }
+
+    /// Writes what is pending; returns how many rows.
+    @discardableResult
+    public func flush() async throws -> Int {
+        let rows = pending.withLock { rows in
+            defer { rows = [] }
+            return rows
+        }
+        guard !rows.isEmpty else { return 0 }
+        do {
+            try await pool.withTransaction { connection in
+                for row in rows {
+                    try await connection.execute("""
+                        INSERT INTO audit_log (customer_id, alert_id, event_id, kind, method, target_table, sys_id, status, duration_ms, message)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                        """, [.text(row.context.customerID), .text(row.context.alertID), .text(row.context.eventID), .text(row.kind),
+                              .text(row.method), .text(row.table), .text(row.sysID), .int(row.status), .int(row.durationMs), .text(row.message)])
+                }
+            }
+        } catch {
+            pending.withLock { $0.insert(contentsOf: rows, at: 0) }
+            throw error
+        }
+        return rows.count
+    }
+
+    public func prune() async throws -> Int {
+        try await pool.execute("DELETE FROM audit_log WHERE at < now() - make_interval(secs => $1)",
+                               [.double(Double(retention.components.seconds))])
+    }
+}
+
+/// Flushes the audit trail every second and prunes it hourly.
+struct AuditWriter: Service {
+    let trail: AuditTrail
+
+    func run() async throws {
+        var lastPrune = ContinuousClock.now - .seconds(3600)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await trail.flush()
+                if ContinuousClock.now - lastPrune >= .seconds(3600) {
+                    let pruned = try await trail.prune()
+                    lastPrune = .now
+                    if pruned > 0 { trail.logger.info("audit rows past retention pruned", metadata: ["rows": "\(pruned)"]) }
+                }
+            } catch {
+                trail.logger.debug("audit flush failed; will retry", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+        }
+        _ = try? await trail.flush()
+    }
+}
