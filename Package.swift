@@ -126,6 +126,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The benchmark: load generator and scenarios (scripts/bench).
+        .executableTarget(
+            name: "itsm-bench",
+            dependencies: [
+                "AMQP", "Postgres", "ITSMCore", "ITSMWorker", "ServiceNow", "ServiceNowSimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),

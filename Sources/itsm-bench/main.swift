@@ -1,0 +1,235 @@
+import AMQP
+import Foundation
+import ITSMCore
+import ITSMWorker
+import Logging
+import Postgres
+import ServiceNowSimulator
+
+// Benchmark scenarios (see scripts/bench). Prints figures; asserts nothing.
+//   itsm-bench [--quick] --worker PATH
+// Servers: ITSM_AMQP_URL and ITSM_DATABASE_URL (an account that may create databases).
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+guard let workerIndex = arguments.firstIndex(of: "--worker"), workerIndex + 1 < arguments.count else {
+    FileHandle.standardError.write(Data("usage: itsm-bench [--quick] --worker PATH-TO-itsm-worker\n".utf8))
+    exit(2)
+}
+let environment = BenchEnvironment(
+    amqpURL: ProcessInfo.processInfo.environment["ITSM_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f",
+    adminDatabaseURL: ProcessInfo.processInfo.environment["ITSM_DATABASE_URL"] ?? "postgres://itsm:itsm@127.0.0.1:5432/itsm",
+    workerBinary: arguments[workerIndex + 1])
+let quietLogger: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    return logger
+}()
+let amqp = try await AMQPConnection.connect(try AMQPConfiguration(url: environment.amqpURL), logger: quietLogger)
+var rows: [(String, String, String)] = []
+@MainActor func row(_ scenario: String, _ figure: String, _ target: String) {
+    rows.append((scenario, figure, target))
+    print("  \(scenario): \(figure)  [\(target)]")
+}
+
+struct RunResult {
+    var throughput: Double
+    var cpuPerThousand: Double
+    var idleRSS: Double
+    var peakRSS: Double
+    var p50: Duration
+    var p99: Duration
+}
+
+/// Runs the real worker against `simulators` (customer i on simulator i % count), publishes
+/// `alerts` alerts (after one warm-up alert per customer), and measures.
+@MainActor func runWorker(_ name: String, simulators: [ServiceNowSimulator], urls: [String], customers: Int, alerts: Int,
+               rate: Double? = nil, countOnly: Set<Int>? = nil, extra: [String: String] = [:]) async throws -> RunResult {
+    let id = "\(name).\(UUID().uuidString.prefix(6).lowercased())"
+    let database = "itsm_bench"
+    let pool = try await environment.freshDatabase(database)
+    let store = ConfigurationStore(pool: pool)
+    let box = try SecretBox(currentKey: environment.secretKey)
+    let mapping = try AlertMapping.parse(fieldsJSON: Data(#"{"short_description": "{{alert.title}} on {{alert.device.name}}", "description": "{{alert.description}}", "impact": {"from": "alert.severity", "map": {"critical": "1"}, "default": "3"}, "assignment_group": "Network Operations"}"#.utf8))
+    for customer in 0..<customers {
+        try await store.saveIntegration(customerID: "c\(customer)", instanceURL: urls[customer % urls.count], clientID: "bench-client",
+                                        sealedSecret: try box.seal("bench-secret"), settings: IntegrationSettings())
+        try await store.saveMapping(StoredMapping(customerID: "c\(customer)", networkID: "net-1", alertType: "cpu_usage", mapping: mapping))
+    }
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ITSM_") }
+    env.merge([
+        "ITSM_AMQP_URL": environment.amqpURL, "ITSM_DATABASE_URL": try environment.databaseURL(database), "ITSM_SECRET_KEY": environment.secretKey,
+        "ITSM_ALLOW_INSECURE_INSTANCE_URLS": "true", "ITSM_QUEUE_PREFIX": "bench.\(id)", "ITSM_ALERTS_EXCHANGE": "bench.\(id).alerts",
+        "ITSM_EVENTS_EXCHANGE": "bench.\(id).events", "ITSM_HTTP_PORT": "0", "ITSM_LOG_LEVEL": "error", "ITSM_QUEUE_TYPE": "classic",
+        "ITSM_PREFETCH": "200", "ITSM_MAX_IN_FLIGHT": "200", "ITSM_DB_POOL_SIZE": "16", "ITSM_REQUEST_TIMEOUT": "5s",
+        "ITSM_OUTBOX_POLL_INTERVAL": "1s", "ITSM_SYNC_INTERVAL": "1h",
+    ]) { _, new in new }
+    env.merge(extra) { _, new in new }
+    let generator = try await LoadGenerator.start(connection: amqp, alertsExchange: "bench.\(id).alerts", eventsExchange: "bench.\(id).events",
+                                                  queue: "bench.\(id).observed")
+    let worker = try WorkerUnderTest(binary: environment.workerBinary, environment: env)
+    defer { worker.stop() }
+    // Ready when it consumes its queue.
+    for _ in 0..<200 {
+        if let state = try? await amqp.inspectQueue("bench.\(id).alerts"), state.consumerCount > 0 { break }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    try await Task.sleep(for: .seconds(1))
+    let idle = worker.memory.current
+    // Warm-up: a token, the metadata and the reference lookup per instance, outside the figures.
+    for customer in 0..<customers where countOnly?.contains(customer) ?? true {
+        try await generator.publish(customer: "c\(customer)", alertID: "warm-\(customer)")
+    }
+    let warm = countOnly?.count ?? customers
+    _ = await generator.waitFor(warm, timeout: .seconds(60))
+    let cpuBefore = worker.cpuSeconds
+    let started = ContinuousClock.now
+    var expected = warm
+    var n = 0
+    while n < alerts {
+        let customer = n % customers
+        if countOnly?.contains(customer) ?? true { expected += 1 }
+        try await generator.publish(customer: "c\(customer)", alertID: "a-\(n)")
+        if let rate { try await Task.sleep(until: started + .milliseconds(Int64(Double(n + 1) / rate * 1000)), clock: .continuous) }
+        n += 1
+    }
+    let done = await generator.waitFor(expected, timeout: .seconds(quick ? 120 : 600))
+    let elapsed = ContinuousClock.now - started
+    if !done { print("  (\(name): only \(generator.createdCount) of \(expected) tickets within the time limit)") }
+    let cpu = worker.cpuSeconds - cpuBefore
+    let (p50, p99) = generator.percentiles
+    let result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
+                           idleRSS: idle, peakRSS: worker.memory.peak, p50: p50, p99: p99)
+    await generator.stop()
+    worker.stop()
+    for suffix in ["alerts", "status", "commands", "dead"] { _ = try? await amqp.deleteQueue("bench.\(id).\(suffix)") }
+    await pool.close()
+    return result
+}
+
+@MainActor func simulators(_ count: Int, latency: Duration) async throws -> ([ServiceNowSimulator], [String]) {
+    var sims: [ServiceNowSimulator] = []
+    var urls: [String] = []
+    for _ in 0..<count {
+        var configuration = SimulatorConfiguration(clients: [SimulatedClient(clientID: "bench-client", clientSecret: "bench-secret")])
+        configuration.baseLatency = latency
+        let simulator = ServiceNowSimulator(configuration: configuration, logger: quietLogger)
+        urls.append(try await simulator.start())
+        sims.append(simulator)
+    }
+    return (sims, urls)
+}
+
+print("itsm-worker benchmark\(quick ? " (quick)" : ""): worker \(environment.workerBinary)")
+
+// 1. Ceiling: the worker's I/O pattern with our own modules and nothing else.
+let ceilingMessages = quick ? 300 : 5000
+let ceiling: Double = try await {
+    let id = UUID().uuidString.prefix(6).lowercased()
+    let pool = try environment.pool(size: 16)
+    try await pool.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (event_id text PRIMARY KEY, body jsonb NOT NULL)")
+    try await pool.execute("TRUNCATE bench_ceiling")
+    let input = "bench.ceiling.\(id)", output = "bench.ceiling.\(id).out"
+    try await amqp.declare(AMQPQueue(name: input, kind: .classic, durable: true))
+    try await amqp.declare(AMQPQueue(name: output, kind: .classic, durable: true))
+    let body = Array(#"{"schema":"ceburu.alert.v1","type":"alert.raised","alert":{"id":"x","title":"CPU usage above 95%"}}"#.utf8)
+    for n in 0..<ceilingMessages {
+        try await amqp.publish(body, exchange: "", routingKey: input, properties: AMQPProperties(messageID: "m\(n)"))
+    }
+    let consumerConnection = try await AMQPConnection.connect(try AMQPConfiguration(url: environment.amqpURL), logger: quietLogger)
+    let started = ContinuousClock.now
+    let consumer = try await consumerConnection.consume(queue: input, prefetch: 200)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var handled = 0, running = 0
+        for try await delivery in consumer {
+            if running >= 200 { try await group.next(); running -= 1 }
+            group.addTask {
+                try await pool.withTransaction { connection in
+                    try await connection.execute("INSERT INTO bench_ceiling (event_id, body) VALUES ($1, $2::jsonb)",
+                                                 [.text(delivery.properties.messageID ?? UUID().uuidString), .json(String(decoding: delivery.body, as: UTF8.self))])
+                }
+                _ = try await consumerConnection.publish(delivery.body, exchange: "", routingKey: output)
+                try await delivery.ack()
+            }
+            running += 1
+            handled += 1
+            if handled == ceilingMessages { break }
+        }
+        try await group.waitForAll()
+    }
+    let rate = Double(ceilingMessages) / (ContinuousClock.now - started).seconds
+    await consumerConnection.close()
+    try await amqp.deleteQueue(input)
+    try await amqp.deleteQueue(output)
+    try await pool.execute("DROP TABLE bench_ceiling")
+    await pool.close()
+    return rate
+}()
+row("1. ceiling (consume + 1 transaction + 1 confirmed publish)", String(format: "%.0f msg/s", ceiling), "reference")
+let (instant, instantURLs) = try await simulators(4, latency: .zero)
+let full = try await runWorker("instant", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 300 : 3000)
+row("1. worker, instant ServiceNow", String(format: "%.0f alerts/s = %.0f %% of the ceiling; %.2f CPU s per 1,000", full.throughput, full.throughput / ceiling * 100, full.cpuPerThousand),
+    "≥ 50 % of the ceiling")
+
+// 2. ServiceNow-bound: 20 instances, 200 ms each, 4 concurrent requests per instance.
+let (slow, slowURLs) = try await simulators(20, latency: .milliseconds(200))
+let bound = try await runWorker("bound", simulators: slow, urls: slowURLs, customers: 20, alerts: quick ? 200 : 2000)
+row("2. 20 instances × 200 ms × 4 concurrent", String(format: "%.0f creates/s = %.0f %% of 400", bound.throughput, bound.throughput / 400 * 100), "≥ 95 %")
+
+// 3. Isolation: one of the 20 instances times out on every call.
+await slow[0].store.inject(.hang, count: -1)
+let healthy = Set(1..<20)
+let isolated = try await runWorker("isolation", simulators: slow, urls: slowURLs, customers: 20, alerts: quick ? 200 : 2000,
+                                   countOnly: healthy, extra: ["ITSM_REQUEST_TIMEOUT": "2s"])
+let healthyShare = bound.throughput * 19 / 20
+row("3. same, one instance timing out", String(format: "healthy %.0f creates/s = %.0f %% of scenario 2's share", isolated.throughput, isolated.throughput / healthyShare * 100), "≥ 95 %")
+await slow[0].store.clearFaults()
+
+// 4. Sync: open tickets on one instance, one cycle.
+let ticketCount = quick ? 1000 : 10_000
+let (syncSims, syncURLs) = try await simulators(1, latency: .zero)
+let syncPool = try await environment.freshDatabase("itsm_bench")
+_ = try await syncSims[0].store.seedIncidents(ticketCount)
+let records = await syncSims[0].store.records("incident")
+let box = try SecretBox(currentKey: environment.secretKey)
+try await ConfigurationStore(pool: syncPool).saveIntegration(customerID: "c0", instanceURL: syncURLs[0], clientID: "bench-client",
+                                                             sealedSecret: try box.seal("bench-secret"), settings: IntegrationSettings())
+for start in stride(from: 0, to: records.count, by: 500) {
+    let batch = records[start..<min(start + 500, records.count)]
+    try await syncPool.execute("""
+        INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status, sys_id, number, url, state, sys_updated_on)
+        SELECT 'c0', 'net-1', 'a' || s, 'cpu_usage', 'corr' || s, 'incident', 'open', s, 'INC', 'u', '1', '2000-01-01 00:00:00'
+        FROM unnest($1::text[]) AS s
+        """, [.text("{" + batch.map { $0["sys_id"]! }.joined(separator: ",") + "}")])
+}
+await syncSims[0].store.clearRequests()
+var syncEnv = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ITSM_") }
+syncEnv.merge(["ITSM_AMQP_URL": environment.amqpURL, "ITSM_DATABASE_URL": try environment.databaseURL("itsm_bench"), "ITSM_SECRET_KEY": environment.secretKey,
+               "ITSM_ALLOW_INSECURE_INSTANCE_URLS": "true", "ITSM_QUEUE_PREFIX": "bench.sync", "ITSM_QUEUE_TYPE": "classic", "ITSM_LOG_LEVEL": "error",
+               "ITSM_EVENTS_EXCHANGE": "bench.sync.events", "ITSM_ALERTS_EXCHANGE": "bench.sync.alerts"]) { _, new in new }
+let syncStarted = ContinuousClock.now
+let sync = Process()
+sync.executableURL = URL(fileURLWithPath: environment.workerBinary)
+sync.arguments = ["sync", "--once"]
+sync.environment = syncEnv
+sync.standardOutput = FileHandle.nullDevice
+sync.standardError = FileHandle.nullDevice
+try sync.run()
+sync.waitUntilExit()
+let syncTime = ContinuousClock.now - syncStarted
+let syncRequests = await syncSims[0].store.requests().filter { $0.method == "GET" && $0.path == "/api/now/table/incident" }.count
+row("4. sync of \(ticketCount) open tickets (one cycle)", "\(syncRequests) list requests in \(syncTime.ms) (process start included)", "≤ 100 requests for 10,000")
+await syncPool.close()
+
+// 5. Footprint and added latency at half of scenario 1's rate.
+let halfRate = max(10, full.throughput / 2)
+let paced = try await runWorker("paced", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 200 : 2000, rate: halfRate)
+row("5. idle RSS", String(format: "%.1f MB", full.idleRSS), "< 40 MB")
+row("5. RSS under load (peak, scenario 2)", String(format: "%.1f MB", bound.peakRSS), "< 150 MB")
+row("5. latency at \(Int(halfRate)) alerts/s", "p50 \(paced.p50.ms), p99 \(paced.p99.ms)", "p99 < 20 ms")
+
+print("\n| scenario | figure | target |\n| --- | --- | --- |")
+for (scenario, figure, target) in rows { print("| \(scenario) | \(figure) | \(target) |") }
+for simulator in instant + slow + syncSims { await simulator.stop() }
+await amqp.close()
+exit(0)
