@@ -35,10 +35,10 @@ public struct AlertHandler: Sendable {
 
     public func handleRaised(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
         if try await tickets.isProcessed(eventID: event.eventID) { return .duplicate }
-        guard let integration = try await resolver.configuration.integration(customerID: event.customerID) else {
+        guard let integration = try await resolver.cache.integration(customerID: event.customerID) else {
             return .skipped(reason: "no_integration")
         }
-        guard let stored = try await resolver.configuration.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) else {
+        guard let stored = try await resolver.cache.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) else {
             return .skipped(reason: "no_mapping")
         }
         let resolved: IntegrationResolver.Resolved

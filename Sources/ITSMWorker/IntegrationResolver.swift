@@ -8,10 +8,14 @@ public struct IntegrationResolver: Sendable {
     public let configuration: ConfigurationStore
     public let client: ServiceNowClient
     public let policy: InstanceURLPolicy
+    /// What the message path reads (cached); commands and the sync read the store directly.
+    public let cache: ConfigurationCache
     let secrets: SecretBox?
 
-    public init(configuration: ConfigurationStore, client: ServiceNowClient, policy: InstanceURLPolicy, secrets: SecretBox?) {
+    public init(configuration: ConfigurationStore, client: ServiceNowClient, policy: InstanceURLPolicy, secrets: SecretBox?,
+                cacheTTL: Duration = .zero) {
         self.configuration = configuration
+        self.cache = ConfigurationCache(store: configuration, ttl: cacheTTL)
         self.client = client
         self.policy = policy
         self.secrets = secrets

@@ -26,10 +26,10 @@ public struct StatusHandler: Sendable {
 
     public func handle(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
         if try await tickets.isProcessed(eventID: event.eventID) { return .duplicate }
-        guard let integration = try await resolver.configuration.integration(customerID: event.customerID) else {
+        guard let integration = try await resolver.cache.integration(customerID: event.customerID) else {
             return .skipped(reason: "no_integration")
         }
-        guard try await resolver.configuration.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) != nil else {
+        guard try await resolver.cache.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) != nil else {
             return .skipped(reason: "no_mapping")
         }
         try await tickets.recordStatusEvent(event)

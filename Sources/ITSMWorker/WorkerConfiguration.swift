@@ -64,6 +64,8 @@ public struct WorkerConfiguration: Sendable {
     public var circuitOpenFor: Duration
     /// Messages one instance may have in progress in this worker at once (the bulkhead).
     public var instanceMaxInFlight: Int
+    /// How long the message path caches integrations and mappings (changes apply within it).
+    public var configurationCacheTTL: Duration
     /// How long instance metadata (fields, choices, reference lookups) is cached.
     public var metadataCacheTTL: Duration
     /// ServiceNow incident state → Ceburu alert status, for `ticket.state_changed`.
@@ -107,6 +109,7 @@ public struct WorkerConfiguration: Sendable {
         syncOverlap = .seconds(60)
         syncFullEvery = 10
         metadataCacheTTL = .seconds(600)
+        configurationCacheTTL = .seconds(5)
         circuitThreshold = 5
         circuitOpenFor = .seconds(30)
         instanceMaxInFlight = 8
@@ -174,6 +177,7 @@ public struct WorkerConfiguration: Sendable {
         syncOverlap = try reader.duration("ITSM_SYNC_OVERLAP") ?? syncOverlap
         syncFullEvery = try reader.int("ITSM_SYNC_FULL_EVERY", in: 1...10_000) ?? syncFullEvery
         metadataCacheTTL = try reader.duration("ITSM_METADATA_CACHE_TTL") ?? metadataCacheTTL
+        configurationCacheTTL = try reader.duration("ITSM_CONFIG_CACHE_TTL") ?? configurationCacheTTL
         circuitThreshold = try reader.int("ITSM_CIRCUIT_THRESHOLD", in: 1...1000) ?? circuitThreshold
         circuitOpenFor = try reader.duration("ITSM_CIRCUIT_OPEN_FOR") ?? circuitOpenFor
         instanceMaxInFlight = try reader.int("ITSM_INSTANCE_MAX_IN_FLIGHT", in: 1...1000) ?? (instanceConcurrency * 2)

@@ -113,7 +113,7 @@ public final class WorkerRuntime: Sendable {
         resolver = IntegrationResolver(configuration: configurationStore, client: serviceNow,
                                        policy: InstanceURLPolicy(allowInsecure: configuration.allowInsecureInstanceURLs,
                                                                  allowedHostSuffixes: configuration.instanceHostAllowlist),
-                                       secrets: secrets)
+                                       secrets: secrets, cacheTTL: configuration.configurationCacheTTL)
         outboxSignal = OutboxSignal()
         health = HealthState()
         let status = StatusHandler(tickets: tickets, resolver: resolver, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease)

@@ -72,7 +72,8 @@ struct SimulatorResponder: HTTPResponder {
         var status = 500
         defer {
             let record = SimulatorRequest(method: request.method.rawValue, path: path, query: request.uri.query ?? "", status: status,
-                                          hadAuthorization: request.headers[.authorization] != nil, table: Self.table(of: path))
+                                          hadAuthorization: request.headers[.authorization] != nil, hadCookie: request.headers[.cookie] != nil,
+                                          table: Self.table(of: path))
             Task { await store.end(record) }
         }
         let configuration = await store.configuration
@@ -104,6 +105,9 @@ struct SimulatorResponder: HTTPResponder {
             case .hang:
                 status = 0
                 try await Task.sleep(for: .seconds(600))
+            case .redirect:
+                status = 302
+                return Response(status: .found, headers: [.location: "http://127.0.0.1:1/elsewhere"])
             }
         }
         let (rateHeaders, exceeded) = await store.rateLimitCheck()

@@ -60,6 +60,8 @@ public enum SimulatorFault: Sendable, Hashable {
     case dropConnection
     /// Never answer (the client's timeout fires).
     case hang
+    /// 302 to another URL (clients must not follow it).
+    case redirect
 }
 
 /// Which requests a fault applies to.
@@ -74,5 +76,7 @@ public struct SimulatorRequest: Sendable, Hashable {
     public let query: String
     public let status: Int
     public let hadAuthorization: Bool
+    /// Whether the client sent a cookie back (it must not: sessions serialize requests).
+    public let hadCookie: Bool
     public let table: String?
 }

@@ -95,6 +95,7 @@ extension SimulatorResponder {
         case "slow": return .slow(.milliseconds(object["delay_ms"] as? Int ?? 1000))
         case "drop": return .dropConnection
         case "hang": return .hang
+        case "redirect": return .redirect
         default: return nil
         }
     }

@@ -16,6 +16,8 @@ guard let workerIndex = arguments.firstIndex(of: "--worker"), workerIndex + 1 < 
     FileHandle.standardError.write(Data("usage: itsm-bench [--quick] --worker PATH-TO-itsm-worker\n".utf8))
     exit(2)
 }
+// --config-cache-ttl X passes ITSM_CONFIG_CACHE_TTL to the worker (e.g. 1ms to measure without the cache).
+let configCacheTTL = arguments.firstIndex(of: "--config-cache-ttl").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
 let environment = BenchEnvironment(
     amqpURL: ProcessInfo.processInfo.environment["ITSM_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f",
     adminDatabaseURL: ProcessInfo.processInfo.environment["ITSM_DATABASE_URL"] ?? "postgres://itsm:itsm@127.0.0.1:5432/itsm",
@@ -64,6 +66,7 @@ struct RunResult {
         "ITSM_PREFETCH": "200", "ITSM_MAX_IN_FLIGHT": "200", "ITSM_DB_POOL_SIZE": "16", "ITSM_REQUEST_TIMEOUT": "5s",
         "ITSM_OUTBOX_POLL_INTERVAL": "1s", "ITSM_SYNC_INTERVAL": "1h",
     ]) { _, new in new }
+    if let configCacheTTL { env["ITSM_CONFIG_CACHE_TTL"] = configCacheTTL }
     env.merge(extra) { _, new in new }
     let generator = try await LoadGenerator.start(connection: amqp, alertsExchange: "bench.\(id).alerts", eventsExchange: "bench.\(id).events",
                                                   queue: "bench.\(id).observed")

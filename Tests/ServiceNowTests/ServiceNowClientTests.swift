@@ -339,4 +339,21 @@ struct ServiceNowClientTests {
         }
         #expect(!"\(ServiceNowCredentials(clientID: "a", clientSecret: "hidden-value"))".contains("hidden-value"))
     }
+
+    @Test func sessionCookiesAreNeverSentBackAndRedirectsAreNotFollowed() async throws {
+        let sim = try await SimulatedInstance.start()
+        defer { Task { await sim.stop() } }
+        for n in 0..<3 { _ = try await sim.session.create(table: "incident", fields: ["short_description": "c\(n)"]) }
+        let requests = await sim.simulator.store.requests()
+        #expect(requests.count >= 4)
+        #expect(requests.allSatisfy { !$0.hadCookie })
+        await sim.simulator.store.inject(.redirect, count: 1)
+        do {
+            _ = try await sim.session.create(table: "incident", fields: ["short_description": "moved"])
+            Issue.record("a redirect was followed or taken as success")
+        } catch {
+            #expect(error.status == 302)
+            #expect(!error.isRetryable)
+        }
+    }
 }
