@@ -34,20 +34,11 @@ public struct AlertHandler: Sendable {
     }
 
     public func handleRaised(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
-        if try await tickets.isProcessed(eventID: event.eventID) { return .duplicate }
-        guard let integration = try await resolver.cache.integration(customerID: event.customerID) else {
-            return .skipped(reason: "no_integration")
-        }
-        guard let stored = try await resolver.cache.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) else {
-            return .skipped(reason: "no_mapping")
-        }
         let resolved: IntegrationResolver.Resolved
-        do {
-            resolved = try resolver.resolve(integration)
-        } catch {
-            try await tickets.markProcessed(event: event, outcome: "ticket_failed",
-                                            outgoing: failure(event, code: error.code, message: error.message))
-            return .failed(code: error.code)
+        let stored: StoredMapping
+        switch try await EventAdmission.check(event, resolver: resolver, tickets: tickets) {
+        case .settled(let outcome): return outcome
+        case .admitted(let integration, let mapping): (resolved, stored) = (integration, mapping)
         }
 
         let permit = try circuits.enter(resolved.instance.key)
@@ -230,9 +221,7 @@ public struct AlertHandler: Sendable {
 
     /// `ticket.failed` for an event.
     func failure(_ event: AlertEvent, code: String, message: String) -> TicketEvent {
-        TicketEvent(type: .failed, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
-                    causeEventID: event.eventID, ticket: nil, alertStatus: nil, warnings: [],
-                    error: TicketEvent.Failure(code: code, message: message))
+        TicketEvent.failure(event, code: code, message: message)
     }
 
     /// ServiceNow's own words, for the event.

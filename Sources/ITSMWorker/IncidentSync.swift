@@ -133,10 +133,24 @@ public struct IncidentSync: Sendable {
                     guard let next = page.nextOffset, next > offset, !page.records.isEmpty else { break }
                     offset = next
                 }
+                // Unchanged states only refresh sys_updated_on: one statement for the whole batch
+                // (a statement per record made a 10,000-ticket cycle take minutes).
+                var touched: [(id: Int, updatedOn: String)] = []
                 for record in records {
                     guard let link = bySysID[record.sysID] else { continue }
                     if let updated = record["sys_updated_on"], updated > (maxSeen ?? "") { maxSeen = updated }
-                    if try await apply(record, to: link, resolved: resolved, logger: logger) { report.changes += 1 }
+                    if record["state"] == link.state {
+                        if let updated = record["sys_updated_on"], updated != link.sysUpdatedOn { touched.append((link.id, updated)) }
+                    } else if try await apply(record, to: link, resolved: resolved, logger: logger) {
+                        report.changes += 1
+                    }
+                }
+                if !touched.isEmpty {
+                    try await pool.execute("""
+                        UPDATE ticket_links AS l SET sys_updated_on = t.updated_on
+                        FROM unnest($1::bigint[], $2::text[]) AS t(id, updated_on) WHERE l.id = t.id
+                        """, [.text("{" + touched.map { String($0.id) }.joined(separator: ",") + "}"),
+                              .text("{" + touched.map { "\"\($0.updatedOn)\"" }.joined(separator: ",") + "}")])
                 }
                 if watermark == nil {
                     // A full pass: a ticket missing from the answer may have been deleted.
@@ -152,13 +166,7 @@ public struct IncidentSync: Sendable {
 
     /// Records a state change made in ServiceNow; `true` if it was one (and was published).
     private func apply(_ record: ServiceNowRecord, to link: TicketLink, resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> Bool {
-        guard let state = record["state"], !state.isEmpty else { return false }
-        if state == link.state {
-            if record["sys_updated_on"] != link.sysUpdatedOn {
-                try await pool.execute("UPDATE ticket_links SET sys_updated_on = $2 WHERE id = $1", [.int(link.id), .text(record["sys_updated_on"])])
-            }
-            return false
-        }
+        guard let state = record["state"], !state.isEmpty, state != link.state else { return false }
         let alertStatus = configuration.alertStatusByState[state] ?? link.alertStatus
         let ticket = TicketEvent.Ticket(table: link.table, sysID: link.sysID!, number: record["number"] ?? link.number ?? "",
                                         url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: link.sysID!), state: state)

@@ -25,28 +25,22 @@ public struct StatusHandler: Sendable {
     }
 
     public func handle(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
-        if try await tickets.isProcessed(eventID: event.eventID) { return .duplicate }
-        guard let integration = try await resolver.cache.integration(customerID: event.customerID) else {
-            return .skipped(reason: "no_integration")
+        var openLink: TicketLink?
+        let admission = try await EventAdmission.check(event, resolver: resolver, tickets: tickets) {
+            try await tickets.recordStatusEvent(event)
+            guard let link = try await tickets.link(customerID: event.customerID, alertID: event.alert.id), link.status == .open else {
+                // No ticket yet (or it is being created): the event waits and is applied right
+                // after the ticket is created.
+                try await tickets.markProcessed(event: event, outcome: "deferred")
+                logger.info("status event kept until the alert's ticket exists")
+                return .deferred
+            }
+            openLink = link
+            return nil
         }
-        guard try await resolver.cache.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) != nil else {
-            return .skipped(reason: "no_mapping")
-        }
-        try await tickets.recordStatusEvent(event)
-        guard let link = try await tickets.link(customerID: event.customerID, alertID: event.alert.id), link.status == .open else {
-            // No ticket yet (or it is being created): the event waits and is applied right after
-            // the ticket is created.
-            try await tickets.markProcessed(event: event, outcome: "deferred")
-            logger.info("status event kept until the alert's ticket exists")
-            return .deferred
-        }
-        let resolved: IntegrationResolver.Resolved
-        do {
-            resolved = try resolver.resolve(integration)
-        } catch {
-            try await tickets.markProcessed(event: event, outcome: "ticket_failed",
-                                            outgoing: Self.failure(event, code: error.code, message: error.message))
-            return .failed(code: error.code)
+        guard case .admitted(let resolved, _) = admission, let link = openLink else {
+            if case .settled(let outcome) = admission { return outcome }
+            return .busy
         }
         let permit = try circuits.enter(resolved.instance.key)
         do {
@@ -156,7 +150,6 @@ public struct StatusHandler: Sendable {
     }
 
     static func failure(_ event: AlertEvent, networkID: String? = nil, code: String, message: String) -> TicketEvent {
-        TicketEvent(type: .failed, customerID: event.customerID, networkID: networkID ?? event.networkID, alertID: event.alert.id,
-                    causeEventID: event.eventID, ticket: nil, alertStatus: nil, error: TicketEvent.Failure(code: code, message: message))
+        TicketEvent.failure(event, networkID: networkID, code: code, message: message)
     }
 }

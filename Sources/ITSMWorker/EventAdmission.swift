@@ -1,0 +1,39 @@
+import ITSMCore
+
+/// The checks every alert event passes before its handler talks to ServiceNow.
+enum EventAdmission {
+    case admitted(IntegrationResolver.Resolved, StoredMapping)
+    /// Settled without ServiceNow: a duplicate, not for ITSM, or an integration that cannot be
+    /// used (reported with `ticket.failed`).
+    case settled(ProcessingOutcome)
+
+    /// Seen before → duplicate; no integration or no mapping → skipped; an integration whose
+    /// secret or URL cannot be used → `ticket.failed`. `beforeResolving` runs once the event is
+    /// known to be for ITSM (status events record themselves there) and may settle it.
+    static func check(_ event: AlertEvent, resolver: IntegrationResolver, tickets: TicketStore,
+                      beforeResolving: () async throws -> ProcessingOutcome? = { nil }) async throws -> EventAdmission {
+        if try await tickets.isProcessed(eventID: event.eventID) { return .settled(.duplicate) }
+        guard let integration = try await resolver.cache.integration(customerID: event.customerID) else {
+            return .settled(.skipped(reason: "no_integration"))
+        }
+        guard let mapping = try await resolver.cache.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) else {
+            return .settled(.skipped(reason: "no_mapping"))
+        }
+        if let outcome = try await beforeResolving() { return .settled(outcome) }
+        do {
+            return .admitted(try resolver.resolve(integration), mapping)
+        } catch {
+            try await tickets.markProcessed(event: event, outcome: "ticket_failed",
+                                            outgoing: TicketEvent.failure(event, code: error.code, message: error.message))
+            return .settled(.failed(code: error.code))
+        }
+    }
+}
+
+extension TicketEvent {
+    /// `ticket.failed` for an event the worker gave up on.
+    static func failure(_ event: AlertEvent, networkID: String? = nil, code: String, message: String) -> TicketEvent {
+        TicketEvent(type: .failed, customerID: event.customerID, networkID: networkID ?? event.networkID, alertID: event.alert.id,
+                    causeEventID: event.eventID, ticket: nil, alertStatus: nil, error: TicketEvent.Failure(code: code, message: message))
+    }
+}
