@@ -12,6 +12,15 @@ struct EncodedQuery: Sendable {
         let field: String
         let op: String
         let value: String
+        /// For `IN` / `NOT IN`: the list, parsed once per query rather than once per row.
+        let values: Set<String>
+
+        init(field: String, op: String, value: String) {
+            self.field = field
+            self.op = op
+            self.value = value
+            self.values = op.hasSuffix("IN") ? Set(value.split(separator: ",").map(String.init)) : []
+        }
     }
 
     /// OR of groups; each group is AND of terms; each term is OR of conditions.
@@ -73,8 +82,8 @@ struct EncodedQuery: Sendable {
         switch condition.op {
         case "=": return actual == expected
         case "!=": return actual != expected
-        case "IN": return expected.split(separator: ",").map(String.init).contains(actual)
-        case "NOT IN": return !expected.split(separator: ",").map(String.init).contains(actual)
+        case "IN": return condition.values.contains(actual)
+        case "NOT IN": return !condition.values.contains(actual)
         case "LIKE": return actual.contains(expected)
         case "NOT LIKE": return !actual.contains(expected)
         case "STARTSWITH": return actual.hasPrefix(expected)
