@@ -98,6 +98,15 @@ public struct AlertHandler: Sendable {
         logger[metadataKey: "ticket.correlation_id"] = "\(link.correlationID)"
         let session = resolved.session
         var warnings = link.warnings
+        // Every write to ServiceNow happens inside a freshly renewed claim: the lease covers one
+        // slot wait and one request, so a takeover can only start after this write has ended.
+        let tickets = self.tickets, workerID = self.workerID, lease = self.claimLease
+        func renew() async throws {
+            guard try await tickets.renewClaim(link: link, workerID: workerID, lease: lease) else {
+                throw RetryableFailure(reason: TicketStore.LostClaim().description)
+            }
+        }
+        try await renew()
         let record: ServiceNowRecord
         do {
             if mustLookUp, let existing = try await findByCorrelation(link, session: session) {
@@ -118,20 +127,29 @@ public struct AlertHandler: Sendable {
                 }
                 payload["correlation_id"] = link.correlationID
                 payload["correlation_display"] = "Ceburu alert \(event.alert.id)"
+                try await renew()
+                var created: ServiceNowRecord?
                 do {
-                    record = try await session.create(table: link.table, fields: payload)
-                } catch let error where error.mentionsAssignmentGroup && payload["assignment_group"] != nil {
+                    created = try await session.create(table: link.table, fields: payload)
+                } catch {
+                    guard error.mentionsAssignmentGroup && payload["assignment_group"] != nil else { throw error }
                     logger.warning("ServiceNow rejected assignment_group; creating the incident without it",
                                    metadata: ["servicenow.message": "\(error.message ?? "")", "servicenow.detail": "\(error.detail ?? "")"])
                     payload.removeValue(forKey: "assignment_group")
                     if !warnings.contains("assignment_group") { warnings.append("assignment_group") }
+                }
+                if let created {
+                    record = created
+                } else {
+                    try await renew()
                     record = try await session.create(table: link.table, fields: payload)
                 }
             }
-        } catch {
+        } catch let error as ServiceNowError {
+            // (A lost claim or a database error is not ServiceNow's: it propagates as it is.)
             if error.isRetryable {
                 try await tickets.release(link: link, workerID: workerID)
-                throw RetryableFailure(reason: error.description, retryAfter: error.retryAfter, serviceNowError: error)
+                throw RetryableFailure(error)
             }
             try await tickets.failCreation(link: link, event: event, outgoing: failure(event, code: "servicenow_\(error.kind.rawValue)", message: Self.message(error)))
             logger.error("ServiceNow refused the incident", metadata: ["error": "\(error)"])
@@ -192,7 +210,7 @@ public struct AlertHandler: Sendable {
         } catch {
             if error.isRetryable {
                 try await tickets.releaseClaim(link: link, workerID: workerID)
-                throw RetryableFailure(reason: error.description, retryAfter: error.retryAfter, serviceNowError: error)
+                throw RetryableFailure(error)
             }
             if error.kind == .forbidden || error.kind == .notFound {
                 // Closed, canceled or deleted in ServiceNow since we last looked: a new ticket.

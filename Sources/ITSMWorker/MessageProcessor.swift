@@ -219,9 +219,12 @@ extension MessageProcessor.Settlement {
 
 public struct ProcessingObserver: Sendable {
     let onProcessed: @Sendable (String, MessageProcessor.Settlement, Duration) -> Void
+    let onParked: @Sendable () -> Void
 
-    public init(_ onProcessed: @escaping @Sendable (_ type: String, _ settlement: MessageProcessor.Settlement, _ duration: Duration) -> Void) {
+    public init(onParked: @escaping @Sendable () -> Void = {},
+                _ onProcessed: @escaping @Sendable (_ type: String, _ settlement: MessageProcessor.Settlement, _ duration: Duration) -> Void) {
         self.onProcessed = onProcessed
+        self.onParked = onParked
     }
 
     public static let none = ProcessingObserver { _, _, _ in }
@@ -230,5 +233,6 @@ public struct ProcessingObserver: Sendable {
         onProcessed(type, settlement, duration)
     }
 
-    func parked() {}
+    /// A message parked by a circuit breaker or bulkhead.
+    func parked() { onParked() }
 }

@@ -47,4 +47,11 @@ public struct RetryableFailure: Error, CustomStringConvertible {
     }
 
     public var description: String { reason }
+
+    /// A retryable ServiceNow error. Rate limits and busy slots are the instance asking us to
+    /// slow down, not the message failing: they park it without using an attempt.
+    public init(_ error: ServiceNowError) {
+        self.init(reason: error.description, retryAfter: error.retryAfter, serviceNowError: error,
+                  parked: error.kind == .rateLimited || error.kind == .instanceBusy)
+    }
 }

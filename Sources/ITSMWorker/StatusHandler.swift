@@ -105,7 +105,7 @@ public struct StatusHandler: Sendable {
                                resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> ProcessingOutcome {
         if error.isRetryable {
             try await tickets.releaseClaim(link: link, workerID: workerID)
-            throw RetryableFailure(reason: error.description, retryAfter: error.retryAfter, serviceNowError: error)
+            throw RetryableFailure(error)
         }
         if error.kind == .notFound {
             try await tickets.completeStatus(link: link, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,

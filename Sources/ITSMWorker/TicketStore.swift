@@ -92,6 +92,16 @@ public struct TicketStore: Sendable {
         }
     }
 
+    /// Extends this worker's claim right before a write to ServiceNow; `false` if another
+    /// worker took it over meanwhile (then nothing may be written).
+    public func renewClaim(link: TicketLink, workerID: String, lease: Duration) async throws -> Bool {
+        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        return try await pool.execute("""
+            UPDATE ticket_links SET claim_expires_at = now() + make_interval(secs => $3)
+            WHERE id = $1 AND claimed_by = $2 AND status = 'pending'
+            """, [.int(link.id), .text(workerID), .double(seconds)]) == 1
+    }
+
     /// Gives the claim back after a retryable failure, so the retry can take it at once.
     public func release(link: TicketLink, workerID: String) async throws {
         try await pool.execute("""

@@ -48,7 +48,11 @@ public struct WorkerConfiguration: Sendable {
     public var retryDelays: [Duration]
     /// Broker-side bound on redeliveries of one message (quorum queues' `x-delivery-limit`).
     public var deliveryLimit: Int
-    /// How long a claim on an alert's ticket holds before another worker may take over.
+    /// How long a request may wait for one of its instance's slots.
+    public var instanceSlotWait: Duration
+    /// How long a claim on an alert's ticket holds before another worker may take over. The
+    /// claim is renewed before every write to ServiceNow, so it must outlast one slot wait plus
+    /// one request.
     public var claimLease: Duration
     /// How often the outbox relay looks for events other workers left unpublished.
     public var outboxPollInterval: Duration
@@ -104,7 +108,8 @@ public struct WorkerConfiguration: Sendable {
         workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         retryDelays = [.seconds(2), .seconds(10), .seconds(30), .seconds(120), .seconds(300)]
         deliveryLimit = 20
-        claimLease = .seconds(130)
+        instanceSlotWait = .seconds(30)
+        claimLease = .seconds(70)
         outboxPollInterval = .seconds(1)
         syncOverlap = .seconds(60)
         syncFullEvery = 10
@@ -170,9 +175,12 @@ public struct WorkerConfiguration: Sendable {
             retryDelays = parsed
         }
         deliveryLimit = try reader.int("ITSM_DELIVERY_LIMIT", in: 1...1000) ?? deliveryLimit
-        // A claim must outlast the longest create: a lookup, a create and a retry without
-        // assignment_group, each bounded by the request timeout.
-        claimLease = try reader.duration("ITSM_CLAIM_LEASE") ?? (requestTimeout * 4 + .seconds(10))
+        instanceSlotWait = try reader.duration("ITSM_INSTANCE_SLOT_WAIT") ?? instanceSlotWait
+        claimLease = try reader.duration("ITSM_CLAIM_LEASE") ?? (requestTimeout + instanceSlotWait + .seconds(10))
+        if claimLease <= requestTimeout + instanceSlotWait {
+            throw ConfigurationError(variable: "ITSM_CLAIM_LEASE",
+                                     reason: "must be longer than ITSM_REQUEST_TIMEOUT + ITSM_INSTANCE_SLOT_WAIT, or another worker could take over a create in progress")
+        }
         outboxPollInterval = try reader.duration("ITSM_OUTBOX_POLL_INTERVAL") ?? outboxPollInterval
         syncOverlap = try reader.duration("ITSM_SYNC_OVERLAP") ?? syncOverlap
         syncFullEvery = try reader.int("ITSM_SYNC_FULL_EVERY", in: 1...10_000) ?? syncFullEvery

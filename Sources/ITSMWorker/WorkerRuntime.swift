@@ -75,6 +75,7 @@ public final class WorkerRuntime: Sendable {
         var clientConfiguration = ServiceNowClient.Configuration()
         clientConfiguration.requestTimeout = configuration.requestTimeout
         clientConfiguration.concurrencyPerInstance = configuration.instanceConcurrency
+        clientConfiguration.maximumSlotWait = configuration.instanceSlotWait
         let trail = AuditTrail(pool: pool, retention: configuration.auditRetention, logger: logger)
         let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: { record in
             metrics.serviceNowRequest(record)
@@ -88,7 +89,7 @@ public final class WorkerRuntime: Sendable {
                  serviceNow: ServiceNowClient, topology: WorkerTopology, metrics: WorkerMetrics, audit: AuditTrail, logger: Logger) throws {
         self.metrics = metrics
         self.audit = audit
-        let observer = ProcessingObserver { type, settlement, duration in
+        let observer = ProcessingObserver(onParked: { metrics.count("itsm_parked_total") }) { type, settlement, duration in
             metrics.processed(type: type, settlement: settlement, duration: duration)
             if let context = AuditContext.current { audit.decision(context, "\(type): \(settlement.auditDescription)") }
         }

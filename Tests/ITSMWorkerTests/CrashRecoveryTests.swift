@@ -88,6 +88,7 @@ struct CrashRecoveryTests {
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         var environment = stack.processEnvironment
         environment["ITSM_REQUEST_TIMEOUT"] = "30s"
+        environment["ITSM_CLAIM_LEASE"] = "40s"
         environment["ITSM_SHUTDOWN_GRACE"] = "40s"
         let worker = try WorkerProcess(arguments: ["run"], environment: environment)
         defer { worker.signal(SIGKILL) }

@@ -96,6 +96,7 @@ struct OperationsTests {
         await stack.simulators[0].store.clearFaults()
         #expect(await stack.eventually(60) { await stack.incidents(simulator: 0).count == 10 })
         #expect(worker.runtime.circuits.state(stack.simulatorURLs[0]) == .closed)
+        #expect(worker.runtime.metrics.render().contains("itsm_parked_total"))
         let correlations = await stack.incidents(simulator: 0).map { $0["correlation_display"] ?? "" }
         #expect(Set(correlations).count == 10)
     }

@@ -51,6 +51,7 @@ final class TestStack: Sendable {
         configuration.retryDelays = [.milliseconds(200), .milliseconds(500), .seconds(1)]
         configuration.maxAttempts = 6
         configuration.requestTimeout = .seconds(3)
+        configuration.instanceSlotWait = .milliseconds(500)
         configuration.claimLease = .seconds(4)
         configuration.outboxPollInterval = .milliseconds(200)
         configuration.workerID = "test-\(id)"
@@ -128,6 +129,7 @@ final class TestStack: Sendable {
         environment["ITSM_RETRY_DELAYS"] = "200ms,500ms,1s"
         environment["ITSM_MAX_ATTEMPTS"] = String(configuration.maxAttempts)
         environment["ITSM_REQUEST_TIMEOUT"] = "3s"
+        environment["ITSM_INSTANCE_SLOT_WAIT"] = "500ms"
         environment["ITSM_CLAIM_LEASE"] = "4s"
         environment["ITSM_OUTBOX_POLL_INTERVAL"] = "200ms"
         environment["ITSM_HTTP_PORT"] = "0"

@@ -47,6 +47,7 @@ import Testing
         ("ITSM_DATABASE_URL", "mysql://db"),
         ("ITSM_QUEUE_TYPE", "stream"),
         ("ITSM_REQUEST_TIMEOUT", "90s"),
+        ("ITSM_CLAIM_LEASE", "5s"),
     ])
     func aBadValueNamesItsVariable(_ variable: String, _ value: String) {
         do {
