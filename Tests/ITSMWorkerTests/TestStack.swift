@@ -52,6 +52,8 @@ final class TestStack: Sendable {
         configuration.maxAttempts = 6
         configuration.requestTimeout = .seconds(3)
         configuration.instanceSlotWait = .milliseconds(500)
+        // Fault bursts trip circuits; a short open period keeps tests from idling 30 s per trip.
+        configuration.circuitOpenFor = .seconds(1)
         configuration.claimLease = .seconds(4)
         configuration.outboxPollInterval = .milliseconds(200)
         configuration.workerID = "test-\(id)"
@@ -130,6 +132,7 @@ final class TestStack: Sendable {
         environment["ITSM_MAX_ATTEMPTS"] = String(configuration.maxAttempts)
         environment["ITSM_REQUEST_TIMEOUT"] = "3s"
         environment["ITSM_INSTANCE_SLOT_WAIT"] = "500ms"
+        environment["ITSM_CIRCUIT_OPEN_FOR"] = "1s"
         environment["ITSM_CLAIM_LEASE"] = "4s"
         environment["ITSM_OUTBOX_POLL_INTERVAL"] = "200ms"
         environment["ITSM_HTTP_PORT"] = "0"
