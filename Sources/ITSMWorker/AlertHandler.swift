@@ -14,12 +14,11 @@ public struct AlertHandler: Sendable {
     let status: StatusHandler
     let validator: MappingValidator
     let circuits: InstanceCircuits
-    let logger: Logger
     /// Test hook: die right after ServiceNow created the incident, before the commit.
     let crashAfterCreate: Bool
 
     public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, circuits: InstanceCircuits, workerID: String,
-                claimLease: Duration, reopenWindow: Duration, logger: Logger,
+                claimLease: Duration, reopenWindow: Duration,
                 crashAfterCreate: Bool = ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1") {
         self.tickets = tickets
         self.resolver = resolver
@@ -29,7 +28,6 @@ public struct AlertHandler: Sendable {
         self.workerID = workerID
         self.claimLease = claimLease
         self.reopenWindow = reopenWindow
-        self.logger = logger
         self.crashAfterCreate = crashAfterCreate
     }
 

@@ -23,12 +23,14 @@ public struct WorkerTopology: Sendable {
     public let deadExchange: String
     public let deadQueue: String
     public let returnExchange: String
+    let prefix: String
     let queueType: AMQPQueue.Kind
     let deliveryLimit: Int
     let retryDelays: [Duration]
 
     public init(_ configuration: WorkerConfiguration) {
         let prefix = configuration.queuePrefix
+        self.prefix = prefix
         alertsExchange = configuration.alertsExchange
         eventsExchange = configuration.eventsExchange
         alertsQueue = "\(prefix).alerts"
@@ -47,7 +49,7 @@ public struct WorkerTopology: Sendable {
         Array(Set(retryDelays.flatMap { [$0.milliseconds, $0.milliseconds * 3 / 2] })).sorted()
     }
 
-    public func retryQueue(ttl: Int64) -> String { "\(deadQueue.dropLast(".dead".count)).retry.\(ttl)" }
+    public func retryQueue(ttl: Int64) -> String { "\(prefix).retry.\(ttl)" }
 
     /// The retry queue for the `attempt`th failure (1-based): the tier for that attempt (the
     /// last tier once they run out), or the first tier at least as long as `minimum`, with one
