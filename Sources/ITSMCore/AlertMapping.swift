@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import Synchronization
 
 /// How one field of a ticket is filled from an alert.
 public enum FieldRule: Sendable, Equatable, Codable {
@@ -144,15 +145,29 @@ enum TemplateCheck {
         variables.contains(name) || (name.hasPrefix("alert.labels.") && name.count > "alert.labels.".count)
     }
 
-    /// Renders without HTML escaping: ticket fields are plain text.
+    /// Parsed templates by source: mappings render the same few templates for every alert.
+    private static let parsed = Mutex<[String: MustacheTemplate]>([:])
+
+    /// Parses a template in text mode (no HTML escaping: ticket fields are plain text), once.
+    static func parse(_ text: String) throws -> MustacheTemplate {
+        if let template = parsed.withLock({ $0[text] }) { return template }
+        let template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
+        // Bounded: templates come from stored mappings, but keep a runaway from growing forever.
+        parsed.withLock { cache in
+            if cache.count >= 10_000 { cache.removeAll() }
+            cache[text] = template
+        }
+        return template
+    }
+
     static func render(_ text: String, context: [String: Any]) -> String {
-        guard let template = try? MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text) else { return text }
+        guard let template = try? parse(text) else { return text }
         return template.render(context)
     }
 
-    static func check(_ text: String, field: String) throws(MappingError) {
+    static func check(_ text: String, field: String?) throws(MappingError) {
         do {
-            _ = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
+            _ = try parse(text)
         } catch {
             throw MappingError(field: field, reason: "the template does not parse: \(error)")
         }
@@ -264,7 +279,7 @@ public enum TextTemplate {
     /// Checks that a template parses.
     public static func check(_ template: String) throws(MappingError) {
         do {
-            _ = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + template)
+            _ = try TemplateCheck.parse(template)
         } catch {
             throw MappingError(field: nil, reason: "the template does not parse: \(error)")
         }

@@ -1,0 +1,69 @@
+import Foundation
+import ITSMCore
+import Testing
+
+@Suite struct AlertMappingTests {
+    static let event = AlertEvent(
+        eventID: "e1", kind: .raised, occurredAt: Date(timeIntervalSince1970: 1_795_000_000), customerID: "cust-42", networkID: "net-7",
+        alert: AlertEvent.Alert(id: "trg-1", type: "cpu_usage", severity: .major, title: "CPU > 95% & <rising>",
+                                description: "{{alert.id}} is data, not a template", device: AlertEvent.Device(name: "core-sw-01"),
+                                value: 97.2, threshold: 95, labels: ["site": "fra1"]))
+
+    func parse(_ json: String) throws(MappingError) -> AlertMapping {
+        try AlertMapping.parse(fieldsJSON: Data(json.utf8))
+    }
+
+    @Test func rendersPlainTextLookupsAndLeavesEmptyFieldsOut() throws {
+        let mapping = try parse(#"""
+            {"short_description": "{{alert.title}} on {{alert.device.name}} ({{alert.labels.site}})",
+             "description": "{{alert.description}}", "u_value": "{{alert.value}} / {{alert.threshold}}",
+             "impact": {"from": "alert.severity", "map": {"critical": "1", "major": "2"}, "default": "3"},
+             "urgency": {"from": "alert.labels.missing", "map": {"x": "1"}, "default": "3"},
+             "u_ip": "{{alert.device.ip}}"}
+            """#)
+        let payload = mapping.render(Self.event)
+        #expect(payload["short_description"] == "CPU > 95% & <rising> on core-sw-01 (fra1)")
+        #expect(payload["description"] == "{{alert.id}} is data, not a template")
+        #expect(payload["u_value"] == "97.2 / 95")
+        #expect(payload["impact"] == "2")
+        #expect(payload["urgency"] == "3")
+        #expect(payload["u_ip"] == nil)
+        // The second render goes through the parsed-template cache and gives the same result.
+        #expect(mapping.render(Self.event) == payload)
+    }
+
+    @Test(arguments: [
+        (#"{"short_description": "{{alert.nope}}"}"#, "short_description"),
+        (#"{"Short-Description": "x"}"#, "Short-Description"),
+        (#"{"correlation_id": "x"}"#, "correlation_id"),
+        (#"{"sys_updated_by": "x"}"#, "sys_updated_by"),
+        (#"{"impact": {"from": "alert.severity", "map": {}}}"#, "impact"),
+        (#"{"impact": {"from": "alert.colour", "map": {"a": "1"}}}"#, "impact"),
+        (#"{"description": "{{> partial}}"}"#, "description"),
+        (#"{"description": "{{#alert.title}}unclosed"}"#, "description"),
+    ])
+    func refusesWhatCannotWork(_ json: String, _ field: String) {
+        do {
+            _ = try parse(json)
+            Issue.record("\(json) was accepted")
+        } catch {
+            #expect(error.field == field, "\(error)")
+        }
+    }
+
+    @Test func refusesFilesThatAreNotMappings() {
+        #expect(throws: MappingError.self) { try parse("[]") }
+        #expect(throws: MappingError.self) { try parse("{}") }
+        #expect(throws: MappingError.self) { try AlertMapping.parse(table: "inci dent", fieldsJSON: Data(#"{"a": "b"}"#.utf8)) }
+    }
+
+    @Test func decodingRefusesWrongTypesThatJSONWouldCoerce() {
+        let body = #"{"schema":"ceburu.alert.v1","event_id":"e","type":"alert.raised","occurred_at":"2026-11-29T03:00:00Z","customer_id":"c","network_id":"n","alert":{"id":"a","type":"t","severity":"critical","title":"t","value":true}}"#
+        do {
+            _ = try AlertEvent.decode(Array(body.utf8))
+            Issue.record("a boolean value was accepted as a number")
+        } catch {
+            #expect(error.code == "wrong_type")
+        }
+    }
+}
