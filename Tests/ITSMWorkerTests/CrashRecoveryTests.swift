@@ -18,7 +18,7 @@ final class WorkerProcess: @unchecked Sendable {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
-    init(arguments: [String], environment: [String: String]) throws {
+    init(arguments: [String], environment: [String: String], input: String? = nil) throws {
         guard let binary = Self.binary else { throw TestFailure("itsm-worker is not built next to the tests (run swift build first)") }
         process = Process()
         process.executableURL = binary
@@ -29,7 +29,11 @@ final class WorkerProcess: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
+        let stdin = Pipe()
+        process.standardInput = stdin
         try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
     }
 
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
