@@ -169,16 +169,26 @@ public struct AlertHandler: Sendable {
             throw RetryableFailure(reason: lost.description)
         }
         logger.info("incident created", metadata: ["servicenow.number": "\(ticket.number)", "servicenow.sys_id": "\(ticket.sysID)"])
-        // A status event that arrived before the ticket is applied now; if that fails, the sync
-        // loop's reconciliation applies it later.
-        if try await tickets.latestWaitingStatus(customerID: event.customerID, alertID: event.alert.id) != nil {
+        await applyWaitingStatus(created, resolved: resolved, logger: logger)
+        return .ticketCreated(number: ticket.number)
+    }
+
+    /// After a write to a ticket: a status event that waited for it (it arrived before the
+    /// ticket, or while this worker held the ticket) is applied now. The holder of a ticket's
+    /// claim is usually done within moments, so a busy claim is retried briefly; anything left
+    /// is applied by the sync loop's reconciliation.
+    private func applyWaitingStatus(_ link: TicketLink, resolved: IntegrationResolver.Resolved, logger: Logger) async {
+        for attempt in 0..<10 {
             do {
-                _ = try await status.applyWaiting(link: created, resolved: resolved, trigger: nil, logger: logger)
+                guard try await tickets.latestWaitingStatus(customerID: link.customerID, alertID: link.alertID) != nil,
+                      let current = try await tickets.link(id: link.id), current.status == .open else { return }
+                guard try await status.applyWaiting(link: current, resolved: resolved, trigger: nil, logger: logger) == .busy else { return }
             } catch {
                 logger.warning("could not apply the waiting status event yet", metadata: ["error": "\(error)"])
+                return
             }
+            try? await Task.sleep(for: .milliseconds(100 * (attempt + 1)))
         }
-        return .ticketCreated(number: ticket.number)
     }
 
     private func findByCorrelation(_ link: TicketLink, session: ServiceNowSession) async throws(ServiceNowError) -> ServiceNowRecord? {
@@ -232,6 +242,7 @@ public struct AlertHandler: Sendable {
                                          statusEventAt: nil, resolvedAt: reopen ? .some(nil) : nil, reopened: reopen, applied: nil, processed: event,
                                          outcome: reopen ? "reopened" : "refire_noted", outgoing: outgoing)
         logger.info(reopen ? "alert fired again; ticket reopened" : "alert fired again; work note added", metadata: ["servicenow.number": "\(ticket.number)"])
+        await applyWaitingStatus(link, resolved: resolved, logger: logger)
         return .ticketUpdated(number: ticket.number)
     }
 
