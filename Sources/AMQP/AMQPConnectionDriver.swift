@@ -82,9 +82,16 @@ final class AMQPConnectionDriver {
         var delay = configuration.reconnectDelay.initial
         while !closing {
             guard state != nil else {
-                runCommands()
-                if closing { break }
-                waitForWake(timeout: delay)
+                // Commands that arrive while disconnected are answered at once (they fail as
+                // connectionLost), but they do not bring the next attempt forward: a busy
+                // publisher must not turn the backoff into a reconnect storm.
+                let nextAttempt = ContinuousClock.now + delay
+                while !closing {
+                    runCommands()
+                    let remaining = nextAttempt - ContinuousClock.now
+                    if closing || remaining <= .zero { break }
+                    waitForWake(timeout: remaining)
+                }
                 if closing { break }
                 do {
                     try connect()
@@ -109,7 +116,7 @@ final class AMQPConnectionDriver {
 
     private func waitForWake(timeout: Duration) {
         var descriptor = pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0)
-        _ = poll(&descriptor, 1, Int32(timeout / .milliseconds(1)))
+        _ = poll(&descriptor, 1, Int32((timeout / .milliseconds(1)).rounded(.up)))
         mailbox.clearWake()
     }
 
