@@ -25,7 +25,7 @@ final class WorkerProcess: @unchecked Sendable {
         process.arguments = arguments
         process.environment = environment
         output = FileManager.default.temporaryDirectory.appendingPathComponent("worker-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle

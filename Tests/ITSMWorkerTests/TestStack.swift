@@ -26,7 +26,8 @@ final class TestStack: Sendable {
 
     static let secretKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
 
-    static func make(simulators count: Int = 1, configureSimulator: (inout SimulatorConfiguration) -> Void = { _ in },
+    /// `durableEvents`: the queue observing published events survives a broker restart.
+    static func make(simulators count: Int = 1, durableEvents: Bool = false, configureSimulator: (inout SimulatorConfiguration) -> Void = { _ in },
                      configure: (inout WorkerConfiguration) -> Void = { _ in }) async throws -> TestStack {
         let id = UUID().uuidString.prefix(8).lowercased()
         let database = "itsm_e2e_\(id)"
@@ -80,7 +81,7 @@ final class TestStack: Sendable {
         let publisher = try await AMQPConnection.connect(publisherConfiguration, logger: Logger(label: "publisher"))
         let topology = WorkerTopology(configuration)
         try await topology.declare(on: publisher)
-        let events = try await EventCollector.start(on: publisher, exchange: configuration.eventsExchange, queue: "test.\(id).observed")
+        let events = try await EventCollector.start(on: publisher, exchange: configuration.eventsExchange, queue: "test.\(id).observed", durable: durableEvents)
         return TestStack(id: String(id), database: database, configuration: configuration, simulators: simulators, simulatorURLs: urls,
                          publisher: publisher, pool: pool, logs: logs, events: events)
     }
@@ -128,16 +129,20 @@ final class TestStack: Sendable {
         environment["ITSM_EVENTS_EXCHANGE"] = configuration.eventsExchange
         environment["ITSM_QUEUE_PREFIX"] = configuration.queuePrefix
         environment["ITSM_QUEUE_TYPE"] = configuration.queueType.rawValue
-        environment["ITSM_RETRY_DELAYS"] = "200ms,500ms,1s"
+        environment["ITSM_RETRY_DELAYS"] = configuration.retryDelays.map(Self.milliseconds).joined(separator: ",")
         environment["ITSM_MAX_ATTEMPTS"] = String(configuration.maxAttempts)
-        environment["ITSM_REQUEST_TIMEOUT"] = "3s"
-        environment["ITSM_INSTANCE_SLOT_WAIT"] = "500ms"
-        environment["ITSM_CIRCUIT_OPEN_FOR"] = "1s"
-        environment["ITSM_CLAIM_LEASE"] = "4s"
-        environment["ITSM_OUTBOX_POLL_INTERVAL"] = "200ms"
+        environment["ITSM_REQUEST_TIMEOUT"] = Self.milliseconds(configuration.requestTimeout)
+        environment["ITSM_INSTANCE_SLOT_WAIT"] = Self.milliseconds(configuration.instanceSlotWait)
+        environment["ITSM_CIRCUIT_OPEN_FOR"] = Self.milliseconds(configuration.circuitOpenFor)
+        environment["ITSM_CLAIM_LEASE"] = Self.milliseconds(configuration.claimLease)
+        environment["ITSM_OUTBOX_POLL_INTERVAL"] = Self.milliseconds(configuration.outboxPollInterval)
         environment["ITSM_HTTP_PORT"] = "0"
         environment["ITSM_LOG_LEVEL"] = "info"
         return environment
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
     }
 
     func stop() async {
@@ -294,8 +299,8 @@ final class EventCollector: Sendable {
         self.consumer = consumer
     }
 
-    static func start(on connection: AMQPConnection, exchange: String, queue: String) async throws -> EventCollector {
-        try await connection.declare(AMQPQueue(name: queue, kind: .classic, durable: false, exclusive: false, autoDelete: false))
+    static func start(on connection: AMQPConnection, exchange: String, queue: String, durable: Bool = false) async throws -> EventCollector {
+        try await connection.declare(AMQPQueue(name: queue, kind: .classic, durable: durable, exclusive: false, autoDelete: false))
         try await connection.bind(AMQPBinding(queue: queue, exchange: exchange, routingKey: "#"))
         let consumer = try await connection.consume(queue: queue, prefetch: 1000)
         let collector = EventCollector(consumer: consumer)
