@@ -116,7 +116,7 @@ extension AlertEvent {
         guard case .object(let root) = value else {
             throw AlertEventError(code: "wrong_type", reason: "the body is not a JSON object")
         }
-        var reader = JSONReader(root, path: "")
+        let reader = JSONReader(root, path: "")
         let schema = try reader.string("schema")
         guard schema == Self.schema else {
             throw AlertEventError(code: "unsupported_schema", reason: "schema is '\(schema)', expected '\(Self.schema)'")
@@ -132,7 +132,7 @@ extension AlertEvent {
         }
         let customerID = try reader.identifier("customer_id")
         let networkID = try reader.identifier("network_id")
-        var alertReader = try reader.object("alert")
+        let alertReader = try reader.object("alert")
         var alert = Alert(id: try alertReader.identifier("id"), type: try alertReader.identifier("type"),
                           severity: nil, title: nil, description: nil, device: nil, value: nil, threshold: nil, labels: [:], url: nil)
         if kind == .raised {
@@ -150,7 +150,7 @@ extension AlertEvent {
         alert.value = try alertReader.optionalNumber("value")
         alert.threshold = try alertReader.optionalNumber("threshold")
         alert.url = try alertReader.optionalString("url")
-        if var device = try alertReader.optionalObject("device") {
+        if let device = try alertReader.optionalObject("device") {
             alert.device = Device(id: try device.optionalString("id"), name: try device.optionalString("name"), ip: try device.optionalString("ip"))
         }
         if let labels = try alertReader.optionalObject("labels") {
@@ -162,7 +162,7 @@ extension AlertEvent {
             }
         }
         var event = AlertEvent(eventID: eventID, kind: kind, occurredAt: occurredAt, customerID: customerID, networkID: networkID, alert: alert)
-        if var actor = try reader.optionalObject("actor") {
+        if let actor = try reader.optionalObject("actor") {
             event.actor = Actor(name: try actor.optionalString("name"), email: try actor.optionalString("email"))
         }
         event.note = try reader.optionalString("note")
@@ -171,19 +171,18 @@ extension AlertEvent {
 
     /// RFC 3339 with or without fractional seconds.
     public static func parseTimestamp(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        (try? plainTimestamp.parse(text)) ?? (try? fractionalTimestamp.parse(text))
     }
 
     /// `2026-11-29T03:00:00.123Z`
     public static func formatTimestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        fractionalTimestamp.format(date)
     }
+
+    // Format styles are values made once; an ISO8601DateFormatter built per call cost about
+    // 100 µs (ICU setup), a quarter of the worker's CPU per alert.
+    private static let plainTimestamp = Date.ISO8601FormatStyle()
+    private static let fractionalTimestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// A JSON value with its exact type (booleans are not numbers).

@@ -104,7 +104,7 @@ public struct AlertHandler: Sendable {
                 throw RetryableFailure(reason: TicketStore.LostClaim().description)
             }
         }
-        try await renew()
+        // (The claim was taken or renewed a moment ago: the first renewal is the one before the POST.)
         let record: ServiceNowRecord
         do {
             if mustLookUp, let existing = try await findByCorrelation(link, session: session) {
@@ -161,7 +161,7 @@ public struct AlertHandler: Sendable {
                                         url: resolved.instance.recordLink(table: link.table, sysID: record.sysID), state: record["state"] ?? IncidentState.new)
         let outgoing = TicketEvent(type: .created, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
                                    causeEventID: event.eventID, ticket: ticket, alertStatus: "open", warnings: warnings)
-        let created: TicketLink
+        let created: (link: TicketLink, statusWaiting: Bool)
         do {
             created = try await tickets.completeCreation(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: record["sys_updated_on"],
                                                          warnings: warnings, event: event, outgoing: outgoing)
@@ -169,7 +169,7 @@ public struct AlertHandler: Sendable {
             throw RetryableFailure(reason: lost.description)
         }
         logger.info("incident created", metadata: ["servicenow.number": "\(ticket.number)", "servicenow.sys_id": "\(ticket.sysID)"])
-        await applyWaitingStatus(created, resolved: resolved, logger: logger)
+        if created.statusWaiting { await applyWaitingStatus(created.link, resolved: resolved, logger: logger) }
         return .ticketCreated(number: ticket.number)
     }
 

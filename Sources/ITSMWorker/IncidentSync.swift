@@ -247,18 +247,14 @@ public struct IncidentSync: Sendable {
     // MARK: ServiceNow's timestamps (UTC, one-second resolution)
 
     static func parse(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.date(from: text)
+        try? serviceNowTime.parse(text)
     }
 
     static func format(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: date)
+        serviceNowTime.format(date)
     }
+
+    /// `2026-11-29 03:00:00`, UTC.
+    private static let serviceNowTime = Date.ISO8601FormatStyle(dateSeparator: .dash, dateTimeSeparator: .space, timeZone: .gmt)
+        .year().month().day().time(includingFractionalSeconds: false)
 }

@@ -27,6 +27,20 @@ public struct TicketStore: Sendable {
     /// Claims the right to create the ticket for an alert, or reports its open ticket.
     public func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> Claim {
         let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        // The usual case, an alert seen for the first time, in one statement: no link at all
+        // means generation 0 and nothing to look up. A concurrent claim that inserted first makes
+        // this one do nothing, and the transaction below sorts it out.
+        let first = try await pool.query("""
+            INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status,
+                                      create_attempts, claimed_by, claim_expires_at)
+            SELECT $1, $2, $3, $4, $5, $6, 'pending', 1, $7, now() + make_interval(secs => $8)
+            WHERE NOT EXISTS (SELECT 1 FROM ticket_links WHERE customer_id = $1 AND alert_id = $3)
+            ON CONFLICT (customer_id, alert_id) WHERE status IN ('pending', 'open') DO NOTHING
+            RETURNING *
+            """, [.text(event.customerID), .text(event.networkID), .text(event.alert.id), .text(event.alert.type),
+                  .text(TicketLink.correlationID(customerID: event.customerID, alertID: event.alert.id, generation: 0)),
+                  .text(table), .text(workerID), .double(leaseSeconds)])
+        if let row = first.first { return .claimed(try TicketLink(row), mustLookUp: false) }
         return try await pool.withTransaction { connection in
             // Row lock on the live link: concurrent claims for one alert queue up here.
             let live = try await connection.query("""
@@ -73,23 +87,33 @@ public struct TicketStore: Sendable {
     }
 
     /// Stores the created ticket, marks the event processed and queues `ticket.created`, in one
-    /// transaction; fails with ``LostClaim`` if the claim is no longer this worker's.
+    /// statement (so one round trip, and atomic); fails with ``LostClaim`` if the claim is no
+    /// longer this worker's. `statusWaiting`: a status event for the alert waits to be applied.
     public func completeCreation(link: TicketLink, workerID: String, ticket: TicketEvent.Ticket, sysUpdatedOn: String?,
-                                 warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> TicketLink {
-        try await pool.withTransaction { connection in
-            let updated = try await connection.query("""
+                                 warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> (link: TicketLink, statusWaiting: Bool) {
+        let rows = try await pool.query("""
+            WITH updated AS (
                 UPDATE ticket_links
                 SET status = 'open', sys_id = $3, number = $4, url = $5, state = $6, sys_updated_on = $7, warnings = $8::jsonb,
                     claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
                 WHERE id = $1 AND claimed_by = $2 AND status = 'pending'
                 RETURNING *
-                """, [.int(link.id), .text(workerID), .text(ticket.sysID), .text(ticket.number), .text(ticket.url), .text(ticket.state),
-                      .text(sysUpdatedOn), try .jsonEncoded(warnings)])
-            guard let row = updated.first else { throw LostClaim() }
-            try await Self.markProcessed(connection, event: event, outcome: "ticket_created")
-            try await Self.enqueue(connection, outgoing)
-            return try TicketLink(row)
-        }
+            ), processed AS (
+                INSERT INTO processed_events (event_id, customer_id, event_type, outcome)
+                SELECT $9, $10, $11, 'ticket_created' FROM updated
+            ), queued AS (
+                INSERT INTO outbox (event_id, routing_key, payload) SELECT $12::uuid, $13, $14::jsonb FROM updated
+            )
+            SELECT updated.*, EXISTS (
+                SELECT 1 FROM status_events s WHERE s.customer_id = updated.customer_id AND s.alert_id = updated.alert_id AND s.applied_at IS NULL
+            ) AS status_waiting
+            FROM updated
+            """, [.int(link.id), .text(workerID), .text(ticket.sysID), .text(ticket.number), .text(ticket.url), .text(ticket.state),
+                  .text(sysUpdatedOn), try .jsonEncoded(warnings),
+                  .text(event.eventID), .text(event.customerID), .text(event.kind.rawValue),
+                  .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(String(decoding: outgoing.encoded(), as: UTF8.self))])
+        guard let row = rows.first else { throw LostClaim() }
+        return (try TicketLink(row), try row["status_waiting"].bool())
     }
 
     /// Extends this worker's claim right before a write to ServiceNow; `false` if another

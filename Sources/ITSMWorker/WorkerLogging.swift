@@ -1,4 +1,5 @@
 import Foundation
+import ITSMCore
 import Logging
 
 /// Sets up swift-log once per process from the configuration: readable lines in a terminal,
@@ -80,7 +81,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
         var object: [String: Any] = [
-            "ts": ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
+            "ts": AlertEvent.formatTimestamp(Date()),
             "level": level.rawValue, "logger": label, "message": message.description,
         ]
         let merged = WorkerLogging.redact(self.metadata.merging(metadata ?? [:]) { _, new in new })
