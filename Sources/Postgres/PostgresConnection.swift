@@ -11,6 +11,10 @@ final class PostgresConnectionHandle: @unchecked Sendable {
     fileprivate let connection: OpaquePointer
     let id: Int
     private(set) var isBroken = false
+    /// Statements prepared on this connection, by SQL text. The worker runs a few dozen distinct
+    /// statements; planning each anew cost PostgreSQL about as much CPU as running them.
+    private var prepared: [String: String] = [:]
+    static let maximumPrepared = 200
 
     private init(connection: OpaquePointer, id: Int) {
         self.connection = connection
@@ -54,16 +58,30 @@ final class PostgresConnectionHandle: @unchecked Sendable {
     }
 
     /// Runs one statement with parameters (`$1`, `$2`, …). Blocking: call on the thread pool.
+    ///
+    /// A statement with parameters is prepared once per connection and then only executed.
     func execute(_ sql: String, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresResult {
         let texts = parameters.map(\.textForm)
         var pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
         defer { for pointer in pointers { free(pointer) } }
-        let result: OpaquePointer? = pointers.withUnsafeMutableBufferPointer { buffer in
-            buffer.baseAddress.map { base in
-                base.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
-                    PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-                }
-            } ?? PQexecParams(connection, sql, 0, nil, nil, nil, nil, 0)
+        func run(_ name: String?) -> OpaquePointer? {
+            pointers.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress.map { base in
+                    base.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
+                        if let name { return PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0) }
+                        return PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+                    }
+                } ?? PQexecParams(connection, sql, 0, nil, nil, nil, nil, 0)
+            }
+        }
+        let name = parameters.isEmpty ? nil : try preparedName(sql, parameterCount: parameters.count)
+        var result = run(name)
+        // A table changed under a prepared `SELECT *` (a migration): forget the plans, once.
+        if name != nil, let failed = result, PQresultStatus(failed) == PGRES_FATAL_ERROR,
+           let state = PQresultErrorField(failed, Int32(UInt8(ascii: "C"))), String(cString: state) == "0A000" {
+            PQclear(failed)
+            forgetPrepared()
+            result = run(try preparedName(sql, parameterCount: parameters.count))
         }
         defer { PQclear(result) }
         guard let result else {
@@ -75,6 +93,24 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         default:
             try fail(result)
         }
+    }
+
+    /// The name of `sql` prepared on this connection (preparing it now if needed), or nil when
+    /// the cache is full (then the statement runs unprepared).
+    private func preparedName(_ sql: String, parameterCount: Int) throws(PostgresError) -> String? {
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.maximumPrepared else { return nil }
+        let name = "itsm_\(prepared.count)"
+        let result = PQprepare(connection, name, sql, Int32(parameterCount), nil)
+        defer { PQclear(result) }
+        guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else { try fail(result) }
+        prepared[sql] = name
+        return name
+    }
+
+    private func forgetPrepared() {
+        PQclear(PQexec(connection, "DEALLOCATE ALL"))
+        prepared = [:]
     }
 
     fileprivate func fail(_ result: OpaquePointer?) throws(PostgresError) -> Never {

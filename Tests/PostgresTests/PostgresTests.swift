@@ -108,6 +108,27 @@ struct PostgresTests {
         await pool.close()
     }
 
+    @Test func statementsWithParametersArePreparedOnceAndSurviveATableChange() async throws {
+        let pool = try TestDatabase.pool(maximumConnections: 1)
+        let table = TestDatabase.uniqueName("prepared")
+        try await pool.execute("CREATE TABLE \(table) (id int PRIMARY KEY, name text)")
+        for id in 1...5 { try await pool.execute("INSERT INTO \(table) (id, name) VALUES ($1, $2)", [.int(id), .text("n\(id)")]) }
+        let select = "SELECT * FROM \(table) WHERE id >= $1 ORDER BY id"
+        #expect(try await pool.query(select, [.int(4)]).map { try $0["name"].string() } == ["n4", "n5"])
+        // The server holds one prepared statement per distinct SQL text on this connection.
+        let statements = try await pool.query("SELECT statement FROM pg_prepared_statements WHERE statement LIKE $1", [.text("%\(table)%")])
+        #expect(statements.count == 2, "\(statements.map { try? $0["statement"].string() })")
+
+        // `SELECT *` changes its result type when a column is added; the cached plan is
+        // refused (0A000) and the connection prepares it again instead of failing.
+        try await pool.execute("ALTER TABLE \(table) ADD COLUMN extra text DEFAULT 'x'")
+        let rows = try await pool.query(select, [.int(5)])
+        #expect(rows.count == 1)
+        #expect(try rows.first?["extra"].string() == "x")
+        try await pool.execute("DROP TABLE \(table)")
+        await pool.close()
+    }
+
     @Test func fiftyConcurrentTasksShareAPoolOfFour() async throws {
         let pool = try TestDatabase.pool(maximumConnections: 4)
         let table = TestDatabase.uniqueName("concurrent")
