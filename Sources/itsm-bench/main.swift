@@ -41,6 +41,7 @@ struct RunResult {
     var peakRSS: Double
     var p50: Duration
     var p99: Duration
+    var cpuBreakdown: String
 }
 
 /// Runs the real worker against `simulators` (customer i on simulator i % count), publishes
@@ -86,6 +87,7 @@ struct RunResult {
     let warm = countOnly?.count ?? customers
     _ = await generator.waitFor(warm, timeout: .seconds(60))
     let cpuBefore = worker.cpuSeconds
+    let machineBefore = MachineCPU.now(worker: worker.process.processIdentifier)
     let started = ContinuousClock.now
     var expected = warm
     var n = 0
@@ -98,11 +100,12 @@ struct RunResult {
     }
     let done = await generator.waitFor(expected, timeout: .seconds(quick ? 120 : 600))
     let elapsed = ContinuousClock.now - started
+    let breakdown = machineBefore.report(until: MachineCPU.now(worker: worker.process.processIdentifier), wall: elapsed)
     if !done { print("  (\(name): only \(generator.createdCount) of \(expected) tickets within the time limit)") }
     let cpu = worker.cpuSeconds - cpuBefore
     let (p50, p99) = generator.percentiles
     let result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
-                           idleRSS: idle, peakRSS: worker.memory.peak, p50: p50, p99: p99)
+                           idleRSS: idle, peakRSS: worker.memory.peak, p50: p50, p99: p99, cpuBreakdown: breakdown)
     await generator.stop()
     worker.stop()
     for suffix in ["alerts", "status", "commands", "dead"] { _ = try? await amqp.deleteQueue("bench.\(id).\(suffix)") }
@@ -127,7 +130,7 @@ print("itsm-worker benchmark\(quick ? " (quick)" : ""): worker \(environment.wor
 
 // 1. Ceiling: the worker's I/O pattern with our own modules and nothing else.
 let ceilingMessages = quick ? 300 : 5000
-let ceiling: Double = try await {
+let (ceiling, ceilingCPU): (Double, String) = try await {
     let id = UUID().uuidString.prefix(6).lowercased()
     let pool = try environment.pool(size: 16)
     try await pool.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (event_id text PRIMARY KEY, body jsonb NOT NULL)")
@@ -140,6 +143,7 @@ let ceiling: Double = try await {
         try await amqp.publish(body, exchange: "", routingKey: input, properties: AMQPProperties(messageID: "m\(n)"))
     }
     let consumerConnection = try await AMQPConnection.connect(try AMQPConfiguration(url: environment.amqpURL), logger: quietLogger)
+    let machineBefore = MachineCPU.now(worker: 0)
     let started = ContinuousClock.now
     let consumer = try await consumerConnection.consume(queue: input, prefetch: 200)
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -160,19 +164,23 @@ let ceiling: Double = try await {
         }
         try await group.waitForAll()
     }
-    let rate = Double(ceilingMessages) / (ContinuousClock.now - started).seconds
+    let wall = ContinuousClock.now - started
+    let rate = Double(ceilingMessages) / wall.seconds
+    let breakdown = machineBefore.report(until: MachineCPU.now(worker: 0), wall: wall)
     await consumerConnection.close()
     try await amqp.deleteQueue(input)
     try await amqp.deleteQueue(output)
     try await pool.execute("DROP TABLE bench_ceiling")
     await pool.close()
-    return rate
+    return (rate, breakdown)
 }()
 row("1. ceiling (consume + 1 transaction + 1 confirmed publish)", String(format: "%.0f msg/s", ceiling), "reference")
+row("1. CPU during the ceiling", ceilingCPU, "")
 let (instant, instantURLs) = try await simulators(4, latency: .zero)
 let full = try await runWorker("instant", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 300 : 3000)
 row("1. worker, instant ServiceNow", String(format: "%.0f alerts/s = %.0f %% of the ceiling; %.2f CPU s per 1,000", full.throughput, full.throughput / ceiling * 100, full.cpuPerThousand),
     "≥ 50 % of the ceiling")
+row("1. CPU while the worker ran", full.cpuBreakdown, "what bounds it")
 
 // 2. ServiceNow-bound: 20 instances, 200 ms each, 4 concurrent requests per instance.
 let (slow, slowURLs) = try await simulators(20, latency: .milliseconds(200))
