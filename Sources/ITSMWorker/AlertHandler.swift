@@ -39,7 +39,7 @@ public struct AlertHandler: Sendable {
         case .admitted(let integration, let mapping): (resolved, stored) = (integration, mapping)
         }
 
-        let permit = try circuits.enter(resolved.instance.key)
+        let permit = try await circuits.enter(resolved.instance.key)
         do {
             let outcome: ProcessingOutcome
             switch try await tickets.claim(event: event, table: stored.mapping.table, workerID: workerID, lease: claimLease) {

@@ -14,11 +14,22 @@ public enum CircuitState: Int, Sendable {
 /// worker, so every other customer's alerts keep flowing. After `openFor` one message is let
 /// through; its success closes the circuit. The bulkhead caps the messages one instance may
 /// have in progress at once, so a slow instance cannot take all of the worker's slots.
+///
+/// A message over the cap waits up to `permitWait` for a permit before it is parked: parking
+/// costs a republish and at least a second's delay, and a healthy but busy instance frees a
+/// permit within one request. At most `maxInFlight` messages wait per instance, so one
+/// instance never holds more than twice its cap of the worker's slots.
 public final class InstanceCircuits: Sendable {
     public let threshold: Int
     public let openFor: Duration
     public let maxInFlight: Int
+    public let permitWait: Duration
     let onChange: @Sendable (String, CircuitState) -> Void
+
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Bool, Never>
+    }
 
     private struct Circuit {
         var state: CircuitState = .closed
@@ -26,21 +37,18 @@ public final class InstanceCircuits: Sendable {
         var openedAt: ContinuousClock.Instant?
         var trialRunning = false
         var inFlight = 0
-
-        init() {}
-
-        init(inFlight: Int) {
-            self.inFlight = inFlight
-        }
+        var waiters: [Waiter] = []
     }
 
     private let circuits = Mutex<[String: Circuit]>([:])
+    private let nextWaiter = Atomic<UInt64>(0)
 
-    public init(threshold: Int = 5, openFor: Duration = .seconds(30), maxInFlight: Int = 8,
+    public init(threshold: Int = 5, openFor: Duration = .seconds(30), maxInFlight: Int = 8, permitWait: Duration = .seconds(2),
                 onChange: @escaping @Sendable (String, CircuitState) -> Void = { _, _ in }) {
         self.threshold = threshold
         self.openFor = openFor
         self.maxInFlight = maxInFlight
+        self.permitWait = permitWait
         self.onChange = onChange
     }
 
@@ -50,42 +58,87 @@ public final class InstanceCircuits: Sendable {
         let trial: Bool
     }
 
-    /// Admits work for `instance`, or throws a parked ``RetryableFailure`` with the wait.
-    public func enter(_ instance: String) throws(RetryableFailure) -> Permit {
+    private enum Admission {
+        case admitted(Permit)
+        case refused(RetryableFailure)
+        case full
+    }
+
+    /// Admits work for `instance` (waiting briefly while it is at its cap), or throws a parked
+    /// ``RetryableFailure`` with the wait.
+    public func enter(_ instance: String) async throws(RetryableFailure) -> Permit {
         var changed: CircuitState?
-        let verdict = circuits.withLock { circuits -> Result<Permit, RetryableFailure> in
+        let admission = circuits.withLock { circuits -> Admission in
             var circuit = circuits[instance] ?? Circuit()
             defer { circuits[instance] = circuit }
             if circuit.state == .open, let opened = circuit.openedAt {
                 let elapsed = ContinuousClock.now - opened
                 if elapsed < openFor {
-                    return .failure(RetryableFailure(reason: "the circuit for this instance is open after repeated failures", retryAfter: openFor - elapsed, parked: true))
+                    return .refused(RetryableFailure(reason: "the circuit for this instance is open after repeated failures", retryAfter: openFor - elapsed, parked: true))
                 }
                 circuit.state = .halfOpen
                 changed = .halfOpen
             }
             if circuit.state == .halfOpen {
                 if circuit.trialRunning {
-                    return .failure(RetryableFailure(reason: "the instance's circuit is half-open and a trial is running", retryAfter: .seconds(2), parked: true))
+                    return .refused(RetryableFailure(reason: "the instance's circuit is half-open and a trial is running", retryAfter: .seconds(2), parked: true))
                 }
                 circuit.trialRunning = true
                 circuit.inFlight += 1
-                return .success(Permit(instance: instance, trial: true))
+                return .admitted(Permit(instance: instance, trial: true))
             }
-            guard circuit.inFlight < maxInFlight else {
-                return .failure(RetryableFailure(reason: "the instance already has \(maxInFlight) messages in progress", retryAfter: .seconds(1), parked: true))
-            }
+            guard circuit.inFlight < maxInFlight else { return .full }
             circuit.inFlight += 1
-            return .success(Permit(instance: instance, trial: false))
+            return .admitted(Permit(instance: instance, trial: false))
         }
         if let changed { onChange(instance, changed) }
-        return try verdict.get()
+        switch admission {
+        case .admitted(let permit): return permit
+        case .refused(let failure): throw failure
+        case .full: break
+        }
+        if await waitForPermit(instance) { return Permit(instance: instance, trial: false) }
+        throw RetryableFailure(reason: "the instance already has \(maxInFlight) messages in progress", retryAfter: .seconds(1), parked: true)
+    }
+
+    /// Queues for a permit that ``leave(_:outcome:)`` hands over; false after `permitWait`, when
+    /// the queue is full, or when the circuit leaves the closed state.
+    private func waitForPermit(_ instance: String) async -> Bool {
+        let id = nextWaiter.add(1, ordering: .relaxed).newValue
+        return await withCheckedContinuation { continuation in
+            let outcome = circuits.withLock { circuits -> Bool? in
+                guard var circuit = circuits[instance], circuit.state == .closed else { return false }
+                defer { circuits[instance] = circuit }
+                // A permit freed since the first look.
+                if circuit.inFlight < maxInFlight {
+                    circuit.inFlight += 1
+                    return true
+                }
+                guard circuit.waiters.count < maxInFlight else { return false }
+                circuit.waiters.append(Waiter(id: id, continuation: continuation))
+                return nil
+            }
+            if let outcome {
+                continuation.resume(returning: outcome)
+                return
+            }
+            Task { [permitWait] in
+                try? await Task.sleep(for: permitWait)
+                let expired = self.circuits.withLock { circuits -> Waiter? in
+                    guard let index = circuits[instance]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                    return circuits[instance]?.waiters.remove(at: index)
+                }
+                expired?.continuation.resume(returning: false)
+            }
+        }
     }
 
     public enum Outcome: Sendable { case success, failure, neutral }
 
     public func leave(_ permit: Permit, outcome: Outcome) {
         var changed: CircuitState?
+        var granted: Waiter?
+        var refused: [Waiter] = []
         circuits.withLock { circuits in
             var circuit = circuits[permit.instance] ?? Circuit()
             defer { circuits[permit.instance] = circuit }
@@ -94,7 +147,10 @@ public final class InstanceCircuits: Sendable {
             switch outcome {
             case .success:
                 if circuit.state != .closed { changed = .closed }
-                circuit = Circuit(inFlight: circuit.inFlight)
+                circuit.state = .closed
+                circuit.failures = 0
+                circuit.openedAt = nil
+                circuit.trialRunning = false
             case .failure:
                 circuit.failures += 1
                 if circuit.state == .halfOpen || (circuit.state == .closed && circuit.failures >= threshold) {
@@ -105,7 +161,19 @@ public final class InstanceCircuits: Sendable {
             case .neutral:
                 if permit.trial && circuit.state == .halfOpen { circuit.state = .open; circuit.openedAt = .now; changed = .open }
             }
+            if circuit.state == .closed {
+                // The freed permit goes straight to the longest waiter.
+                if !circuit.waiters.isEmpty && circuit.inFlight < maxInFlight {
+                    granted = circuit.waiters.removeFirst()
+                    circuit.inFlight += 1
+                }
+            } else {
+                refused = circuit.waiters
+                circuit.waiters = []
+            }
         }
+        granted?.continuation.resume(returning: true)
+        for waiter in refused { waiter.continuation.resume(returning: false) }
         if let changed { onChange(permit.instance, changed) }
     }
 

@@ -42,7 +42,7 @@ public struct StatusHandler: Sendable {
             if case .settled(let outcome) = admission { return outcome }
             return .busy
         }
-        let permit = try circuits.enter(resolved.instance.key)
+        let permit = try await circuits.enter(resolved.instance.key)
         do {
             let outcome = try await applyWaiting(link: link, resolved: resolved, trigger: event, logger: logger)
             circuits.leave(permit, outcome: .success)

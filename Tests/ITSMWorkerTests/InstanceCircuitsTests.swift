@@ -1,0 +1,50 @@
+import ITSMWorker
+import Synchronization
+import Testing
+
+/// The circuit breaker and bulkhead as pure logic (the end-to-end behaviour is in OperationsTests).
+@Suite(.timeLimit(.minutes(1)))
+struct InstanceCircuitsTests {
+    @Test func aMessageOverTheCapWaitsForTheNextFreePermit() async throws {
+        let circuits = InstanceCircuits(threshold: 5, openFor: .seconds(30), maxInFlight: 2, permitWait: .seconds(10))
+        let first = try await circuits.enter("a")
+        _ = try await circuits.enter("a")
+        let started = ContinuousClock.now
+        let third = Task { try await circuits.enter("a") }
+        try await Task.sleep(for: .milliseconds(200))
+        circuits.leave(first, outcome: .success)
+        _ = try await third.value
+        #expect(ContinuousClock.now - started < .seconds(5), "the waiter was not handed the freed permit")
+        // Other instances are not affected by a's cap.
+        _ = try await circuits.enter("b")
+    }
+
+    @Test func aWaiterIsParkedAfterThePermitWaitAndTheQueueIsBounded() async throws {
+        let circuits = InstanceCircuits(threshold: 5, openFor: .seconds(30), maxInFlight: 1, permitWait: .milliseconds(300))
+        _ = try await circuits.enter("a")
+        let waiting = Task { () -> Bool in
+            do throws(RetryableFailure) { _ = try await circuits.enter("a"); return true } catch { return !error.parked }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        // The queue holds one waiter (the cap): the next one is parked at once.
+        let started = ContinuousClock.now
+        await #expect(throws: RetryableFailure.self) { try await circuits.enter("a") }
+        #expect(ContinuousClock.now - started < .milliseconds(200))
+        #expect(await waiting.value == false, "the waiter should have been parked after 300 ms")
+    }
+
+    @Test func waitersAreParkedAsSoonAsTheCircuitOpens() async throws {
+        let circuits = InstanceCircuits(threshold: 1, openFor: .seconds(30), maxInFlight: 1, permitWait: .seconds(10))
+        let permit = try await circuits.enter("a")
+        let started = ContinuousClock.now
+        let waiting = Task { () -> String in
+            do throws(RetryableFailure) { _ = try await circuits.enter("a"); return "admitted" } catch { return error.parked ? "parked" : "other" }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        circuits.leave(permit, outcome: .failure)
+        #expect(await waiting.value == "parked")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(circuits.state("a") == .open)
+        await #expect(throws: RetryableFailure.self) { try await circuits.enter("a") }
+    }
+}
