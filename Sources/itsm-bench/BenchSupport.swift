@@ -50,7 +50,7 @@ final class WorkerUnderTest: @unchecked Sendable {
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("itsm-bench-worker.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
     }
@@ -65,14 +65,14 @@ final class WorkerUnderTest: @unchecked Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Resident memory now and at its peak, in MB.
-    var memory: (current: Double, peak: Double) {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return (0, 0) }
+    /// Resident memory now, its anonymous (private heap and stacks) part, and the peak, in MB.
+    var memory: (current: Double, anonymous: Double, peak: Double) {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return (0, 0, 0) }
         func value(_ key: String) -> Double {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
             return (Double(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "0") ?? 0) / 1024
         }
-        return (value("VmRSS:"), value("VmHWM:"))
+        return (value("VmRSS:"), value("RssAnon:"), value("VmHWM:"))
     }
 
     func stop() {
