@@ -50,8 +50,16 @@ struct FaultSuiteTests {
         load.stop()
         await stream.value
 
-        // Let the retries drain, then stop the workers as an operator would.
-        let drained = await stack.eventually(plan.drainSeconds) { await load.expectationsMet() }
+        // Let the retries drain (every expected event, and nothing left in a work or retry queue
+        // twice in a row), then stop the workers as an operator would.
+        var emptyBefore = false
+        let drained = await stack.eventually(plan.drainSeconds) {
+            guard await load.expectationsMet() else { return false }
+            let empty = await FaultChecker.queuedMessages(stack) == 0
+            defer { emptyBefore = empty }
+            if !(empty && emptyBefore) { try? await Task.sleep(for: .seconds(1)) }
+            return empty && emptyBefore
+        }
         print("drained: \(drained) after the stream stopped")
         let exits = await workers.stopAll()
         let report = try await FaultChecker(stack: stack, load: load).check()
@@ -589,6 +597,18 @@ struct FaultChecker {
     let stack: TestStack
     let load: FaultLoad
 
+    /// Messages ready in the work and retry queues.
+    static func queuedMessages(_ stack: TestStack) async -> Int {
+        var total = 0
+        for queue in workAndRetryQueues(stack) { total += (try? await stack.publisher.inspectQueue(queue).messageCount) ?? 0 }
+        return total
+    }
+
+    static func workAndRetryQueues(_ stack: TestStack) -> [String] {
+        let topology = stack.topology
+        return [topology.alertsQueue, topology.statusQueue, topology.commandsQueue] + topology.retryTTLs.map(topology.retryQueue(ttl:))
+    }
+
     /// How the simulated instances answered, by HTTP status, over the whole run.
     static func serviceNowAnswers(_ stack: TestStack) async -> [Int: Int] {
         var counts: [Int: Int] = [:]
@@ -699,12 +719,15 @@ struct FaultChecker {
         }
 
         // Broker: nothing left behind in work or retry queues; dead letters only for hostile input.
-        let topology = stack.topology
-        for queue in [topology.alertsQueue, topology.statusQueue, topology.commandsQueue] + topology.retryTTLs.map(topology.retryQueue(ttl:)) {
+        for queue in Self.workAndRetryQueues(stack) {
             let count = try await stack.publisher.inspectQueue(queue).messageCount
-            if count > 0 {
-                report.stuckMessages += count
-                report.sample("\(count) message(s) left in \(queue)")
+            guard count > 0 else { continue }
+            report.stuckMessages += count
+            for message in try await stack.drain(queue: queue, expecting: count, within: 5) {
+                let body = (try? JSONSerialization.jsonObject(with: Data(message.body))) as? [String: Any]
+                let alertID = (body?["alert"] as? [String: Any])?["id"] as? String ?? "?"
+                report.sample("left in \(queue): \(message.routingKey) for \(alertID), attempt \(message.properties.headers["x-attempt"]?.intValue ?? 1), "
+                              + "last error: \(message.properties.headers["x-last-error"]?.stringValue ?? "none")")
             }
         }
         let hostileIDs = load.hostileAlertIDs

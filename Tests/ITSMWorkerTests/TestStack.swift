@@ -256,7 +256,12 @@ final class TestStack: Sendable {
 
     /// Messages in the dead-letter queue (consumed and acked).
     func drainDeadLetters(expecting count: Int, within seconds: Double = 15) async throws -> [AMQPDelivery] {
-        let consumer = try await publisher.consume(queue: topology.deadQueue, prefetch: 500)
+        try await drain(queue: topology.deadQueue, expecting: count, within: seconds)
+    }
+
+    /// Messages in `queue` (consumed and acked), once `count` arrived or `seconds` passed.
+    func drain(queue: String, expecting count: Int, within seconds: Double = 15) async throws -> [AMQPDelivery] {
+        let consumer = try await publisher.consume(queue: queue, prefetch: 500)
         let collected = Mutex<[AMQPDelivery]>([])
         let task = Task {
             for try await delivery in consumer {
