@@ -88,9 +88,9 @@ public struct TicketStore: Sendable {
 
     /// Stores the created ticket, marks the event processed and queues `ticket.created`, in one
     /// statement (so one round trip, and atomic); fails with ``LostClaim`` if the claim is no
-    /// longer this worker's. `statusWaiting`: a status event for the alert waits to be applied.
+    /// longer this worker's.
     public func completeCreation(link: TicketLink, workerID: String, ticket: TicketEvent.Ticket, sysUpdatedOn: String?,
-                                 warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> (link: TicketLink, statusWaiting: Bool) {
+                                 warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> TicketLink {
         let rows = try await pool.query("""
             WITH updated AS (
                 UPDATE ticket_links
@@ -104,16 +104,13 @@ public struct TicketStore: Sendable {
             ), queued AS (
                 INSERT INTO outbox (event_id, routing_key, payload) SELECT $12::uuid, $13, $14::jsonb FROM updated
             )
-            SELECT updated.*, EXISTS (
-                SELECT 1 FROM status_events s WHERE s.customer_id = updated.customer_id AND s.alert_id = updated.alert_id AND s.applied_at IS NULL
-            ) AS status_waiting
-            FROM updated
+            SELECT * FROM updated
             """, [.int(link.id), .text(workerID), .text(ticket.sysID), .text(ticket.number), .text(ticket.url), .text(ticket.state),
                   .text(sysUpdatedOn), try .jsonEncoded(warnings),
                   .text(event.eventID), .text(event.customerID), .text(event.kind.rawValue),
                   .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(String(decoding: outgoing.encoded(), as: UTF8.self))])
         guard let row = rows.first else { throw LostClaim() }
-        return (try TicketLink(row), try row["status_waiting"].bool())
+        return try TicketLink(row)
     }
 
     /// Extends this worker's claim right before a write to ServiceNow; `false` if another
