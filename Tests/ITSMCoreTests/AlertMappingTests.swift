@@ -66,4 +66,15 @@ import Testing
             #expect(error.code == "wrong_type")
         }
     }
+
+    @Test func jsonValuesKeepTheirExactTypes() throws {
+        let body = #"{"s":"1","n":1,"f":2.5,"t":true,"z":false,"nil":null,"a":[1,"1",true,null,{"k":"v"}],"o":{"inner":{"x":[]}}}"#
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))
+        let expected: JSONValue = .object([
+            "s": .string("1"), "n": .number(1), "f": .number(2.5), "t": .bool(true), "z": .bool(false), "nil": .null,
+            "a": .array([.number(1), .string("1"), .bool(true), .null, .object(["k": .string("v")])]),
+            "o": .object(["inner": .object(["x": .array([])])]),
+        ])
+        #expect(value == expected)
+    }
 }
