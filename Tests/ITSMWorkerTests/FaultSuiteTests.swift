@@ -237,17 +237,21 @@ final class FaultLoad: Sendable {
             state.withLock { $0.alerts[alertID] = Expected(customer: customer, simulator: customerIndex, template: template) }
             await raise(customer: customer, network: network, alertID: alertID, title: template ? Self.templateTitle : "CPU usage above 95% (\(number))", twice: twice)
             let now = ContinuousClock.now
+            // Stamped with when they happen in Ceburu: publishing may lag behind (a broker
+            // restart) and two late events must not end up with the same occurred_at.
+            let acknowledgedAt = Date().addingTimeInterval(3), resolvedAt = Date().addingTimeInterval(6)
             if number % 2 == 0 {
-                due.append((now + .seconds(3), { await self.status("alert.acknowledged", customer: customer, network: network, alertID: alertID) }))
+                due.append((now + .seconds(3), { await self.status("alert.acknowledged", customer: customer, network: network, alertID: alertID, at: acknowledgedAt) }))
             }
             if number % 3 == 0 {
-                due.append((now + .seconds(6), { await self.status("alert.resolved", customer: customer, network: network, alertID: alertID) }))
+                due.append((now + .seconds(6), { await self.status("alert.resolved", customer: customer, network: network, alertID: alertID, at: resolvedAt) }))
             }
             if number % 2 == 1 && number % 3 != 0 && number % 10 == 1 {
                 due.append((now + .seconds(2), { await self.raise(customer: customer, network: network, alertID: alertID, title: "CPU usage above 95% (again)", twice: false, refire: true) }))
             }
-            let ready = due.filter { $0.at <= ContinuousClock.now }
-            due.removeAll { $0.at <= ContinuousClock.now }
+            let cutoff = ContinuousClock.now
+            let ready = due.filter { $0.at <= cutoff }
+            due.removeAll { $0.at <= cutoff }
             for item in ready { await item.action() }
             next += interval
             try? await Task.sleep(until: next, clock: .continuous)
@@ -270,10 +274,10 @@ final class FaultLoad: Sendable {
         }
     }
 
-    private func status(_ type: String, customer: String, network: String, alertID: String) async {
+    private func status(_ type: String, customer: String, network: String, alertID: String, at occurredAt: Date) async {
         let eventID = UUID().uuidString.lowercased()
         let body = Self.body(type: type, eventID: eventID, customer: customer, network: network, alert: ["id": alertID, "type": "cpu_usage"],
-                             extra: ["actor": ["name": "Dana Ops"]])
+                             extra: ["actor": ["name": "Dana Ops"], "occurred_at": AlertEvent.formatTimestamp(occurredAt)])
         // Recorded before publishing: the newest by occurred_at is what the ticket must show.
         state.withLock {
             $0.alerts[alertID]?.finalStatus = type == "alert.resolved" ? "resolved" : "acknowledged"
@@ -293,9 +297,12 @@ final class FaultLoad: Sendable {
     /// Publishes until the broker confirms (it may be restarting); gives up after two minutes.
     func publish(_ body: Data, routingKey: String) async {
         let deadline = ContinuousClock.now + .seconds(120)
+        // One id for every attempt: a publish that was not confirmed may still have arrived.
+        var properties = AMQPProperties(contentType: "application/json")
+        properties.messageID = UUID().uuidString
         while ContinuousClock.now < deadline {
             if let outcome = try? await stack.publisher.publish(body, exchange: stack.configuration.alertsExchange, routingKey: routingKey,
-                                                                properties: AMQPProperties(contentType: "application/json"), mandatory: true),
+                                                                properties: properties, mandatory: true),
                outcome == .confirmed {
                 state.withLock { $0.published += 1 }
                 return
@@ -561,6 +568,7 @@ struct FaultReport {
     var hostileDeadLettered = 0
     var validAlertsDeadLettered = 0
     var deadLetterCodes: [String: Int] = [:]
+    var repeatedDeadLetters = 0
     var templateTextKept = 0
     var samples: [String] = []
 
@@ -583,6 +591,7 @@ struct FaultReport {
             ("tickets still claimed or pending", "\(pendingClaims)"),
             ("valid alerts dead-lettered", "\(validAlertsDeadLettered)"),
             ("hostile messages dead-lettered", "\(hostileDeadLettered)"),
+            ("dead letters delivered more than once", "\(repeatedDeadLetters)"),
             ("template-like titles kept as text", "\(templateTextKept)"),
         ]
         let width = rows.map(\.0.count).max() ?? 0
@@ -732,7 +741,14 @@ struct FaultChecker {
         }
         let hostileIDs = load.hostileAlertIDs
         let dead = try await stack.drainDeadLetters(expecting: load.hostileExpectedDead, within: 30)
+        var seen = Set<String>()
         for delivery in dead {
+            // At-least-once: a message whose ack was lost (broker restart, kill -9) is
+            // dead-lettered again on redelivery.
+            if let id = delivery.properties.messageID, !seen.insert(id).inserted {
+                report.repeatedDeadLetters += 1
+                continue
+            }
             let code = delivery.properties.headers["x-error-code"]?.stringValue ?? "none"
             report.deadLetterCodes[code, default: 0] += 1
             let alertID = (try? JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any])
