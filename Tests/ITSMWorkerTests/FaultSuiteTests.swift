@@ -84,7 +84,8 @@ struct FaultSuiteTests {
         #expect(report.validAlertsDeadLettered == 0, "\(report.samples)")
         #expect(report.hostileDeadLettered == load.hostileExpectedDead, "dead letters by code: \(report.deadLetterCodes)")
         #expect(report.templateTextKept == load.templateAlerts, "\(report.samples)")
-        #expect(reconnects.allSatisfy { $0 <= 20 }, "reconnection attempts per worker during a broker restart of a few seconds: \(reconnects)")
+        // About 5 per restart of a few seconds on the backoff; thousands without it.
+        #expect(reconnects.allSatisfy { $0 <= 10 * plan.rounds }, "reconnection attempts per worker over \(plan.rounds) broker restart(s): \(reconnects)")
         #expect([401, 429, 503].allSatisfy { (answers[$0] ?? 0) > 0 }, "a fault was not injected: \(answers)")
         #expect(load.publishFailures == 0, "the load generator could not publish \(load.publishFailures) message(s)")
     }
