@@ -262,7 +262,3 @@ public struct AlertHandler: Sendable {
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

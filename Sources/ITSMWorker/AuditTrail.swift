@@ -44,7 +44,7 @@ public final class AuditTrail: Sendable {
         guard let context = AuditContext.current else { return }
         let error = request.serviceNowMessage ?? request.error.map { [$0.message, $0.detail].compactMap { $0 }.joined(separator: ": ") }
         enqueue(Row(context: context, kind: "servicenow", method: "\(request.method) \(request.operation)", table: request.table, sysID: request.sysID,
-                    status: request.status, durationMs: Int(request.duration.components.seconds * 1000 + request.duration.components.attoseconds / 1_000_000_000_000_000),
+                    status: request.status, durationMs: Int(request.duration.milliseconds),
                     message: error))
     }
 

@@ -77,7 +77,7 @@ public struct ConnectionTester: Sendable {
             let started = ContinuousClock.now
             let (status, cause, remedy) = await body()
             let elapsed = ContinuousClock.now - started
-            checks.append(ConnectionCheck(name: name, status: status, durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+            checks.append(ConnectionCheck(name: name, status: status, durationMs: Int(elapsed.milliseconds),
                                           cause: cause, remedy: remedy))
             return status
         }

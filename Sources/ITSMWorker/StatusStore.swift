@@ -65,13 +65,12 @@ extension TicketStore {
 
     /// Takes the short claim that serializes writes to an open ticket (status changes, re-fires).
     public func claimOpen(link: TicketLink, workerID: String, lease: Duration) async throws -> TicketLink? {
-        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         // Compare-and-set: only when nobody (alive) holds it.
-        return try await pool.query("""
+        try await pool.query("""
             UPDATE ticket_links SET claimed_by = $2, claim_expires_at = now() + make_interval(secs => $3)
             WHERE id = $1 AND status = 'open' AND (claimed_by IS NULL OR claim_expires_at < now())
             RETURNING *
-            """, [.int(link.id), .text(workerID), .double(seconds)]).first.map(TicketLink.init)
+            """, [.int(link.id), .text(workerID), .double(lease.seconds)]).first.map(TicketLink.init)
     }
 
     /// Stores what a status write did (or why it did nothing) and releases the claim, in one

@@ -26,7 +26,7 @@ public struct TicketStore: Sendable {
 
     /// Claims the right to create the ticket for an alert, or reports its open ticket.
     public func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> Claim {
-        let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let leaseSeconds = lease.seconds
         // The usual case, an alert seen for the first time, in one statement: no link at all
         // means generation 0 and nothing to look up. A concurrent claim that inserted first makes
         // this one do nothing, and the transaction below sorts it out.
@@ -116,11 +116,10 @@ public struct TicketStore: Sendable {
     /// Extends this worker's claim right before a write to ServiceNow; `false` if another
     /// worker took it over meanwhile (then nothing may be written).
     public func renewClaim(link: TicketLink, workerID: String, lease: Duration) async throws -> Bool {
-        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
-        return try await pool.execute("""
+        try await pool.execute("""
             UPDATE ticket_links SET claim_expires_at = now() + make_interval(secs => $3)
             WHERE id = $1 AND claimed_by = $2 AND status = 'pending'
-            """, [.int(link.id), .text(workerID), .double(seconds)]) == 1
+            """, [.int(link.id), .text(workerID), .double(lease.seconds)]) == 1
     }
 
     /// Gives the claim back after a retryable failure, so the retry can take it at once.
