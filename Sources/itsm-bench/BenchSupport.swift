@@ -89,6 +89,8 @@ final class LoadGenerator: Sendable {
     let exchange: String
     private let published = Mutex<[String: ContinuousClock.Instant]>([:])
     private let latencies = Mutex<[Duration]>([])
+    /// (published, latency) per alert, for --timeline.
+    let timeline = Mutex<[(ContinuousClock.Instant, Duration)]>([])
     private let created = Atomic<Int>(0)
     private let consumer: AMQPConsumer
     private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
@@ -115,6 +117,7 @@ final class LoadGenerator: Sendable {
                     let now = ContinuousClock.now
                     if let sent = generator.published.withLock({ $0[cause] }) {
                         generator.latencies.withLock { $0.append(now - sent) }
+                        generator.timeline.withLock { $0.append((sent, now - sent)) }
                     }
                     generator.created.add(1, ordering: .relaxed)
                 }

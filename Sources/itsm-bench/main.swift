@@ -5,9 +5,13 @@ import ITSMWorker
 import Logging
 import Postgres
 import ServiceNowSimulator
+import Synchronization
 
 // Benchmark scenarios (see scripts/bench). Prints figures; asserts nothing.
-//   itsm-bench [--quick] --worker PATH
+//   itsm-bench [--quick] [--only 1,5] [--rate N] [--timeline PREFIX] --worker PATH
+// --only runs some scenarios (to repeat one while profiling); scenario 5 then paces at --rate
+// alerts/s (default: half of scenario 1's throughput when it ran, else 200). --timeline writes
+// each run's latencies to PREFIX.<run>.
 // Servers: ITSM_AMQP_URL and ITSM_DATABASE_URL (an account that may create databases).
 
 let arguments = CommandLine.arguments
@@ -17,7 +21,12 @@ guard let workerIndex = arguments.firstIndex(of: "--worker"), workerIndex + 1 < 
     exit(2)
 }
 // --config-cache-ttl X passes ITSM_CONFIG_CACHE_TTL to the worker (e.g. 1ms to measure without the cache).
-let configCacheTTL = arguments.firstIndex(of: "--config-cache-ttl").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+func option(_ name: String) -> String? {
+    arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+}
+let configCacheTTL = option("--config-cache-ttl")
+let only = option("--only").map { Set($0.split(separator: ",").compactMap { Int($0) }) }
+func runs(_ scenario: Int) -> Bool { only?.contains(scenario) ?? true }
 let environment = BenchEnvironment(
     amqpURL: ProcessInfo.processInfo.environment["ITSM_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f",
     adminDatabaseURL: ProcessInfo.processInfo.environment["ITSM_DATABASE_URL"] ?? "postgres://itsm:itsm@127.0.0.1:5432/itsm",
@@ -105,11 +114,22 @@ struct RunResult {
     if !done { print("  (\(name): only \(generator.createdCount) of \(expected) tickets within the time limit)") }
     let cpu = worker.cpuSeconds - cpuBefore
     let (p50, p99) = generator.percentiles
+    if let prefix = option("--timeline") {
+        // One line per alert: seconds since the first publish, latency in ms (to see stalls).
+        let points = generator.timeline.withLock { $0 }.sorted { $0.0 < $1.0 }
+        let text = points.map { String(format: "%.3f %.1f", ($0.0 - started).seconds, $0.1.seconds * 1000) }.joined(separator: "\n")
+        try? text.write(toFile: "\(prefix).\(name)", atomically: true, encoding: .utf8)
+    }
     let result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
                            idleRSS: idle.current, idleAnonymous: idle.anonymous, peakRSS: worker.memory.peak, p50: p50, p99: p99, cpuBreakdown: breakdown)
     await generator.stop()
     worker.stop()
-    for suffix in ["alerts", "status", "commands", "dead"] { _ = try? await amqp.deleteQueue("bench.\(id).\(suffix)") }
+    // Every queue the worker declared, so that repeated runs do not pile up queues in the broker.
+    if let topology = try? WorkerTopology(WorkerConfiguration(environment: env)) {
+        for queue in [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue] + topology.retryTTLs.map(topology.retryQueue(ttl:)) {
+            _ = try? await amqp.deleteQueue(queue)
+        }
+    }
     await pool.close()
     return result
 }
@@ -130,8 +150,8 @@ struct RunResult {
 print("itsm-worker benchmark\(quick ? " (quick)" : ""): worker \(environment.workerBinary)")
 
 // 1. Ceiling: the worker's I/O pattern with our own modules and nothing else.
-let ceilingMessages = quick ? 300 : 5000
-let (ceiling, ceilingCPU): (Double, String) = try await {
+@MainActor func measureCeiling() async throws -> (Double, String) {
+    let ceilingMessages = quick ? 300 : 5000
     let id = UUID().uuidString.prefix(6).lowercased()
     let pool = try environment.pool(size: 16)
     try await pool.execute("CREATE TABLE IF NOT EXISTS bench_ceiling (event_id text PRIMARY KEY, body jsonb NOT NULL)")
@@ -174,71 +194,89 @@ let (ceiling, ceilingCPU): (Double, String) = try await {
     try await pool.execute("DROP TABLE bench_ceiling")
     await pool.close()
     return (rate, breakdown)
-}()
-row("1. ceiling (consume + 1 transaction + 1 confirmed publish)", String(format: "%.0f msg/s", ceiling), "reference")
-row("1. CPU during the ceiling", ceilingCPU, "")
+}
 let (instant, instantURLs) = try await simulators(4, latency: .zero)
-let full = try await runWorker("instant", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 300 : 3000)
-row("1. worker, instant ServiceNow", String(format: "%.0f alerts/s = %.0f %% of the ceiling; %.2f CPU s per 1,000", full.throughput, full.throughput / ceiling * 100, full.cpuPerThousand),
-    "≥ 50 % of the ceiling")
-row("1. CPU while the worker ran", full.cpuBreakdown, "what bounds it")
+var full: RunResult?
+if runs(1) {
+    let (ceiling, ceilingCPU) = try await measureCeiling()
+    row("1. ceiling (consume + 1 transaction + 1 confirmed publish)", String(format: "%.0f msg/s", ceiling), "reference")
+    row("1. CPU during the ceiling", ceilingCPU, "")
+    let result = try await runWorker("instant", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 300 : 3000)
+    row("1. worker, instant ServiceNow", String(format: "%.0f alerts/s = %.0f %% of the ceiling; %.2f CPU s per 1,000", result.throughput, result.throughput / ceiling * 100, result.cpuPerThousand),
+        "≥ 50 % of the ceiling")
+    row("1. CPU while the worker ran", result.cpuBreakdown, "what bounds it")
+    full = result
+}
 
 // 2. ServiceNow-bound: 20 instances, 200 ms each, 4 concurrent requests per instance.
 let (slow, slowURLs) = try await simulators(20, latency: .milliseconds(200))
-let bound = try await runWorker("bound", simulators: slow, urls: slowURLs, customers: 20, alerts: quick ? 200 : 2000)
-row("2. 20 instances × 200 ms × 4 concurrent", String(format: "%.0f creates/s = %.0f %% of 400", bound.throughput, bound.throughput / 400 * 100), "≥ 95 %")
+var bound: RunResult?
+if runs(2) || runs(3) {
+    let result = try await runWorker("bound", simulators: slow, urls: slowURLs, customers: 20, alerts: quick ? 200 : 2000)
+    row("2. 20 instances × 200 ms × 4 concurrent", String(format: "%.0f creates/s = %.0f %% of 400", result.throughput, result.throughput / 400 * 100), "≥ 95 %")
+    row("2. CPU while the worker ran", result.cpuBreakdown, "what bounds it")
+    bound = result
+}
 
 // 3. Isolation: one of the 20 instances times out on every call.
-await slow[0].store.inject(.hang, count: -1)
-let healthy = Set(1..<20)
-let isolated = try await runWorker("isolation", simulators: slow, urls: slowURLs, customers: 20, alerts: quick ? 200 : 2000,
-                                   countOnly: healthy, extra: ["ITSM_REQUEST_TIMEOUT": "2s"])
-let healthyShare = bound.throughput * 19 / 20
-row("3. same, one instance timing out", String(format: "healthy %.0f creates/s = %.0f %% of scenario 2's share", isolated.throughput, isolated.throughput / healthyShare * 100), "≥ 95 %")
-await slow[0].store.clearFaults()
+if runs(3), let bound {
+    await slow[0].store.inject(.hang, count: -1)
+    let isolated = try await runWorker("isolation", simulators: slow, urls: slowURLs, customers: 20, alerts: quick ? 200 : 2000,
+                                       countOnly: Set(1..<20), extra: ["ITSM_REQUEST_TIMEOUT": "2s"])
+    let healthyShare = bound.throughput * 19 / 20
+    row("3. same, one instance timing out", String(format: "healthy %.0f creates/s = %.0f %% of scenario 2's share", isolated.throughput, isolated.throughput / healthyShare * 100), "≥ 95 %")
+    await slow[0].store.clearFaults()
+}
 
 // 4. Sync: open tickets on one instance, one cycle.
-let ticketCount = quick ? 1000 : 10_000
-let (syncSims, syncURLs) = try await simulators(1, latency: .zero)
-let syncPool = try await environment.freshDatabase("itsm_bench")
-_ = try await syncSims[0].store.seedIncidents(ticketCount)
-let records = await syncSims[0].store.records("incident")
-let box = try SecretBox(currentKey: environment.secretKey)
-try await ConfigurationStore(pool: syncPool).saveIntegration(customerID: "c0", instanceURL: syncURLs[0], clientID: "bench-client",
-                                                             sealedSecret: try box.seal("bench-secret"), settings: IntegrationSettings())
-for start in stride(from: 0, to: records.count, by: 500) {
-    let batch = records[start..<min(start + 500, records.count)]
-    try await syncPool.execute("""
-        INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status, sys_id, number, url, state, sys_updated_on)
-        SELECT 'c0', 'net-1', 'a' || s, 'cpu_usage', 'corr' || s, 'incident', 'open', s, 'INC', 'u', '1', '2000-01-01 00:00:00'
-        FROM unnest($1::text[]) AS s
-        """, [.text("{" + batch.map { $0["sys_id"]! }.joined(separator: ",") + "}")])
+var syncSims: [ServiceNowSimulator] = []
+if runs(4) {
+    let ticketCount = quick ? 1000 : 10_000
+    let syncURLs: [String]
+    (syncSims, syncURLs) = try await simulators(1, latency: .zero)
+    let syncPool = try await environment.freshDatabase("itsm_bench")
+    _ = try await syncSims[0].store.seedIncidents(ticketCount)
+    let records = await syncSims[0].store.records("incident")
+    let box = try SecretBox(currentKey: environment.secretKey)
+    try await ConfigurationStore(pool: syncPool).saveIntegration(customerID: "c0", instanceURL: syncURLs[0], clientID: "bench-client",
+                                                                 sealedSecret: try box.seal("bench-secret"), settings: IntegrationSettings())
+    for start in stride(from: 0, to: records.count, by: 500) {
+        let batch = records[start..<min(start + 500, records.count)]
+        try await syncPool.execute("""
+            INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status, sys_id, number, url, state, sys_updated_on)
+            SELECT 'c0', 'net-1', 'a' || s, 'cpu_usage', 'corr' || s, 'incident', 'open', s, 'INC', 'u', '1', '2000-01-01 00:00:00'
+            FROM unnest($1::text[]) AS s
+            """, [.text("{" + batch.map { $0["sys_id"]! }.joined(separator: ",") + "}")])
+    }
+    await syncSims[0].store.clearRequests()
+    var syncEnv = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ITSM_") }
+    syncEnv.merge(["ITSM_AMQP_URL": environment.amqpURL, "ITSM_DATABASE_URL": try environment.databaseURL("itsm_bench"), "ITSM_SECRET_KEY": environment.secretKey,
+                   "ITSM_ALLOW_INSECURE_INSTANCE_URLS": "true", "ITSM_QUEUE_PREFIX": "bench.sync", "ITSM_QUEUE_TYPE": "classic", "ITSM_LOG_LEVEL": "error",
+                   "ITSM_EVENTS_EXCHANGE": "bench.sync.events", "ITSM_ALERTS_EXCHANGE": "bench.sync.alerts"]) { _, new in new }
+    let syncStarted = ContinuousClock.now
+    let sync = Process()
+    sync.executableURL = URL(fileURLWithPath: environment.workerBinary)
+    sync.arguments = ["sync", "--once"]
+    sync.environment = syncEnv
+    sync.standardOutput = FileHandle.nullDevice
+    sync.standardError = FileHandle.nullDevice
+    try sync.run()
+    sync.waitUntilExit()
+    let syncTime = ContinuousClock.now - syncStarted
+    let syncRequests = await syncSims[0].store.requests().filter { $0.method == "GET" && $0.path == "/api/now/table/incident" }.count
+    row("4. sync of \(ticketCount) open tickets (one cycle)", "\(syncRequests) list requests in \(syncTime.ms) (process start included)", "≤ 100 requests for 10,000")
+    await syncPool.close()
 }
-await syncSims[0].store.clearRequests()
-var syncEnv = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ITSM_") }
-syncEnv.merge(["ITSM_AMQP_URL": environment.amqpURL, "ITSM_DATABASE_URL": try environment.databaseURL("itsm_bench"), "ITSM_SECRET_KEY": environment.secretKey,
-               "ITSM_ALLOW_INSECURE_INSTANCE_URLS": "true", "ITSM_QUEUE_PREFIX": "bench.sync", "ITSM_QUEUE_TYPE": "classic", "ITSM_LOG_LEVEL": "error",
-               "ITSM_EVENTS_EXCHANGE": "bench.sync.events", "ITSM_ALERTS_EXCHANGE": "bench.sync.alerts"]) { _, new in new }
-let syncStarted = ContinuousClock.now
-let sync = Process()
-sync.executableURL = URL(fileURLWithPath: environment.workerBinary)
-sync.arguments = ["sync", "--once"]
-sync.environment = syncEnv
-sync.standardOutput = FileHandle.nullDevice
-sync.standardError = FileHandle.nullDevice
-try sync.run()
-sync.waitUntilExit()
-let syncTime = ContinuousClock.now - syncStarted
-let syncRequests = await syncSims[0].store.requests().filter { $0.method == "GET" && $0.path == "/api/now/table/incident" }.count
-row("4. sync of \(ticketCount) open tickets (one cycle)", "\(syncRequests) list requests in \(syncTime.ms) (process start included)", "≤ 100 requests for 10,000")
-await syncPool.close()
 
 // 5. Footprint and added latency at half of scenario 1's rate.
-let halfRate = max(10, full.throughput / 2)
-let paced = try await runWorker("paced", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 200 : 2000, rate: halfRate)
-row("5. idle RSS", String(format: "%.1f MB, of which %.1f MB anonymous (the rest: pages of the binary and shared libraries)", full.idleRSS, full.idleAnonymous), "< 40 MB")
-row("5. RSS under load (peak, scenario 2)", String(format: "%.1f MB", bound.peakRSS), "< 150 MB")
-row("5. latency at \(Int(halfRate)) alerts/s", "p50 \(paced.p50.ms), p99 \(paced.p99.ms)", "p99 < 20 ms")
+if runs(5) {
+    let halfRate = option("--rate").flatMap(Double.init) ?? full.map { max(10, $0.throughput / 2) } ?? 200
+    let paced = try await runWorker("paced", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 200 : 2000, rate: halfRate)
+    let idle = full ?? paced
+    row("5. idle RSS", String(format: "%.1f MB, of which %.1f MB anonymous (the rest: pages of the binary and shared libraries)", idle.idleRSS, idle.idleAnonymous), "< 40 MB")
+    if let bound { row("5. RSS under load (peak, scenario 2)", String(format: "%.1f MB", bound.peakRSS), "< 150 MB") }
+    row("5. latency at \(Int(halfRate)) alerts/s", "p50 \(paced.p50.ms), p99 \(paced.p99.ms)", "p99 < 20 ms")
+}
 
 print("\n| scenario | figure | target |\n| --- | --- | --- |")
 for (scenario, figure, target) in rows { print("| \(scenario) | \(figure) | \(target) |") }
