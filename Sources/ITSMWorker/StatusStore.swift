@@ -110,6 +110,7 @@ extension TicketStore {
             }
             if let outgoing { try await Self.enqueue(connection, outgoing) }
         }
+        if outgoing != nil { outbox?.notify() }
     }
 
     public func releaseClaim(link: TicketLink, workerID: String) async throws {

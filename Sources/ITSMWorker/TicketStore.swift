@@ -5,9 +5,13 @@ import Postgres
 /// Ticket links, processed events and the outbox, with the transactions that keep them in step.
 public struct TicketStore: Sendable {
     let pool: PostgresPool
+    /// Woken right after a commit that queued an event: the event goes out while the handler
+    /// is still settling its message (looking for waiting status events, acknowledging).
+    let outbox: OutboxSignal?
 
-    public init(pool: PostgresPool) {
+    public init(pool: PostgresPool, outbox: OutboxSignal? = nil) {
         self.pool = pool
+        self.outbox = outbox
     }
 
     public enum Claim: Sendable {
@@ -110,6 +114,7 @@ public struct TicketStore: Sendable {
                   .text(event.eventID), .text(event.customerID), .text(event.kind.rawValue),
                   .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(String(decoding: outgoing.encoded(), as: UTF8.self))])
         guard let row = rows.first else { throw LostClaim() }
+        outbox?.notify()
         return try TicketLink(row)
     }
 
@@ -143,6 +148,7 @@ public struct TicketStore: Sendable {
             try await Self.markProcessed(connection, event: event, outcome: "ticket_failed")
             try await Self.enqueue(connection, outgoing)
         }
+        outbox?.notify()
     }
 
     /// Records a change the worker made to an open ticket (a re-fire's work note, a status

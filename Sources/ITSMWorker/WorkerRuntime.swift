@@ -107,7 +107,8 @@ public final class WorkerRuntime: Sendable {
         self.topology = topology
         self.logger = logger
         configurationStore = ConfigurationStore(pool: pool)
-        tickets = TicketStore(pool: pool)
+        outboxSignal = OutboxSignal()
+        tickets = TicketStore(pool: pool, outbox: outboxSignal)
         let secrets = try configuration.secretKey.map { key throws(SecretBoxError) in
             try SecretBox(currentKey: key, previousKeys: configuration.previousSecretKeys)
         }
@@ -115,7 +116,6 @@ public final class WorkerRuntime: Sendable {
                                        policy: InstanceURLPolicy(allowInsecure: configuration.allowInsecureInstanceURLs,
                                                                  allowedHostSuffixes: configuration.instanceHostAllowlist),
                                        secrets: secrets, cacheTTL: configuration.configurationCacheTTL)
-        outboxSignal = OutboxSignal()
         health = HealthState()
         let status = StatusHandler(tickets: tickets, resolver: resolver, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease)
         statusHandler = status
