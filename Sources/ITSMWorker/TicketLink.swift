@@ -71,6 +71,13 @@ public struct TicketLink: Sendable, Equatable {
     /// earlier attempt created, while a later ticket for the same alert gets its own key.
     public static func correlationID(customerID: String, alertID: String, generation: Int) -> String {
         let digest = SHA256.hash(data: Data("\(customerID)\u{0}\(alertID)\u{0}\(generation)".utf8))
-        return "ceburu-" + digest.prefix(20).map { String(format: "%02x", $0) }.joined()
+        // (Per alert, so no String(format:) per byte.)
+        let hex = Array("0123456789abcdef".utf8)
+        var key = Array("ceburu-".utf8)
+        for byte in digest.prefix(20) {
+            key.append(hex[Int(byte >> 4)])
+            key.append(hex[Int(byte & 0x0f)])
+        }
+        return String(decoding: key, as: UTF8.self)
     }
 }
