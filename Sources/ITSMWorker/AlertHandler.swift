@@ -161,7 +161,7 @@ public struct AlertHandler: Sendable {
                                         url: resolved.instance.recordLink(table: link.table, sysID: record.sysID), state: record["state"] ?? IncidentState.new)
         let outgoing = TicketEvent(type: .created, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
                                    causeEventID: event.eventID, ticket: ticket, alertStatus: "open", warnings: warnings)
-        let created: TicketLink
+        let created: (link: TicketLink, statusWaiting: Bool)
         do {
             created = try await tickets.completeCreation(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: record["sys_updated_on"],
                                                          warnings: warnings, event: event, outgoing: outgoing)
@@ -169,9 +169,9 @@ public struct AlertHandler: Sendable {
             throw RetryableFailure(reason: lost.description)
         }
         logger.info("incident created", metadata: ["servicenow.number": "\(ticket.number)", "servicenow.sys_id": "\(ticket.sysID)"])
-        // Looked up after the commit, not inside it: a status event recorded by another worker
-        // that still saw this ticket pending is visible only now.
-        await applyWaitingStatus(created, resolved: resolved, logger: logger)
+        if created.statusWaiting {
+            await applyWaitingStatus(created.link, resolved: resolved, logger: logger)
+        }
         return .ticketCreated(number: ticket.number)
     }
 

@@ -28,9 +28,15 @@ public struct StatusHandler: Sendable {
         var openLink: TicketLink?
         let admission = try await EventAdmission.check(event, resolver: resolver, tickets: tickets) {
             try await tickets.recordStatusEvent(event)
-            guard let link = try await tickets.link(customerID: event.customerID, alertID: event.alert.id), link.status == .open else {
-                // No ticket yet (or it is being created): the event waits and is applied right
-                // after the ticket is created.
+            let newest = try await tickets.link(customerID: event.customerID, alertID: event.alert.id)
+            guard let link = newest, link.status == .open else {
+                if let newest, newest.isBeingCreated(lease: claimLease) {
+                    // The creation's completion statement may have read the waiting events
+                    // before this one was recorded: try again once the ticket exists.
+                    return .busy
+                }
+                // No ticket yet: the event waits, and the completion of the ticket's creation
+                // (which starts after this point) finds and applies it.
                 try await tickets.markProcessed(event: event, outcome: "deferred")
                 logger.info("status event kept until the alert's ticket exists")
                 return .deferred

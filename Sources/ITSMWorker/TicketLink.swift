@@ -66,6 +66,14 @@ public struct TicketLink: Sendable, Equatable {
         updatedAt = try row["updated_at"].date()
     }
 
+    /// Pending with a worker's claim: that worker may still commit the created ticket. A claim
+    /// that expired is counted for one more lease, since its holder learns of the expiry only
+    /// when it commits; after that the holder is gone.
+    func isBeingCreated(lease: Duration, now: Date = Date()) -> Bool {
+        guard status == .pending, claimedBy != nil, let expires = claimExpiresAt else { return false }
+        return expires.addingTimeInterval(lease.seconds) > now
+    }
+
     /// A stable key written to the incident's `correlation_id`: derived from the customer, the
     /// alert and how many tickets the alert had before, so that a retry finds the incident an
     /// earlier attempt created, while a later ticket for the same alert gets its own key.

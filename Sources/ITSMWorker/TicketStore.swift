@@ -92,9 +92,11 @@ public struct TicketStore: Sendable {
 
     /// Stores the created ticket, marks the event processed and queues `ticket.created`, in one
     /// statement (so one round trip, and atomic); fails with ``LostClaim`` if the claim is no
-    /// longer this worker's.
+    /// longer this worker's. `statusWaiting`: a status event for the alert was recorded before
+    /// the statement began. One recorded later is not seen here, but its handler saw this claim
+    /// and retries (``TicketLink/isBeingCreated(lease:now:)``), or saw the open ticket.
     public func completeCreation(link: TicketLink, workerID: String, ticket: TicketEvent.Ticket, sysUpdatedOn: String?,
-                                 warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> TicketLink {
+                                 warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> (link: TicketLink, statusWaiting: Bool) {
         let rows = try await pool.query("""
             WITH updated AS (
                 UPDATE ticket_links
@@ -108,14 +110,18 @@ public struct TicketStore: Sendable {
             ), queued AS (
                 INSERT INTO outbox (event_id, routing_key, payload) SELECT $12::uuid, $13, $14::jsonb FROM updated
             )
-            SELECT * FROM updated
+            SELECT updated.*, EXISTS (
+                SELECT 1 FROM status_events
+                WHERE status_events.customer_id = updated.customer_id AND status_events.alert_id = updated.alert_id AND applied_at IS NULL
+            ) AS status_waiting
+            FROM updated
             """, [.int(link.id), .text(workerID), .text(ticket.sysID), .text(ticket.number), .text(ticket.url), .text(ticket.state),
                   .text(sysUpdatedOn), try .jsonEncoded(warnings),
                   .text(event.eventID), .text(event.customerID), .text(event.kind.rawValue),
                   .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(String(decoding: outgoing.encoded(), as: UTF8.self))])
         guard let row = rows.first else { throw LostClaim() }
         outbox?.notify()
-        return try TicketLink(row)
+        return (try TicketLink(row), try row["status_waiting"].bool())
     }
 
     /// Extends this worker's claim right before a write to ServiceNow; `false` if another

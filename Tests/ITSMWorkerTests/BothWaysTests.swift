@@ -108,6 +108,36 @@ struct BothWaysTests {
         #expect(try outcome.first?["outcome"].string() == "superseded" || (try outcome.first?["outcome"].string()) == "stale")
     }
 
+    @Test func anAcknowledgementArrivingWhileTheIncidentIsBeingCreatedIsAppliedOnceItExists() async throws {
+        let (stack, _) = try await stack()
+        defer { Task { await stack.stop() } }
+        let t0 = Date()
+        // The next ServiceNow call takes 2 s (under the stack's 3 s timeout), so the link stays
+        // pending with the worker's claim.
+        await stack.simulator.store.inject(.slow(.seconds(2)), count: 1)
+        try await stack.publishRaised(alertID: "c1", occurredAt: t0)
+        #expect(await stack.eventually {
+            guard let link = try? await stack.link(alertID: "c1") else { return false }
+            return link.status == .pending && link.claimedBy != nil
+        })
+        let ackID = try await stack.publishStatus("alert.acknowledged", alertID: "c1", occurredAt: t0.addingTimeInterval(5), note: "on it")
+        #expect(await stack.eventually { stack.events.forAlert("c1", type: "ticket.updated").count == 1 })
+        let incident = try await incidentFor(stack, alertID: "c1")
+        #expect(incident["state"] == "2")
+        let applied = try await stack.pool.query("SELECT applied_at IS NOT NULL AS applied FROM status_events WHERE event_id = $1", [.text(ackID)])
+        #expect(try applied.first?["applied"].bool() == true)
+        // Its message was retried until the ticket existed, not settled as waiting: a completion
+        // that had read the waiting events just before the acknowledgement was recorded would
+        // not have applied it.
+        #expect(await stack.eventually {
+            let outcome = try? await stack.pool.query("SELECT outcome FROM processed_events WHERE event_id = $1", [.text(ackID)]).first?["outcome"].string()
+            return outcome != nil && outcome != "deferred"
+        })
+        try await Task.sleep(for: .seconds(3))
+        #expect(stack.events.forAlert("c1", type: "ticket.updated").count == 1, "the acknowledgement had a second effect")
+        #expect(await stack.simulator.store.journal(sysID: incident["sys_id"]!, element: "work_notes").count == 1)
+    }
+
     @Test func anOperatorsChangeInServiceNowIsPublishedOnceAndOwnChangesAreNotEchoed() async throws {
         let (stack, worker) = try await stack()
         defer { Task { await stack.stop() } }
