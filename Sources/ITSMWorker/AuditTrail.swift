@@ -72,12 +72,7 @@ public final class AuditTrail: Sendable {
         guard !rows.isEmpty else { return 0 }
         // One statement per flush, not per row: at a few hundred alerts a second, row-at-a-time
         // inserts were a large share of the worker's database round trips.
-        func array(_ values: [String?]) -> PostgresValue {
-            .text("{" + values.map { value in
-                guard let value else { return "NULL" }
-                return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-            }.joined(separator: ",") + "}")
-        }
+        let array = PostgresValue.array
         do {
             try await pool.execute("""
                 INSERT INTO audit_log (customer_id, alert_id, event_id, kind, method, target_table, sys_id, status, duration_ms, message)

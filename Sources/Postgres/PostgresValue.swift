@@ -43,6 +43,28 @@ public enum PostgresValue: Sendable, Hashable {
     public static func int(_ value: Int?) -> PostgresValue { value.map(PostgresValue.int) ?? .null }
     /// `.timestamp(value)` or `.null`.
     public static func timestamp(_ value: Date?) -> PostgresValue { value.map(PostgresValue.timestamp) ?? .null }
+    /// An array literal for a `$n::text[]` (or `::int[]`, …) parameter: every element quoted,
+    /// `"` and `\\` escaped, `nil` as NULL. For batches sent as one `unnest(…)` statement.
+    public static func array(_ values: [String?]) -> PostgresValue {
+        var literal = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { literal.append(",") }
+            guard let value else { literal.append("NULL"); continue }
+            literal.append("\"")
+            if value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                for scalar in value.unicodeScalars {
+                    if scalar == "\"" || scalar == "\\" { literal.unicodeScalars.append("\\") }
+                    literal.unicodeScalars.append(scalar)
+                }
+            } else {
+                literal.append(value)
+            }
+            literal.append("\"")
+        }
+        literal.append("}")
+        return .text(literal)
+    }
+
     /// JSON-encodes `value` for a `jsonb` parameter.
     public static func jsonEncoded(_ value: some Encodable) throws -> PostgresValue {
         let encoder = JSONEncoder()

@@ -75,6 +75,20 @@ struct PostgresTests {
         await pool.close()
     }
 
+    @Test func arraysOfTextRoundTripThroughUnnestWithQuotesBackslashesAndNulls() async throws {
+        let pool = try TestDatabase.pool()
+        let values: [String?] = ["plain", #"say "hi""#, #"C:\path\"#, nil, "NULL", "", "a,b", "{braces}", "  spaced ", "ünï\u{1F600}", #"\""#]
+        let rows = try await pool.query("SELECT s, s IS NULL AS missing FROM unnest($1::text[]) WITH ORDINALITY AS u(s, n) ORDER BY n", [.array(values)])
+        #expect(rows.count == values.count)
+        for (row, value) in zip(rows, values) {
+            #expect(try row["missing"].bool() == (value == nil))
+            #expect(try row["s"].optionalString() == value)
+        }
+        let numbers = try await pool.query("SELECT sum(x) AS total FROM unnest($1::int[]) AS x", [.array(["1", nil, "41"])])
+        #expect(try numbers.first?["total"].int() == 42)
+        await pool.close()
+    }
+
     @Test func transactionsCommitOrRollBack() async throws {
         let pool = try TestDatabase.pool()
         let table = TestDatabase.uniqueName("tx")
