@@ -1,6 +1,7 @@
 import Foundation
 import ITSMCore
 import ServiceNow
+import Synchronization
 
 /// Turns a customer's stored integration into a ServiceNow session: opens the sealed secret and
 /// checks the instance URL against the policy.
@@ -11,6 +12,20 @@ public struct IntegrationResolver: Sendable {
     /// What the message path reads (cached); commands and the sync read the store directly.
     public let cache: ConfigurationCache
     let secrets: SecretBox?
+    private let recent = Recent()
+
+    /// The last resolution per customer, reused while the stored fields it came from are the
+    /// same: opening the secret and parsing the URL for every message was 2 % of the worker's CPU.
+    private final class Recent: Sendable {
+        struct Entry {
+            let instanceURL: String
+            let clientID: String
+            let sealedSecret: SecretBox.Sealed
+            let instance: InstanceURL
+            let session: ServiceNowSession
+        }
+        let entries = Mutex<[String: Entry]>([:])
+    }
 
     public init(configuration: ConfigurationStore, client: ServiceNowClient, policy: InstanceURLPolicy, secrets: SecretBox?,
                 cacheTTL: Duration = .zero) {
@@ -35,6 +50,10 @@ public struct IntegrationResolver: Sendable {
     }
 
     public func resolve(_ integration: StoredIntegration) throws(Unusable) -> Resolved {
+        if let entry = recent.entries.withLock({ $0[integration.customerID] }), entry.instanceURL == integration.instanceURL,
+           entry.clientID == integration.clientID, entry.sealedSecret == integration.sealedSecret {
+            return Resolved(integration: integration, instance: entry.instance, session: entry.session)
+        }
         guard let secrets else { throw Unusable(code: "secret_key_missing", message: SecretBoxError.noKey.description) }
         let secret: String
         do { secret = try secrets.open(integration.sealedSecret) } catch {
@@ -45,6 +64,9 @@ public struct IntegrationResolver: Sendable {
             throw Unusable(code: "instance_url_refused", message: error.message ?? "instance URL refused")
         }
         let session = client.session(instance: instance, credentials: ServiceNowCredentials(clientID: integration.clientID, clientSecret: secret))
+        let entry = Recent.Entry(instanceURL: integration.instanceURL, clientID: integration.clientID, sealedSecret: integration.sealedSecret,
+                                 instance: instance, session: session)
+        recent.entries.withLock { $0[integration.customerID] = entry }
         return Resolved(integration: integration, instance: instance, session: session)
     }
 }

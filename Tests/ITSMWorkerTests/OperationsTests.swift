@@ -123,6 +123,30 @@ struct AuditAndKeysTests {
         #expect(try await worker.runtime.audit.prune() == 0)
     }
 
+    @Test func theResolverReusesAResolutionOnlyWhileTheStoredIntegrationIsUnchanged() async throws {
+        let stack = try await TestStack.make(simulators: 2)
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        let worker = try await stack.startWorker(roles: [.alerts])
+        let resolver = worker.runtime.resolver
+        let store = ConfigurationStore(pool: stack.pool)
+        let first = try #require(try await store.integration(customerID: "cust-1"))
+        let resolved = try resolver.resolve(first)
+        #expect(try resolver.resolve(first).instance == resolved.instance)
+
+        // Moved to another instance.
+        try await stack.addIntegration(customer: "cust-1", simulator: 1)
+        let moved = try #require(try await store.integration(customerID: "cust-1"))
+        #expect(try resolver.resolve(moved).instance != resolved.instance)
+
+        // A secret sealed with a key this worker does not have is reported, not served from memory.
+        let strangerKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        try await store.saveIntegration(customerID: "cust-1", instanceURL: moved.instanceURL, clientID: moved.clientID,
+                                        sealedSecret: try SecretBox(currentKey: strangerKey).seal("other"), settings: IntegrationSettings())
+        let unreadable = try #require(try await store.integration(customerID: "cust-1"))
+        #expect(throws: IntegrationResolver.Unusable.self) { try resolver.resolve(unreadable) }
+    }
+
     @Test func rotatingTheKeyResealsSecretsAndTheOldKeyStillReadsMeanwhile() async throws {
         let stack = try await TestStack.make()
         defer { Task { await stack.stop() } }
