@@ -69,11 +69,12 @@ struct RunResult {
                                         sealedSecret: try box.seal("bench-secret"), settings: IntegrationSettings())
         try await store.saveMapping(StoredMapping(customerID: "c\(customer)", networkID: "net-1", alertType: "cpu_usage", mapping: mapping))
     }
+    // Configured as deployed (deploy/Dockerfile logs JSON), with a large prefetch for throughput.
     var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ITSM_") }
     env.merge([
         "ITSM_AMQP_URL": environment.amqpURL, "ITSM_DATABASE_URL": try environment.databaseURL(database), "ITSM_SECRET_KEY": environment.secretKey,
         "ITSM_ALLOW_INSECURE_INSTANCE_URLS": "true", "ITSM_QUEUE_PREFIX": "bench.\(id)", "ITSM_ALERTS_EXCHANGE": "bench.\(id).alerts",
-        "ITSM_EVENTS_EXCHANGE": "bench.\(id).events", "ITSM_HTTP_PORT": "0", "ITSM_LOG_LEVEL": "error", "ITSM_QUEUE_TYPE": "classic",
+        "ITSM_EVENTS_EXCHANGE": "bench.\(id).events", "ITSM_HTTP_PORT": "0", "ITSM_LOG_LEVEL": "error", "ITSM_LOG_FORMAT": "json", "ITSM_QUEUE_TYPE": "classic",
         "ITSM_PREFETCH": "200", "ITSM_MAX_IN_FLIGHT": "200", "ITSM_DB_POOL_SIZE": "16", "ITSM_REQUEST_TIMEOUT": "5s",
         "ITSM_OUTBOX_POLL_INTERVAL": "1s", "ITSM_SYNC_INTERVAL": "1h",
     ]) { _, new in new }
