@@ -10,6 +10,8 @@ public struct AlertHandler: Sendable {
     let resolver: IntegrationResolver
     let workerID: String
     let claimLease: Duration
+    /// The longest one write to ServiceNow may take: a wait for a request slot plus a request.
+    let writeWindow: Duration
     let reopenWindow: Duration
     let status: StatusHandler
     let validator: MappingValidator
@@ -18,7 +20,7 @@ public struct AlertHandler: Sendable {
     let crashAfterCreate: Bool
 
     public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, circuits: InstanceCircuits, workerID: String,
-                claimLease: Duration, reopenWindow: Duration,
+                claimLease: Duration, writeWindow: Duration, reopenWindow: Duration,
                 crashAfterCreate: Bool = ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1") {
         self.tickets = tickets
         self.resolver = resolver
@@ -27,6 +29,7 @@ public struct AlertHandler: Sendable {
         self.circuits = circuits
         self.workerID = workerID
         self.claimLease = claimLease
+        self.writeWindow = writeWindow
         self.reopenWindow = reopenWindow
         self.crashAfterCreate = crashAfterCreate
     }
@@ -42,13 +45,14 @@ public struct AlertHandler: Sendable {
         let permit = try await circuits.enter(resolved.instance.key)
         do {
             let outcome: ProcessingOutcome
+            let claimSent = ContinuousClock.now
             switch try await tickets.claim(event: event, table: stored.mapping.table, workerID: workerID, lease: claimLease) {
             case .busy:
                 outcome = .busy
             case .open(let link):
                 outcome = try await refire(link, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
             case .claimed(let link, let mustLookUp):
-                outcome = try await create(link, mustLookUp: mustLookUp, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
+                outcome = try await create(link, claimSent: claimSent, mustLookUp: mustLookUp, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
             }
             circuits.leave(permit, outcome: .success)
             return outcome
@@ -82,29 +86,34 @@ public struct AlertHandler: Sendable {
                          logger: Logger) async throws -> ProcessingOutcome {
         logger.info("the alert's previous ticket is closed or was resolved too long ago; creating a new one",
                     metadata: ["servicenow.number": "\(link.number ?? "")"])
+        let claimSent = ContinuousClock.now
         switch try await tickets.supersede(link: link, event: event, table: mapping.table, workerID: workerID, lease: claimLease) {
         case .claimed(let fresh, let mustLookUp):
-            return try await create(fresh, mustLookUp: mustLookUp, event: event, mapping: mapping, resolved: resolved, logger: logger)
+            return try await create(fresh, claimSent: claimSent, mustLookUp: mustLookUp, event: event, mapping: mapping, resolved: resolved, logger: logger)
         case .open, .busy:
             return .busy
         }
     }
 
-    private func create(_ link: TicketLink, mustLookUp: Bool, event: AlertEvent, mapping: AlertMapping,
+    private func create(_ link: TicketLink, claimSent: ContinuousClock.Instant, mustLookUp: Bool, event: AlertEvent, mapping: AlertMapping,
                         resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> ProcessingOutcome {
         var logger = logger
         logger[metadataKey: "ticket.correlation_id"] = "\(link.correlationID)"
         let session = resolved.session
         var warnings = link.warnings
-        // Every write to ServiceNow happens inside a freshly renewed claim: the lease covers one
-        // slot wait and one request, so a takeover can only start after this write has ended.
-        let tickets = self.tickets, workerID = self.workerID, lease = self.claimLease
+        // Every write to ServiceNow starts on a claim that outlasts it (see claimCovers), so a
+        // takeover can only start after the write has ended. A claim's age counts from before it
+        // was sent, so it is never underestimated.
+        let tickets = self.tickets, workerID = self.workerID, lease = self.claimLease, writeWindow = self.writeWindow
+        var claimedAt = claimSent
         func renew() async throws {
+            if Self.claimCovers(writeWindow: writeWindow, lease: lease, age: ContinuousClock.now - claimedAt) { return }
+            let sent = ContinuousClock.now
             guard try await tickets.renewClaim(link: link, workerID: workerID, lease: lease) else {
                 throw RetryableFailure(reason: TicketStore.LostClaim().description)
             }
+            claimedAt = sent
         }
-        // (The claim was taken or renewed a moment ago: the first renewal is the one before the POST.)
         let record: ServiceNowRecord
         do {
             if mustLookUp, let existing = try await findByCorrelation(link, session: session) {
@@ -173,6 +182,14 @@ public struct AlertHandler: Sendable {
             await applyWaitingStatus(created.link, resolved: resolved, logger: logger)
         }
         return .ticketCreated(number: ticket.number)
+    }
+
+    /// Whether a claim of `age` still covers a write: what is left of it must hold a write window
+    /// (slot wait and request) plus half of the lease's margin over that, for the token request
+    /// or the clock's drift. A claim taken moments ago (the usual case) does, which saves the
+    /// renewal's round trip; an older one is renewed before the write.
+    public static func claimCovers(writeWindow: Duration, lease: Duration, age: Duration) -> Bool {
+        lease - age >= writeWindow + (lease - writeWindow) / 2
     }
 
     /// After a write to a ticket: a status event that waited for it (it arrived before the
