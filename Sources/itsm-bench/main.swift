@@ -52,6 +52,12 @@ struct RunResult {
     var p50: Duration
     var p99: Duration
     var cpuBreakdown: String
+    var transactionsPerAlert = 0.0
+}
+
+/// Transactions committed in `database` so far (every statement outside BEGIN…COMMIT is one).
+func committedTransactions(_ pool: PostgresPool, _ database: String) async throws -> Int {
+    try await pool.query("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", [.text(database)]).first?["xact_commit"].int() ?? 0
 }
 
 /// Runs the real worker against `simulators` (customer i on simulator i % count), publishes
@@ -98,6 +104,7 @@ struct RunResult {
     let warm = countOnly?.count ?? customers
     _ = await generator.waitFor(warm, timeout: .seconds(60))
     let cpuBefore = worker.cpuSeconds
+    let transactionsBefore = try await committedTransactions(pool, database)
     let machineBefore = MachineCPU.now(worker: worker.process.processIdentifier)
     let started = ContinuousClock.now
     var expected = warm
@@ -121,10 +128,13 @@ struct RunResult {
         let text = points.map { String(format: "%.3f %.1f", ($0.0 - started).seconds, $0.1.seconds * 1000) }.joined(separator: "\n")
         try? text.write(toFile: "\(prefix).\(name)", atomically: true, encoding: .utf8)
     }
-    let result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
+    var result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
                            idleRSS: idle.current, idleAnonymous: idle.anonymous, peakRSS: worker.memory.peak, p50: p50, p99: p99, cpuBreakdown: breakdown)
     await generator.stop()
     worker.stop()
+    // Backends report their counts when they exit; the worker's have.
+    try await Task.sleep(for: .milliseconds(500))
+    result.transactionsPerAlert = Double(try await committedTransactions(pool, database) - transactionsBefore) / Double(max(1, alerts))
     // Every queue the worker declared, so that repeated runs do not pile up queues in the broker.
     if let topology = try? WorkerTopology(WorkerConfiguration(environment: env)) {
         for queue in [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue] + topology.retryTTLs.map(topology.retryQueue(ttl:)) {
@@ -203,7 +213,7 @@ if runs(1) {
     row("1. ceiling (consume + 1 transaction + 1 confirmed publish)", String(format: "%.0f msg/s", ceiling), "reference")
     row("1. CPU during the ceiling", ceilingCPU, "")
     let result = try await runWorker("instant", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 300 : 3000)
-    row("1. worker, instant ServiceNow", String(format: "%.0f alerts/s = %.0f %% of the ceiling; %.2f CPU s per 1,000", result.throughput, result.throughput / ceiling * 100, result.cpuPerThousand),
+    row("1. worker, instant ServiceNow", String(format: "%.0f alerts/s = %.0f %% of the ceiling; %.2f CPU s per 1,000; %.1f database transactions per alert", result.throughput, result.throughput / ceiling * 100, result.cpuPerThousand, result.transactionsPerAlert),
         "≥ 50 % of the ceiling")
     row("1. CPU while the worker ran", result.cpuBreakdown, "what bounds it")
     full = result
