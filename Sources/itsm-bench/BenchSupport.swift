@@ -136,6 +136,12 @@ final class LoadGenerator: Sendable {
 
     var createdCount: Int { created.load(ordering: .relaxed) }
 
+    /// Forgets the latencies so far (the warm-up's), so that percentiles cover the run only.
+    func resetLatencies() {
+        latencies.withLock { $0 = [] }
+        timeline.withLock { $0 = [] }
+    }
+
     func waitFor(_ count: Int, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while createdCount < count && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }

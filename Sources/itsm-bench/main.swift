@@ -103,6 +103,7 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     }
     let warm = countOnly?.count ?? customers
     _ = await generator.waitFor(warm, timeout: .seconds(60))
+    generator.resetLatencies()
     let cpuBefore = worker.cpuSeconds
     let transactionsBefore = try await committedTransactions(pool, database)
     let machineBefore = MachineCPU.now(worker: worker.process.processIdentifier)
