@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A ServiceNow instance for tests, the demo and benchmarks: a real HTTP server speaking the
@@ -15,7 +16,7 @@ import Synchronization
 public final class ServiceNowSimulator: Sendable {
     public let store: SimulatorStore
     private let logger: Logger
-    private let running = Mutex<(task: Task<Void, any Error>?, url: String?)>((nil, nil))
+    private let running = Mutex<(task: Task<Void, any Error>?, group: ServiceGroup?, url: String?)>((nil, nil, nil))
 
     public init(configuration: SimulatorConfiguration = SimulatorConfiguration(), logger: Logger = Logger(label: "servicenow-simulator")) {
         self.store = SimulatorStore(configuration: configuration)
@@ -37,7 +38,12 @@ public final class ServiceNowSimulator: Sendable {
                 continuation.finish()
             },
             logger: logger)
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        // Our own group, so that stop() shuts the server down gracefully instead of cancelling it
+        // (which Hummingbird reports as errors); a request hanging on purpose is cancelled after a second.
+        var configuration = ServiceGroupConfiguration(services: [app], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(1)
+        let group = ServiceGroup(configuration: configuration)
+        let task = Task { try await group.run() }
         var iterator = stream.makeAsyncIterator()
         guard let boundPort = await iterator.next() else {
             task.cancel()
@@ -45,17 +51,17 @@ public final class ServiceNowSimulator: Sendable {
         }
         let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host
         let url = "http://\(shownHost):\(boundPort)"
-        running.withLock { $0 = (task, url) }
+        running.withLock { $0 = (task, group, url) }
         return url
     }
 
     /// Runs until the task is cancelled (the CLI's foreground mode).
     public func stop() async {
-        let task = running.withLock { state -> Task<Void, any Error>? in
-            defer { state = (nil, nil) }
-            return state.task
+        let (task, group) = running.withLock { state -> (Task<Void, any Error>?, ServiceGroup?) in
+            defer { state = (nil, nil, nil) }
+            return (state.task, state.group)
         }
-        task?.cancel()
+        await group?.triggerGracefulShutdown()
         _ = await task?.result
     }
 }
