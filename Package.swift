@@ -140,7 +140,9 @@ let package = Package(
             name: "itsm-bench",
             dependencies: [
                 "AMQP", "Postgres", "ITSMCore", "ITSMWorker", "ServiceNow", "ServiceNowSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

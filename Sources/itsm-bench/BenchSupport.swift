@@ -1,5 +1,7 @@
 import AMQP
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import ITSMCore
 import ITSMWorker
 import Logging
@@ -205,4 +207,41 @@ struct MachineCPU {
         let parts = used.map { String(format: "%@ %.1f s (%.0f %%)", $0.0, $0.1, $0.1 / max(total, 0.001) * 100) }.joined(separator: ", ")
         return parts + String(format: "; machine busy %.0f %% of %.0f cores", (later.machineBusy - machineBusy) / (wall.seconds * cores) * 100, cores)
     }
+}
+
+/// The worker's creates as it timed them (from its /metrics): how many, and their total seconds.
+struct CreateTimings {
+    var count = 0.0
+    var seconds = 0.0
+
+    static func scrape(port: Int) async -> CreateTimings? {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = client.shutdown() }
+        guard let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5)),
+              let body = try? await response.body.collect(upTo: 16 << 20) else { return nil }
+        var timings = CreateTimings()
+        for line in String(buffer: body).split(separator: "\n") where line.hasPrefix("itsm_servicenow_request_seconds_") && line.contains(#"operation="create""#) {
+            guard let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            if line.hasPrefix("itsm_servicenow_request_seconds_count") { timings.count += value }
+            if line.hasPrefix("itsm_servicenow_request_seconds_sum") { timings.seconds += value }
+        }
+        return timings
+    }
+
+    static func - (after: CreateTimings, before: CreateTimings) -> CreateTimings {
+        CreateTimings(count: after.count - before.count, seconds: after.seconds - before.seconds)
+    }
+}
+
+/// A TCP port nobody listens on right now (the kernel's pick), for the worker's /metrics.
+func freePort() -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
