@@ -106,8 +106,7 @@ public struct MessageProcessor: Sendable {
 
     private func finish(_ settlement: Settlement, type: String, started: ContinuousClock.Instant) async -> Settlement {
         observer.processed(type: type, settlement: settlement, duration: ContinuousClock.now - started)
-        // Any settled message may have queued an event (ticket.created, .updated, .failed).
-        if settlement != .requeued { outbox.notify() }
+        // (The ticket store woke the outbox relay when a commit queued an event.)
         return settlement
     }
 

@@ -5,8 +5,9 @@ import Postgres
 /// Ticket links, processed events and the outbox, with the transactions that keep them in step.
 public struct TicketStore: Sendable {
     let pool: PostgresPool
-    /// Woken right after a commit that queued an event: the event goes out while the handler
-    /// is still settling its message (looking for waiting status events, acknowledging).
+    /// Woken right after every commit here that queued an event, so the event goes out while
+    /// the handler is still settling its message (looking for waiting status events,
+    /// acknowledging). Nil for commands that publish what they queued themselves.
     let outbox: OutboxSignal?
 
     public init(pool: PostgresPool, outbox: OutboxSignal? = nil) {
@@ -157,28 +158,13 @@ public struct TicketStore: Sendable {
         outbox?.notify()
     }
 
-    /// Records a change the worker made to an open ticket (a re-fire's work note, a status
-    /// update) with its event, in one transaction.
-    public func recordUpdate(link: TicketLink, state: String?, sysUpdatedOn: String?, event: AlertEvent, outcome: String,
-                             outgoing: TicketEvent?, alertStatus: String? = nil) async throws {
-        try await pool.withTransaction { connection in
-            try await connection.execute("""
-                UPDATE ticket_links
-                SET state = COALESCE($2, state), sys_updated_on = COALESCE($3, sys_updated_on),
-                    alert_status = COALESCE($4, alert_status), updated_at = now()
-                WHERE id = $1
-                """, [.int(link.id), .text(state), .text(sysUpdatedOn), .text(alertStatus)])
-            try await Self.markProcessed(connection, event: event, outcome: outcome)
-            if let outgoing { try await Self.enqueue(connection, outgoing) }
-        }
-    }
-
     /// Marks an event processed with no other effect (skips, failures before any ticket).
     public func markProcessed(event: AlertEvent, outcome: String, outgoing: TicketEvent? = nil) async throws {
         try await pool.withTransaction { connection in
             try await Self.markProcessed(connection, event: event, outcome: outcome)
             if let outgoing { try await Self.enqueue(connection, outgoing) }
         }
+        if outgoing != nil { outbox?.notify() }
     }
 
     public func link(customerID: String, alertID: String) async throws -> TicketLink? {

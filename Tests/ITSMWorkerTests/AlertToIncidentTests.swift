@@ -61,4 +61,31 @@ struct AlertToIncidentTests {
             (try? await stack.pool.query("SELECT count(*) AS c FROM outbox WHERE published_at IS NULL")[0]["c"].int()) == 0
         })
     }
+
+    /// The relay polls only every minute here: every event must go out because the commit that
+    /// queued it woke the relay (created, updated, and failed before any ticket).
+    @Test func everyQueuedEventGoesOutWithoutWaitingForTheRelaysPoll() async throws {
+        let stack = try await TestStack.make(configure: { $0.outboxPollInterval = .seconds(60) })
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        // A customer whose secret was sealed with a key this worker does not have.
+        let strangerKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        try await ConfigurationStore(pool: stack.pool).saveIntegration(customerID: "cust-2", instanceURL: stack.simulatorURLs[0], clientID: "worker-client",
+                                                                       sealedSecret: try SecretBox(currentKey: strangerKey).seal("x"), settings: IntegrationSettings())
+        try await stack.addMapping(customer: "cust-2", network: "net-1")
+        try await stack.startWorker()
+        // Let the relay's first poll at start-up pass.
+        try await Task.sleep(for: .milliseconds(500))
+        let within = 10.0
+
+        try await stack.publishRaised(alertID: "woken")
+        #expect(await stack.eventually(within) { stack.events.forAlert("woken", type: "ticket.created").count == 1 })
+        try await stack.publishStatus("alert.acknowledged", alertID: "woken", occurredAt: Date().addingTimeInterval(1))
+        #expect(await stack.eventually(within) { stack.events.forAlert("woken", type: "ticket.updated").count == 1 })
+        try await stack.publishRaised(customer: "cust-2", alertID: "unusable")
+        #expect(await stack.eventually(within) {
+            stack.events.forAlert("unusable", type: "ticket.failed").first.flatMap { ($0["error"] as? [String: Any])?["code"] as? String } == "secret_unreadable"
+        })
+    }
 }
