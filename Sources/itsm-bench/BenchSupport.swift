@@ -90,8 +90,7 @@ final class LoadGenerator: Sendable {
     let connection: AMQPConnection
     let exchange: String
     private let published = Mutex<[String: ContinuousClock.Instant]>([:])
-    private let latencies = Mutex<[Duration]>([])
-    /// (published, latency) per alert, for --timeline.
+    /// (published, latency) per alert: the percentiles and --timeline.
     let timeline = Mutex<[(ContinuousClock.Instant, Duration)]>([])
     private let created = Atomic<Int>(0)
     private let consumer: AMQPConsumer
@@ -118,7 +117,6 @@ final class LoadGenerator: Sendable {
                           let cause = event["cause_event_id"] as? String else { continue }
                     let now = ContinuousClock.now
                     if let sent = generator.published.withLock({ $0[cause] }) {
-                        generator.latencies.withLock { $0.append(now - sent) }
                         generator.timeline.withLock { $0.append((sent, now - sent)) }
                     }
                     generator.created.add(1, ordering: .relaxed)
@@ -140,7 +138,6 @@ final class LoadGenerator: Sendable {
 
     /// Forgets the latencies so far (the warm-up's), so that percentiles cover the run only.
     func resetLatencies() {
-        latencies.withLock { $0 = [] }
         timeline.withLock { $0 = [] }
     }
 
@@ -152,7 +149,7 @@ final class LoadGenerator: Sendable {
 
     /// (p50, p99) of publish → ticket.created.
     var percentiles: (Duration, Duration) {
-        let sorted = latencies.withLock { $0 }.sorted()
+        let sorted = timeline.withLock { $0 }.map(\.1).sorted()
         guard !sorted.isEmpty else { return (.zero, .zero) }
         return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])
     }
