@@ -114,6 +114,7 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     if let metricsPort { createsBefore = await CreateTimings.scrape(port: metricsPort) }
     let machineBefore = MachineCPU.now(worker: worker.process.processIdentifier)
     let started = ContinuousClock.now
+    let startedAt = Date()
     var expected = warm
     var n = 0
     while n < alerts {
@@ -132,9 +133,11 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     var createsAfter: CreateTimings?
     if let metricsPort { createsAfter = await CreateTimings.scrape(port: metricsPort) }
     if let prefix = option("--timeline") {
-        // One line per alert: seconds since the first publish, latency in ms (to see stalls).
+        // One line per alert: seconds since the first publish, latency in ms (to see stalls);
+        // the header's wall-clock start lines them up with server logs and system samples.
         let points = generator.timeline.withLock { $0 }.sorted { $0.0 < $1.0 }
-        let text = points.map { String(format: "%.3f %.1f", ($0.0 - started).seconds, $0.1.seconds * 1000) }.joined(separator: "\n")
+        let header = String(format: "# first publish at %.3f (seconds since 1970)\n", startedAt.timeIntervalSince1970)
+        let text = header + points.map { String(format: "%.3f %.1f", ($0.0 - started).seconds, $0.1.seconds * 1000) }.joined(separator: "\n")
         try? text.write(toFile: "\(prefix).\(name)", atomically: true, encoding: .utf8)
     }
     var result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
@@ -145,10 +148,13 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     // Backends report their counts when they exit; the worker's have.
     try await Task.sleep(for: .milliseconds(500))
     result.transactionsPerAlert = Double(try await committedTransactions(pool, database) - transactionsBefore) / Double(max(1, alerts))
-    // Every queue the worker declared, so that repeated runs do not pile up queues in the broker.
+    // Every queue and exchange the worker declared, so that repeated runs do not pile them up in the broker.
     if let topology = try? WorkerTopology(WorkerConfiguration(environment: env)) {
         for queue in [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue] + topology.retryTTLs.map(topology.retryQueue(ttl:)) {
             _ = try? await amqp.deleteQueue(queue)
+        }
+        for exchange in [topology.alertsExchange, topology.eventsExchange, topology.deadExchange, topology.returnExchange] {
+            try? await amqp.deleteExchange(exchange)
         }
     }
     await pool.close()
