@@ -81,8 +81,10 @@ postgres_up() {
     _log "starting PostgreSQL in $data"
     runuser -u postgres -- "$bin/initdb" -D "$data/db" -U postgres --auth-local=trust \
       --auth-host=scram-sha-256 >"$data/initdb.log" 2>&1 || { cat "$data/initdb.log" >&2; return 1; }
+    # The test suites run side by side, each with its own workers, and a worker opens its whole
+    # pool at start: 400 connections leave room over the suite's peak of about 190.
     runuser -u postgres -- "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $ITSM_PG_PORT -k $data -c max_connections=200 -c fsync=off" start >/dev/null \
+      -o "-c listen_addresses=127.0.0.1 -p $ITSM_PG_PORT -k $data -c max_connections=400 -c fsync=off" start >/dev/null \
       || { tail -n 30 "$data/server.log" >&2; return 1; }
     echo "$data" >"$ITSM_SERVICES_DIR/postgres.started"
     _itsm_started+=(postgres)

@@ -64,6 +64,8 @@ public final class WorkerRuntime: Sendable {
         postgres.applicationName = "itsm-worker \(configuration.workerID)"
         let pool = PostgresPool(configuration: postgres, logger: logger)
         try await retrying("PostgreSQL", logger: logger) { _ = try await pool.query("SELECT 1") }
+        // The whole pool before the first message, so that a rise in load does not wait for it.
+        await pool.warmUp(to: postgres.maximumConnections)
 
         var amqpConfiguration = try AMQPConfiguration(url: configuration.amqpURL)
         amqpConfiguration.connectionName = "itsm-worker \(configuration.workerID)"

@@ -77,6 +77,32 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Opens connections until `count` are open (at most the pool's maximum) and returns how many
+    /// are. A connection opened on demand costs a server process, authentication and cold
+    /// caches at the moment the load rises, which on a busy server stalls everything in flight;
+    /// opening them ahead pays that before the first message. A connection that cannot be
+    /// opened is logged and left to be opened on demand later.
+    @discardableResult
+    public func warmUp(to count: Int) async -> Int {
+        let target = min(count, configuration.maximumConnections)
+        while true {
+            let id: Int? = state.withLock { state in
+                guard !state.closed, state.open < target else { return nil }
+                state.open += 1
+                state.nextID += 1
+                return state.nextID
+            }
+            guard let id else { break }
+            do {
+                release(try await open(id: id))
+            } catch {
+                logger.warning("could not open a PostgreSQL connection ahead of use", metadata: ["error": "\(error)"])
+                break
+            }
+        }
+        return openConnections
+    }
+
     /// Runs one statement on a pooled connection and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) async throws -> [PostgresRow] {

@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import ITSMCore
 import ITSMWorker
+import Postgres
 import ServiceNowSimulator
 import Testing
 
@@ -61,6 +62,16 @@ struct OperationsTests {
         #expect(notReady.contains("rabbitmq disconnected"))
         #expect(try await get("\(base)/healthz").0 == 200)
         #expect(await stack.eventually(10) { (try? await get("\(base)/readyz").0) == 200 })
+    }
+
+    @Test func theWorkerOpensItsWholeDatabasePoolBeforeTheFirstMessage() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        let worker = try await stack.startWorker { $0.databasePoolSize = 5 }
+        #expect(worker.runtime.pool.openConnections == 5)
+        let rows = try await stack.pool.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",
+                                              [.text("itsm-worker \(worker.runtime.configuration.workerID)")])
+        #expect(try rows[0]["n"].int() == 5)
     }
 
     @Test func aFailingInstanceIsParkedWhileOtherCustomersFlow() async throws {

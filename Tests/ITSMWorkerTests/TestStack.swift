@@ -59,6 +59,9 @@ final class TestStack: Sendable {
         configuration.outboxPollInterval = .milliseconds(200)
         configuration.workerID = "test-\(id)"
         configuration.httpPort = 0
+        // A worker opens its whole pool at start; with the suites running side by side, 8 each
+        // would take more connections than the test server allows.
+        configuration.databasePoolSize = 4
         configure(&configuration)
 
         let logs = CapturedLogs()
@@ -136,6 +139,7 @@ final class TestStack: Sendable {
         environment["ITSM_CIRCUIT_OPEN_FOR"] = Self.milliseconds(configuration.circuitOpenFor)
         environment["ITSM_CLAIM_LEASE"] = Self.milliseconds(configuration.claimLease)
         environment["ITSM_OUTBOX_POLL_INTERVAL"] = Self.milliseconds(configuration.outboxPollInterval)
+        environment["ITSM_DB_POOL_SIZE"] = String(configuration.databasePoolSize)
         environment["ITSM_HTTP_PORT"] = "0"
         environment["ITSM_LOG_LEVEL"] = "info"
         return environment

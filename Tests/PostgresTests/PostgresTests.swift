@@ -166,6 +166,62 @@ struct PostgresTests {
         await pool.close()
     }
 
+    @Test func warmingUpOpensTheConnectionsThatLaterLoadUses() async throws {
+        var configuration = try PostgresConfiguration(url: TestDatabase.url)
+        configuration.maximumConnections = 5
+        configuration.applicationName = TestDatabase.uniqueName("warm")
+        let pool = PostgresPool(configuration: configuration, logger: Logger(label: "t"))
+        let observer = try TestDatabase.pool(maximumConnections: 1)
+        func backends() async throws -> Set<Int> {
+            let rows = try await observer.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [.text(configuration.applicationName)])
+            return Set(try rows.map { try $0["pid"].int() })
+        }
+
+        #expect(await pool.warmUp(to: 3) == 3)
+        #expect(try await backends().count == 3)
+        // Never past the pool's maximum.
+        #expect(await pool.warmUp(to: 50) == 5)
+        let warmed = try await backends()
+        #expect(warmed.count == 5)
+
+        // Five tasks at once find five open connections and open none.
+        let used = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<5 {
+                group.addTask {
+                    try await pool.withTransaction { connection in
+                        let pid = try await connection.query("SELECT pg_backend_pid() AS pid")[0]["pid"].int()
+                        try await connection.execute("SELECT pg_sleep(0.1)")
+                        return pid
+                    }
+                }
+            }
+            return try await group.reduce(into: Set<Int>()) { $0.insert($1) }
+        }
+        #expect(used.count == 5)
+        #expect(used == warmed)
+        #expect(pool.openConnections == 5)
+        await pool.close()
+        await observer.close()
+    }
+
+    @Test func warmingUpAgainstAnUnreachableServerLeavesThePoolUsable() async throws {
+        var configuration = try PostgresConfiguration(url: "postgres://itsm:itsm@127.0.0.1:1/itsm")
+        configuration.connectTimeout = .seconds(2)
+        configuration.maximumConnections = 3
+        let pool = PostgresPool(configuration: configuration, logger: Logger(label: "t"))
+        #expect(await pool.warmUp(to: 3) == 0)
+        #expect(pool.openConnections == 0)
+        // The failed attempt gave its slot back: later calls still try, and fail clearly.
+        do {
+            try await pool.query("SELECT 1")
+            Issue.record("connected to port 1")
+        } catch let error as PostgresError {
+            #expect(error.kind == .connectionFailed)
+        }
+        #expect(pool.openConnections == 0)
+        await pool.close()
+    }
+
     @Test func aTerminatedBackendIsReplacedAndReportedAsRetryable() async throws {
         let pool = try TestDatabase.pool(maximumConnections: 1)
         let admin = try TestDatabase.pool(maximumConnections: 1)
