@@ -49,11 +49,13 @@ public struct RedactingLogHandler: LogHandler {
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { wrapped[metadataKey: key] }
-        set { wrapped[metadataKey: key] = newValue }
+        set { wrapped[metadataKey: key] = newValue.map { WorkerLogging.isSensitive(key) ? "[redacted]" : $0 } }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        wrapped.log(level: level, message: message, metadata: metadata.map(WorkerLogging.redact), source: source, file: file, function: function, line: line)
+    public func log(event: LogEvent) {
+        var event = event
+        event.metadata = event.metadata.map(WorkerLogging.redact)
+        wrapped.log(event: event)
     }
 }
 
@@ -79,12 +81,12 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var object: [String: Any] = [
             "ts": AlertEvent.formatTimestamp(Date()),
-            "level": level.rawValue, "logger": label, "message": message.description,
+            "level": event.level.rawValue, "logger": label, "message": event.message.description,
         ]
-        let merged = WorkerLogging.redact(self.metadata.merging(metadata ?? [:]) { _, new in new })
+        let merged = WorkerLogging.redact(self.metadata.merging(event.metadata ?? [:]) { _, new in new })
         for (key, value) in merged where object[key] == nil { object[key] = Self.plain(value) }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         write(String(decoding: data, as: UTF8.self))

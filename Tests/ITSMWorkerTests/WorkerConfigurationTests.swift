@@ -103,6 +103,28 @@ import Testing
         #expect(!line.contains("hunter2"))
         #expect(!line.contains("Bearer x"))
     }
+
+    @Test func terminalLinesAreRedactedBeforeTheWrappedHandlerSeesThem() {
+        struct Recording: LogHandler {
+            let sink: LineSink
+            var metadata: Logger.Metadata = [:]
+            var logLevel: Logger.Level = .trace
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+            func log(event: LogEvent) {
+                let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+                let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                sink.append("\(event.level) \(event.message) \(fields.joined(separator: " "))")
+            }
+        }
+        let lines = LineSink()
+        var logger = Logger(label: "t") { _ in RedactingLogHandler(wrapped: Recording(sink: lines)) }
+        logger[metadataKey: "access_token"] = "abc"
+        logger.warning("token refused", metadata: ["alert_id": "trg-1", "client_secret": "hunter2", "Authorization": "Bearer x"])
+        #expect(lines.all == ["warning token refused Authorization=[redacted] access_token=[redacted] alert_id=trg-1 client_secret=[redacted]"])
+    }
 }
 
 final class LineSink: Sendable {
