@@ -26,13 +26,21 @@ public struct CommandProcessor: Sendable {
     }
 
     public func process(_ delivery: AMQPDelivery, queue: String) async {
+        let started = ContinuousClock.now
+        // Counted like every other message; the label is the command only when it is one we know,
+        // so that a sender cannot mint metric labels.
+        let type = ["integration.test", "integration.fields"].contains(delivery.routingKey) ? delivery.routingKey : "command"
+        let settlement = await settle(delivery, queue: queue)
+        messages.observer.processed(type: type, settlement: settlement, duration: ContinuousClock.now - started)
+    }
+
+    private func settle(_ delivery: AMQPDelivery, queue: String) async -> MessageProcessor.Settlement {
         var logger = self.logger
         logger[metadataKey: "amqp.routing_key"] = "\(delivery.routingKey)"
         guard let request = try? JSONDecoder().decode(Request.self, from: Data(delivery.body)), request.schema == Self.schema,
               !request.customer_id.isEmpty else {
-            await messages.deadLetter(delivery, queue: queue, code: "invalid_command",
-                                      reason: "expected {\"schema\":\"\(Self.schema)\",\"customer_id\":…}", logger: logger)
-            return
+            return await messages.deadLetter(delivery, queue: queue, code: "invalid_command",
+                                             reason: "expected {\"schema\":\"\(Self.schema)\",\"customer_id\":…}", logger: logger)
         }
         logger[metadataKey: "customer_id"] = "\(request.customer_id)"
         let reply: Data
@@ -43,13 +51,12 @@ public struct CommandProcessor: Sendable {
             case "integration.fields":
                 reply = try await fields(customerID: request.customer_id, table: request.table ?? "incident")
             default:
-                await messages.deadLetter(delivery, queue: queue, code: "unknown_command", reason: "no command '\(delivery.routingKey)'", logger: logger)
-                return
+                return await messages.deadLetter(delivery, queue: queue, code: "unknown_command", reason: "no command '\(delivery.routingKey)'", logger: logger)
             }
         } catch {
             logger.warning("command failed; the broker will redeliver it", metadata: ["error": "\(error)"])
             try? await delivery.nack(requeue: true)
-            return
+            return .requeued
         }
         if let replyTo = delivery.properties.replyTo, !replyTo.isEmpty {
             let properties = AMQPProperties(contentType: "application/json", persistent: false, correlationID: delivery.properties.correlationID,
@@ -62,6 +69,7 @@ public struct CommandProcessor: Sendable {
         }
         try? await delivery.ack()
         messages.outbox.notify()
+        return .acked(.answered)
     }
 
     /// Runs Test Connection, stores the result on the integration and queues

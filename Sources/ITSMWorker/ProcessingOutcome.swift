@@ -14,6 +14,8 @@ public enum ProcessingOutcome: Sendable, Equatable {
     case failed(code: String)
     /// Kept for later (a status event before its ticket exists); acked.
     case deferred
+    /// A command (`integration.test`, `integration.fields`) was carried out and answered; acked.
+    case answered
 
     /// The `outcome` label in logs and metrics.
     public var label: String {
@@ -25,6 +27,7 @@ public enum ProcessingOutcome: Sendable, Equatable {
         case .busy: return "busy"
         case .failed: return "failed"
         case .deferred: return "deferred"
+        case .answered: return "answered"
         }
     }
 }

@@ -112,7 +112,7 @@ struct TestConnectionTests {
         let stack = try await TestStack.make()
         defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
-        try await stack.startWorker()
+        let worker = try await stack.startWorker()
         let replies = "test.\(stack.id).replies"
         try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
         let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
@@ -141,6 +141,21 @@ struct TestConnectionTests {
         let stored = try #require(try await ConfigurationStore(pool: stack.pool).integration(customerID: "cust-1"))
         #expect(stored.lastTestedAt != nil)
         if case .object(let last)? = stored.lastTest { #expect(last["status"] == .string("ok")) } else { Issue.record("no stored test result") }
+
+        // A malformed command and an unknown one are dead-lettered, and every command is counted.
+        try await stack.publisher.publish(Array("not json".utf8), exchange: stack.configuration.alertsExchange, routingKey: "integration.test")
+        // Straight into the commands queue: its bindings only route the known commands.
+        try await stack.publisher.publish(Array(#"{"schema":"ceburu.command.v1","customer_id":"cust-1"}"#.utf8),
+                                          exchange: "", routingKey: stack.topology.commandsQueue)
+        let dead = try await stack.drainDeadLetters(expecting: 2)
+        #expect(Set(dead.compactMap { $0.properties.headers["x-error-code"] }) == [.string("invalid_command"), .string("unknown_command")])
+        let metrics = worker.runtime.metrics.render()
+        #expect(metrics.contains(#"itsm_messages_total{type="integration.test",outcome="answered"} 1"#))
+        #expect(metrics.contains(#"itsm_messages_total{type="integration.fields",outcome="answered"} 1"#))
+        #expect(metrics.contains(#"itsm_messages_total{type="integration.test",outcome="dead_lettered"} 1"#))
+        #expect(metrics.contains(#"itsm_messages_total{type="command",outcome="dead_lettered"} 1"#))
+        #expect(metrics.contains(#"itsm_dead_lettered_total{reason="invalid_command"} 1"#))
+        #expect(metrics.contains(#"itsm_dead_lettered_total{reason="unknown_command"} 1"#))
     }
 
     @Test func mappingsAreValidatedAgainstTheInstanceIncludingReferenceNames() async throws {

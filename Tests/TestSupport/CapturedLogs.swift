@@ -12,10 +12,13 @@ public final class CapturedLogs: Sendable {
     public var all: [String] { lines.withLock { $0 } }
 
     public func logger(_ label: String, level: Logger.Level = .trace) -> Logger {
-        var logger = Logger(label: label) { _ in CapturingHandler(logs: self) }
+        var logger = Logger(label: label) { _ in self.handler() }
         logger.logLevel = level
         return logger
     }
+
+    /// The handler behind ``logger(_:level:)``, for tests that wrap it in another handler.
+    public func handler() -> any LogHandler { CapturingHandler(logs: self) }
 }
 
 struct CapturingHandler: LogHandler {
