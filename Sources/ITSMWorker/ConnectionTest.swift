@@ -242,7 +242,7 @@ public struct ConnectionTester: Sendable {
         while let entry = pointer {
             var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
-                let address = String(cString: buffer)
+                let address = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let loopback = address.hasPrefix("127.") || address == "::1"
                 if loopback && !allowLoopback { return "\(host) resolves to the loopback address \(address)" }
                 if !loopback, let reason = InstanceURLPolicy.addressRefusal(address) { return "\(host) resolves to \(address): \(reason)" }

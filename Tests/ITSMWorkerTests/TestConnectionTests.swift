@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
 import ITSMCore
-import ITSMWorker
+@testable import ITSMWorker
 import Logging
 import Postgres
 import ServiceNow
@@ -106,6 +106,15 @@ struct TestConnectionTests {
         let metadata = try #require(check(try await run(stack), "metadata"))
         #expect(metadata.status == .failed)
         #expect(metadata.remedy?.contains("Solution provided") == true)
+    }
+
+    @Test func reachabilityRefusesHostsThatResolveToPrivateAddresses() {
+        let loopback = ConnectionTester.privateAddressRefusal(host: "localhost", allowLoopback: false)
+        #expect(loopback == "localhost resolves to the loopback address 127.0.0.1" || loopback == "localhost resolves to the loopback address ::1",
+                "\(loopback ?? "nil")")
+        #expect(ConnectionTester.privateAddressRefusal(host: "localhost", allowLoopback: true) == nil)
+        let reason = ConnectionTester.privateAddressRefusal(host: "10.1.2.3", allowLoopback: true)
+        #expect(reason?.hasPrefix("10.1.2.3 resolves to 10.1.2.3: ") == true, "\(reason ?? "nil")")
     }
 
     @Test func testConnectionAndFieldsOverTheQueue() async throws {

@@ -100,7 +100,7 @@ struct PostgresTests {
                 throw Boom()
             }
         }
-        try await pool.withTransaction { connection in
+        _ = try await pool.withTransaction { connection in
             try await connection.execute("INSERT INTO \(table) VALUES (2)")
         }
         // A server error inside the transaction rolls back what came before it.
