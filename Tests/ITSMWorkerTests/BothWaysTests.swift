@@ -109,11 +109,12 @@ struct BothWaysTests {
     }
 
     @Test func anAcknowledgementArrivingWhileTheIncidentIsBeingCreatedIsAppliedOnceItExists() async throws {
-        let (stack, _) = try await stack()
+        // A timeout well over the slow call's 2 s: on a loaded machine the stack's 3 s was hit,
+        // the creation failed and released its claim, and the acknowledgement rightly waited.
+        let (stack, _) = try await stack { $0.requestTimeout = .seconds(10) }
         defer { Task { await stack.stop() } }
         let t0 = Date()
-        // The next ServiceNow call takes 2 s (under the stack's 3 s timeout), so the link stays
-        // pending with the worker's claim.
+        // The next ServiceNow call takes 2 s, so the link stays pending with the worker's claim.
         await stack.simulator.store.inject(.slow(.seconds(2)), count: 1)
         try await stack.publishRaised(alertID: "c1", occurredAt: t0)
         #expect(await stack.eventually {
