@@ -68,7 +68,6 @@ public struct CommandProcessor: Sendable {
             }
         }
         try? await delivery.ack()
-        messages.outbox.notify()
         return .acked(.answered)
     }
 
@@ -83,6 +82,8 @@ public struct CommandProcessor: Sendable {
         }
         let result = await tester.test(integration)
         try await Self.record(result, pool: pool)
+        // integration.tested is queued: out now, not at the relay's next poll.
+        messages.outbox.notify()
         logger.info("Test Connection finished", metadata: ["status": "\(result.status)"])
         return result.encoded()
     }
