@@ -29,6 +29,9 @@ public final class InstanceCircuits: Sendable {
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Bool, Never>
+        /// Parks the waiter after `permitWait`; cancelled when the waiter is answered sooner, so
+        /// a busy instance does not leave a sleeping task behind for every message it admitted.
+        let timer: Task<Void, Never>
     }
 
     private struct Circuit {
@@ -42,6 +45,8 @@ public final class InstanceCircuits: Sendable {
 
     private let circuits = Mutex<[String: Circuit]>([:])
     private let nextWaiter = Atomic<UInt64>(0)
+    /// Permit-wait timers still running (for tests).
+    let runningTimers = Atomic<Int>(0)
 
     public init(threshold: Int = 5, openFor: Duration = .seconds(30), maxInFlight: Int = 8, permitWait: Duration = .seconds(2),
                 onChange: @escaping @Sendable (String, CircuitState) -> Void = { _, _ in }) {
@@ -115,21 +120,21 @@ public final class InstanceCircuits: Sendable {
                     return true
                 }
                 guard circuit.waiters.count < maxInFlight else { return false }
-                circuit.waiters.append(Waiter(id: id, continuation: continuation))
+                // Started under the lock, so its own look at the queue comes after the append.
+                runningTimers.add(1, ordering: .relaxed)
+                let timer = Task { [permitWait] in
+                    defer { self.runningTimers.subtract(1, ordering: .relaxed) }
+                    guard (try? await Task.sleep(for: permitWait)) != nil else { return }
+                    let expired = self.circuits.withLock { circuits -> Waiter? in
+                        guard let index = circuits[instance]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                        return circuits[instance]?.waiters.remove(at: index)
+                    }
+                    expired?.continuation.resume(returning: false)
+                }
+                circuit.waiters.append(Waiter(id: id, continuation: continuation, timer: timer))
                 return nil
             }
-            if let outcome {
-                continuation.resume(returning: outcome)
-                return
-            }
-            Task { [permitWait] in
-                try? await Task.sleep(for: permitWait)
-                let expired = self.circuits.withLock { circuits -> Waiter? in
-                    guard let index = circuits[instance]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                    return circuits[instance]?.waiters.remove(at: index)
-                }
-                expired?.continuation.resume(returning: false)
-            }
+            if let outcome { continuation.resume(returning: outcome) }
         }
     }
 
@@ -172,8 +177,14 @@ public final class InstanceCircuits: Sendable {
                 circuit.waiters = []
             }
         }
-        granted?.continuation.resume(returning: true)
-        for waiter in refused { waiter.continuation.resume(returning: false) }
+        if let granted {
+            granted.timer.cancel()
+            granted.continuation.resume(returning: true)
+        }
+        for waiter in refused {
+            waiter.timer.cancel()
+            waiter.continuation.resume(returning: false)
+        }
         if let changed { onChange(permit.instance, changed) }
     }
 
