@@ -1,4 +1,7 @@
 import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOPosix
 
@@ -97,6 +100,19 @@ final class PostgresConnectionHandle: @unchecked Sendable {
 
     /// The name of `sql` prepared on this connection (preparing it now if needed), or nil when
     /// the cache is full (then the statement runs unprepared).
+    /// Whether the server is gone from this idle connection (a restart, `pg_terminate_backend`,
+    /// `idle_session_timeout`). An idle connection has nothing to read, so anything readable is
+    /// the server's parting error or end of file; taking it would fail the caller's first
+    /// statement. One non-blocking poll(2), cheap enough for every lease.
+    func closedWhileIdle() -> Bool {
+        let socket = PQsocket(connection)
+        guard socket >= 0 else { return true }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, 0) > 0 else { return false }
+        isBroken = true
+        return true
+    }
+
     private func preparedName(_ sql: String, parameterCount: Int) throws(PostgresError) -> String? {
         if let name = prepared[sql] { return name }
         guard prepared.count < Self.maximumPrepared else { return nil }

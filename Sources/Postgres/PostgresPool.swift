@@ -7,8 +7,9 @@ import Synchronization
 /// Connections are opened on demand up to ``PostgresConfiguration/maximumConnections`` and
 /// leased to one task at a time with ``withConnection(_:)`` or ``withTransaction(_:)``. libpq
 /// blocks, so every libpq call runs on the pool's own threads (one per connection), never on
-/// Swift's cooperative thread pool. A connection that breaks (server restart,
-/// `pg_terminate_backend`) fails the call with a retryable ``PostgresError`` and is replaced.
+/// Swift's cooperative thread pool. A connection that breaks during a call (server restart,
+/// `pg_terminate_backend`) fails the call with a retryable ``PostgresError`` and is replaced;
+/// one the server closed while it sat idle is replaced before it is leased.
 ///
 /// ```swift
 /// let pool = try PostgresPool(configuration: PostgresConfiguration(url: "postgres://itsm:itsm@127.0.0.1/itsm"), logger: logger)
@@ -150,7 +151,14 @@ public final class PostgresPool: Sendable {
         }
         switch lease {
         case .use(let handle):
-            return handle
+            guard handle.closedWhileIdle() else { return handle }
+            // Its slot opens the replacement; the server's other idle connections, if it
+            // restarted, are found the same way as they are leased.
+            logger.info("replacing a PostgreSQL connection the server closed while it was idle", metadata: ["postgres.connection": "\(handle.id)"])
+            return try await open(id: state.withLock { state in
+                state.nextID += 1
+                return state.nextID
+            })
         case .closed:
             throw PostgresError(.closed, message: "the pool is closed")
         case .open(let id):
