@@ -137,7 +137,7 @@ public struct AlertHandler: Sendable {
                 try await renew()
                 var created: ServiceNowRecord?
                 do {
-                    created = try await session.create(table: link.table, fields: payload)
+                    created = try await session.create(table: link.table, fields: payload, returning: TicketLink.writeAnswerFields)
                 } catch {
                     guard error.mentionsAssignmentGroup && payload["assignment_group"] != nil else { throw error }
                     logger.warning("ServiceNow rejected assignment_group; creating the incident without it",
@@ -149,7 +149,7 @@ public struct AlertHandler: Sendable {
                     record = created
                 } else {
                     try await renew()
-                    record = try await session.create(table: link.table, fields: payload)
+                    record = try await session.create(table: link.table, fields: payload, returning: TicketLink.writeAnswerFields)
                 }
             }
         } catch let error as ServiceNowError {
@@ -233,7 +233,7 @@ public struct AlertHandler: Sendable {
         }
         let record: ServiceNowRecord
         do {
-            record = try await resolved.session.update(table: link.table, sysID: sysID, fields: fields)
+            record = try await resolved.session.update(table: link.table, sysID: sysID, fields: fields, returning: TicketLink.writeAnswerFields)
         } catch {
             if error.isRetryable {
                 try await tickets.releaseClaim(link: link, workerID: workerID)

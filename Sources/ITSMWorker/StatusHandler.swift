@@ -90,7 +90,7 @@ public struct StatusHandler: Sendable {
         let fields = Self.fields(for: waiting, settings: settings)
         let record: ServiceNowRecord
         do {
-            record = try await resolved.session.update(table: claimed.table, sysID: sysID, fields: fields)
+            record = try await resolved.session.update(table: claimed.table, sysID: sysID, fields: fields, returning: TicketLink.writeAnswerFields)
         } catch {
             return try await handleRefusal(error, link: claimed, waiting: waiting, trigger: trigger, resolved: resolved, logger: logger)
         }

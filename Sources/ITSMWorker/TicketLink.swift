@@ -74,6 +74,10 @@ public struct TicketLink: Sendable, Equatable {
         return expires.addingTimeInterval(lease.seconds) > now
     }
 
+    /// What the worker reads from ServiceNow's answer to a create or an update; asking for only
+    /// these spares decoding the rest of the record on every write.
+    static let writeAnswerFields = ["sys_id", "number", "state", "sys_updated_on"]
+
     /// A stable key written to the incident's `correlation_id`: derived from the customer, the
     /// alert and how many tickets the alert had before, so that a retry finds the incident an
     /// earlier attempt created, while a later ticket for the same alert gets its own key.

@@ -155,6 +155,12 @@ public struct ServiceNowSession: Sendable {
 
     // MARK: - Table API
 
+    /// `sysparm_fields` on a write: the answer carries only these fields instead of the whole
+    /// record (about 90 fields on an incident), which the caller would decode and throw away.
+    private static func ask(for fields: [String], in query: inout [(String, String)]) {
+        if !fields.isEmpty { query.append(("sysparm_fields", fields.joined(separator: ","))) }
+    }
+
     /// Table and field names are identifiers; checked so that nothing can be injected into a path.
     static func checkName(_ name: String, _ what: String) throws(ServiceNowError) {
         let valid = !name.isEmpty && name.count <= 80 && name.unicodeScalars.allSatisfy {
@@ -163,11 +169,14 @@ public struct ServiceNowSession: Sendable {
         guard valid else { throw ServiceNowError(.badRequest, message: "'\(name)' is not a valid \(what) name") }
     }
 
-    /// Creates a record (`POST /api/now/table/{table}`, 201) and returns it as stored.
-    public func create(table: String, fields: [String: String], inputDisplayValue: Bool = false) async throws(ServiceNowError) -> ServiceNowRecord {
+    /// Creates a record (`POST /api/now/table/{table}`, 201) and returns it as stored (only the
+    /// `returning` fields, when given).
+    public func create(table: String, fields: [String: String], inputDisplayValue: Bool = false,
+                       returning: [String] = []) async throws(ServiceNowError) -> ServiceNowRecord {
         try Self.checkName(table, "table")
         var query = [("sysparm_exclude_reference_link", "true")]
         if inputDisplayValue { query.append(("sysparm_input_display_value", "true")) }
+        Self.ask(for: returning, in: &query)
         let body = try Self.encode(fields)
         let response = try await api(.POST, "/api/now/table/\(table)", query: query, body: body, operation: "create", table: table)
         return try Self.decodeResult(ServiceNowRecord.self, response)
@@ -183,13 +192,15 @@ public struct ServiceNowSession: Sendable {
         return try Self.decodeResult(ServiceNowRecord.self, response)
     }
 
-    /// Changes fields of a record (`PATCH`) and returns the whole record. Journal fields
-    /// (`work_notes`, `comments`) append an entry.
-    public func update(table: String, sysID: String, fields: [String: String], inputDisplayValue: Bool = false) async throws(ServiceNowError) -> ServiceNowRecord {
+    /// Changes fields of a record (`PATCH`) and returns it (only the `returning` fields, when
+    /// given). Journal fields (`work_notes`, `comments`) append an entry.
+    public func update(table: String, sysID: String, fields: [String: String], inputDisplayValue: Bool = false,
+                       returning: [String] = []) async throws(ServiceNowError) -> ServiceNowRecord {
         try Self.checkName(table, "table")
         try Self.checkName(sysID, "sys_id")
         var query = [("sysparm_exclude_reference_link", "true")]
         if inputDisplayValue { query.append(("sysparm_input_display_value", "true")) }
+        Self.ask(for: returning, in: &query)
         let response = try await api(.PATCH, "/api/now/table/\(table)/\(sysID)", query: query, body: try Self.encode(fields),
                                      operation: "update", table: table, sysID: sysID)
         return try Self.decodeResult(ServiceNowRecord.self, response)

@@ -33,6 +33,9 @@ struct AlertToIncidentTests {
         #expect(incident["assignment_group"] == group?["sys_id"])
         #expect(incident["correlation_id"]?.hasPrefix("ceburu-") == true)
         #expect(incident["correlation_display"] == "Ceburu alert \(alertID)")
+        // It asked for only the fields it reads back, not the whole record.
+        let posts = await stack.simulator.store.requests().filter { $0.method == "POST" && $0.path == "/api/now/table/incident" }
+        #expect(posts.map { $0.query.removingPercentEncoding?.contains("sysparm_fields=sys_id,number,state,sys_updated_on") } == [true])
 
         let link = try #require(try await stack.link(alertID: alertID))
         #expect(link.status == .open)

@@ -56,6 +56,11 @@ struct BothWaysTests {
         #expect(link.state == "6")
         #expect(link.alertStatus == "resolved")
         #expect(link.sysUpdatedOn == incident["sys_updated_on"])
+        // Each update asked for only the fields the worker reads back (sys_updated_on above is
+        // one of them).
+        let patches = await stack.simulator.store.requests().filter { $0.method == "PATCH" }
+        #expect(patches.count == 2)
+        #expect(patches.allSatisfy { $0.query.removingPercentEncoding?.contains("sysparm_fields=sys_id,number,state,sys_updated_on") == true })
     }
 
     @Test func notesCanGoToCustomerVisibleCommentsAndTheCloseCodeIsConfigurable() async throws {

@@ -29,6 +29,13 @@ struct ServiceNowClientTests {
         let journal = await sim.simulator.store.journal(sysID: created.sysID, element: "work_notes")
         #expect(journal.map { $0["value"] } == ["opened by the worker", "acknowledged"])
 
+        // A write can ask for only the fields its caller reads.
+        let brief = try await sim.session.create(table: "incident", fields: ["short_description": "brief"], returning: ["sys_id", "number", "state"])
+        #expect(Set(brief.fields.keys) == ["sys_id", "number", "state"])
+        let briefUpdate = try await sim.session.update(table: "incident", sysID: brief.sysID, fields: ["state": "2"], returning: ["state", "sys_updated_on"])
+        #expect(Set(briefUpdate.fields.keys) == ["state", "sys_updated_on"])
+        #expect(briefUpdate["state"] == "2")
+
         let read = try await sim.session.get(table: "incident", sysID: created.sysID, fields: ["number", "state"])
         #expect(read["number"] == created["number"])
         #expect(read["state"] == "2")
