@@ -240,7 +240,7 @@ struct AMQPBrokerTests {
         let total = 200
         for n in 0..<total / 2 { try await publisher.publish(Array("m\(n)".utf8), exchange: "", routingKey: queue) }
         _ = await collector.wait { Set($0.map(\.body)).count >= 20 }
-        #expect(try Broker.closeConnection(named: name), "rabbitmqctl found no connection named \(name)")
+        #expect(try await Broker.closeConnection(named: name), "rabbitmqctl found no connection named \(name)")
         for n in total / 2..<total { try await publisher.publish(Array("m\(n)".utf8), exchange: "", routingKey: queue) }
 
         let received = await collector.wait(atMost: 30) { Set($0.map(\.body)).count == total }

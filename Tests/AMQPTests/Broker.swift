@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Logging
+import TestSupport
 
 /// The RabbitMQ the integration tests talk to: `ITSM_TEST_AMQP_URL`, or the local one that
 /// scripts/test starts.
@@ -25,26 +26,18 @@ enum Broker {
 
     /// Runs `rabbitmqctl` as the broker's user (it needs the broker's Erlang cookie).
     @discardableResult
-    static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        process.arguments = ["-u", "rabbitmq", "--", "env", "HOME=/var/lib/rabbitmq", "ERL_EPMD_ADDRESS=127.0.0.1", "rabbitmqctl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    static func rabbitmqctl(_ arguments: [String]) async throws -> String {
+        try await Subprocess.run(["runuser", "-u", "rabbitmq", "--", "env", "HOME=/var/lib/rabbitmq", "ERL_EPMD_ADDRESS=127.0.0.1", "rabbitmqctl"] + arguments,
+                                 errors: .discarded).output
     }
 
     /// Has the broker close the connection that calls itself `name`, as an operator would with
     /// `rabbitmqctl close_connection`.
-    static func closeConnection(named name: String) throws -> Bool {
-        let listing = try rabbitmqctl(["list_connections", "pid", "client_properties", "-q", "--no-table-headers"])
+    static func closeConnection(named name: String) async throws -> Bool {
+        let listing = try await rabbitmqctl(["list_connections", "pid", "client_properties", "-q", "--no-table-headers"])
         for line in listing.split(separator: "\n") where line.contains("\"\(name)\"") || line.contains(name) {
             guard let pid = line.split(separator: "\t").first else { continue }
-            try rabbitmqctl(["close_connection", String(pid), "closed by the recovery test"])
+            try await rabbitmqctl(["close_connection", String(pid), "closed by the recovery test"])
             return true
         }
         return false

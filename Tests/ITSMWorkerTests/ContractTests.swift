@@ -4,6 +4,7 @@ import ITSMCore
 import ITSMWorker
 import ServiceNowSimulator
 import Synchronization
+import TestSupport
 import Testing
 
 /// The messages the worker really emits, checked against the published JSON Schemas.
@@ -12,20 +13,10 @@ struct ContractTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Runs scripts/validate-messages.py; returns its output and whether every verdict matched.
-    static func validate(_ items: [[String: Any]]) throws -> (Bool, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", packageRoot.appendingPathComponent("scripts/validate-messages.py").path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: ["items": items]))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus == 0, text)
+    static func validate(_ items: [[String: Any]]) async throws -> (Bool, String) {
+        let python = try await Subprocess.run(["python3", packageRoot.appendingPathComponent("scripts/validate-messages.py").path],
+                                              input: try JSONSerialization.data(withJSONObject: ["items": items]))
+        return (python.status == 0, python.output)
     }
 
     @Test func everyEmittedMessageMatchesItsSchema() async throws {
@@ -76,12 +67,12 @@ struct ContractTests {
         #expect(Set(stack.events.all.compactMap { $0["type"] as? String }) ==
                 ["ticket.created", "ticket.updated", "ticket.state_changed", "ticket.failed", "integration.tested"])
         #expect(stack.events.ofType("ticket.created").contains { ($0["warnings"] as? [String]) == ["assignment_group"] })
-        let (ok, output) = try Self.validate(items)
+        let (ok, output) = try await Self.validate(items)
         #expect(ok, "\(output)")
         #expect(output.contains("\(items.count) passed"))
     }
 
-    @Test func theInputSchemasAgreeWithTheWorkersValidation() throws {
+    @Test func theInputSchemasAgreeWithTheWorkersValidation() async throws {
         let raised: [String: Any] = [
             "schema": "ceburu.alert.v1", "event_id": "e1", "type": "alert.raised", "occurred_at": "2026-11-29T03:00:00Z",
             "customer_id": "c", "network_id": "n", "alert": ["id": "a", "type": "cpu_usage", "severity": "critical", "title": "t", "value": 97.2] as [String: Any],
@@ -111,7 +102,7 @@ struct ContractTests {
             }
             items.append(["schema": schema, "message": message, "valid": workerAccepts])
         }
-        let (ok, output) = try Self.validate(items)
+        let (ok, output) = try await Self.validate(items)
         #expect(ok, "\(output)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ITSMWorker
+import TestSupport
 import Testing
 
 /// Files that cannot run here (Kubernetes, Docker Compose, RabbitMQ definitions) are at least
@@ -8,22 +9,15 @@ import Testing
     static let root = ContractTests.packageRoot
 
     /// Every YAML document of a file, as JSON objects (parsed by PyYAML).
-    static func yamlDocuments(_ path: String) throws -> [[String: Any]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
-                             root.appendingPathComponent(path).path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("\(path) is not valid YAML") }
-        return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []).filter { !$0.isEmpty }
+    static func yamlDocuments(_ path: String) async throws -> [[String: Any]] {
+        let python = try await Subprocess.run(["python3", "-c", "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+                                               root.appendingPathComponent(path).path], errors: .discarded)
+        guard python.status == 0 else { throw TestFailure("\(path) is not valid YAML") }
+        return (try JSONSerialization.jsonObject(with: Data(python.output.utf8)) as? [[String: Any]] ?? []).filter { !$0.isEmpty }
     }
 
-    @Test func theDeploymentHasProbesGraceAndRunsAsNonRoot() throws {
-        let deployment = try #require(try Self.yamlDocuments("deploy/kubernetes/deployment.yaml").first)
+    @Test func theDeploymentHasProbesGraceAndRunsAsNonRoot() async throws {
+        let deployment = try #require(try await Self.yamlDocuments("deploy/kubernetes/deployment.yaml").first)
         #expect(deployment["kind"] as? String == "Deployment")
         let template = try #require((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])
         let pod = try #require(template["spec"] as? [String: Any])
@@ -35,9 +29,9 @@ import Testing
         #expect(container["args"] as? [String] == ["run"])
     }
 
-    @Test func theConfigMapAndSecretHoldOnlySettingsTheWorkerKnows() throws {
-        let configMap = try #require(try Self.yamlDocuments("deploy/kubernetes/configmap.yaml").first)
-        let secret = try #require(try Self.yamlDocuments("deploy/kubernetes/secret.yaml").first)
+    @Test func theConfigMapAndSecretHoldOnlySettingsTheWorkerKnows() async throws {
+        let configMap = try #require(try await Self.yamlDocuments("deploy/kubernetes/configmap.yaml").first)
+        let secret = try #require(try await Self.yamlDocuments("deploy/kubernetes/secret.yaml").first)
         var environment = (configMap["data"] as? [String: String]) ?? [:]
         let secretData = (secret["stringData"] as? [String: String]) ?? [:]
         #expect(secretData["ITSM_SECRET_KEY"] != nil)
@@ -51,19 +45,19 @@ import Testing
         #expect(configuration.shutdownGrace < .seconds(30))
     }
 
-    @Test func scalingAndDisruptionBudget() throws {
-        let documents = try Self.yamlDocuments("deploy/kubernetes/keda-scaledobject.yaml")
+    @Test func scalingAndDisruptionBudget() async throws {
+        let documents = try await Self.yamlDocuments("deploy/kubernetes/keda-scaledobject.yaml")
         let scaled = try #require(documents.first { $0["kind"] as? String == "ScaledObject" })
         let trigger = try #require(((scaled["spec"] as? [String: Any])?["triggers"] as? [[String: Any]])?.first)
         #expect(trigger["type"] as? String == "rabbitmq")
         #expect((trigger["metadata"] as? [String: Any])?["queueName"] as? String == WorkerTopology(try WorkerConfiguration(environment: [:])).alertsQueue)
-        let pdb = try #require(try Self.yamlDocuments("deploy/kubernetes/pdb.yaml").first)
+        let pdb = try #require(try await Self.yamlDocuments("deploy/kubernetes/pdb.yaml").first)
         #expect(pdb["kind"] as? String == "PodDisruptionBudget")
         #expect((pdb["spec"] as? [String: Any])?["minAvailable"] as? Int == 1)
     }
 
-    @Test func composeAndRabbitMQDefinitions() throws {
-        let compose = try #require(try Self.yamlDocuments("docker-compose.yml").first)
+    @Test func composeAndRabbitMQDefinitions() async throws {
+        let compose = try #require(try await Self.yamlDocuments("docker-compose.yml").first)
         let services = try #require(compose["services"] as? [String: Any])
         for name in ["rabbitmq", "postgres", "migrate", "worker", "simulator"] { #expect(services[name] != nil, "missing service \(name)") }
         let worker = try #require(services["worker"] as? [String: Any])

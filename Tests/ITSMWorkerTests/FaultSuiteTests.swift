@@ -5,6 +5,7 @@ import ITSMWorker
 import Postgres
 import ServiceNowSimulator
 import Synchronization
+import TestSupport
 import Testing
 
 /// The fault suite: three worker processes take a steady stream of alerts and status changes
@@ -523,28 +524,12 @@ final class FaultInjections: Sendable {
         try await run(["runuser", "-u", "rabbitmq", "--", "env", "HOME=/var/lib/rabbitmq", "ERL_EPMD_ADDRESS=127.0.0.1", "rabbitmqctl", "-q", command])
     }
 
-    /// Runs a command and waits for it without Foundation's `Process`: a daemon started by
-    /// the command (`pg_ctl restart`) left `waitUntilExit` hanging on a reaped-never child.
+    /// Runs a command; its output for the injection log, or an error with it.
     @discardableResult
     static func run(_ arguments: [String]) async throws -> String {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("fault-command-\(UUID().uuidString).log").path
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ)
-        guard spawned == 0 else { throw TestFailure("could not start \(arguments[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(100)) }
-        let text = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        guard exitCode == 0 else { throw TestFailure("\(arguments.joined(separator: " ")) exited with \(exitCode): \(text)") }
+        let command = try await Subprocess.run(arguments)
+        let text = command.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard command.status == 0 else { throw TestFailure("\(arguments.joined(separator: " ")) exited with \(command.status): \(text)") }
         return "    \(arguments.suffix(3).joined(separator: " ")): exit 0 \(text)"
     }
 }

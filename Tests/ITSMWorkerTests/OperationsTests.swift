@@ -4,21 +4,15 @@ import ITSMCore
 import ITSMWorker
 import Postgres
 import ServiceNowSimulator
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(3)))
 struct OperationsTests {
     /// GET with curl: status and body.
     func get(_ url: String) async throws -> (Int, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-s", "--max-time", "5", "-w", "\n%{http_code}", url]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let curl = try await Subprocess.run(["curl", "-s", "--max-time", "5", "-w", "\n%{http_code}", url], errors: .discarded)
+        var lines = curl.output.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.popLast() ?? "") ?? 0
         return (status, lines.joined(separator: "\n"))
     }
