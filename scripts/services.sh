@@ -8,6 +8,11 @@
 ITSM_SERVICES_DIR=${ITSM_SERVICES_DIR:-/tmp/itsm-services}
 ITSM_AMQP_PORT=${ITSM_AMQP_PORT:-5672}
 ITSM_PG_PORT=${ITSM_PG_PORT:-5432}
+# Where the broker keeps its messages (emptied at start); empty means the data folder above.
+# scripts/test points it at memory: on a slow virtual disk the broker's fsyncs took up to 1.5 s,
+# which tests of thrown-away data only wait out. The benchmark keeps the disk, as a deployed
+# broker has.
+ITSM_BROKER_STORE=${ITSM_BROKER_STORE:-}
 _itsm_started=()
 
 _log() { printf '[services] %s\n' "$*" >&2; }
@@ -43,19 +48,20 @@ rabbitmq_up() {
     return 0
   fi
   local base="$ITSM_SERVICES_DIR/rabbitmq"
-  rm -rf "$base"; mkdir -p "$base/mnesia" "$base/log"
-  chown -R rabbitmq:rabbitmq "$base"
-  # The broker runs as the rabbitmq user; its data and logs live in our throwaway folder.
+  local store="${ITSM_BROKER_STORE:-$base/mnesia}"
+  rm -rf "$base" "$store"; mkdir -p "$store" "$base/log"
+  chown -R rabbitmq:rabbitmq "$base" "$store"
+  # The broker runs as the rabbitmq user; its data and logs live in our throwaway folders.
   # Loopback only, including Erlang distribution and epmd.
   local env=(HOME=/var/lib/rabbitmq
-    RABBITMQ_MNESIA_BASE="$base/mnesia" RABBITMQ_LOG_BASE="$base/log"
+    RABBITMQ_MNESIA_BASE="$store" RABBITMQ_LOG_BASE="$base/log"
     RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$ITSM_AMQP_PORT"
     RABBITMQ_DIST_PORT=$((ITSM_AMQP_PORT + 20000)) ERL_EPMD_ADDRESS=127.0.0.1
     RABBITMQ_PID_FILE="$base/rabbit.pid"
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
-  _log "starting RabbitMQ in $base"
+  _log "starting RabbitMQ in $base (messages in $store)"
   runuser -u rabbitmq -- env "${env[@]}" setsid rabbitmq-server >"$base/stdout.log" 2>&1 &
-  echo "$base/rabbit.pid" >"$ITSM_SERVICES_DIR/rabbitmq.started"
+  echo "$store" >"$ITSM_SERVICES_DIR/rabbitmq.started"
   _itsm_started+=(rabbitmq)
   local i
   for i in $(seq 1 120); do
@@ -130,6 +136,10 @@ services_down() {
         rabbitmqctl_ -q stop >/dev/null 2>&1 || pkill -u rabbitmq -f beam >/dev/null 2>&1 || true
         # The broker started epmd (Erlang's port mapper); it outlives the broker otherwise.
         runuser -u rabbitmq -- epmd -kill >/dev/null 2>&1 || true
+        # A store in memory is given back; one in the data folder goes with the next start.
+        case "$(cat "$ITSM_SERVICES_DIR/rabbitmq.started" 2>/dev/null)" in
+          /dev/shm/*) rm -rf "$(cat "$ITSM_SERVICES_DIR/rabbitmq.started")" ;;
+        esac
         rm -f "$ITSM_SERVICES_DIR/rabbitmq.started" ;;
       postgres)
         _log "stopping PostgreSQL"
