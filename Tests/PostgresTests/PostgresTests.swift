@@ -8,11 +8,14 @@ enum TestDatabase {
         ProcessInfo.processInfo.environment["ITSM_TEST_DATABASE_URL"] ?? "postgres://itsm:itsm@127.0.0.1:5432/itsm_test"
     }
 
-    static func pool(maximumConnections: Int = 4, statementTimeout: Duration? = .seconds(30)) throws -> PostgresPool {
+    /// A pool of the test database; a unique `applicationName` finds its backends in
+    /// `pg_stat_activity`.
+    static func pool(maximumConnections: Int = 4, statementTimeout: Duration? = .seconds(30),
+                     applicationName: String = "postgres-tests") throws -> PostgresPool {
         var configuration = try PostgresConfiguration(url: url)
         configuration.maximumConnections = maximumConnections
         configuration.statementTimeout = statementTimeout
-        configuration.applicationName = "postgres-tests"
+        configuration.applicationName = applicationName
         return PostgresPool(configuration: configuration, logger: Logger(label: "postgres-tests"))
     }
 
@@ -167,13 +170,11 @@ struct PostgresTests {
     }
 
     @Test func warmingUpOpensTheConnectionsThatLaterLoadUses() async throws {
-        var configuration = try PostgresConfiguration(url: TestDatabase.url)
-        configuration.maximumConnections = 5
-        configuration.applicationName = TestDatabase.uniqueName("warm")
-        let pool = PostgresPool(configuration: configuration, logger: Logger(label: "t"))
+        let name = TestDatabase.uniqueName("warm")
+        let pool = try TestDatabase.pool(maximumConnections: 5, applicationName: name)
         let observer = try TestDatabase.pool(maximumConnections: 1)
         func backends() async throws -> Set<Int> {
-            let rows = try await observer.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [.text(configuration.applicationName)])
+            let rows = try await observer.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [.text(name)])
             return Set(try rows.map { try $0["pid"].int() })
         }
 
@@ -243,10 +244,8 @@ struct PostgresTests {
     }
 
     @Test func idleConnectionsTheServerClosedAreReplacedBeforeTheyAreLeased() async throws {
-        var configuration = try PostgresConfiguration(url: TestDatabase.url)
-        configuration.maximumConnections = 3
-        configuration.applicationName = TestDatabase.uniqueName("idle")
-        let pool = PostgresPool(configuration: configuration, logger: Logger(label: "t"))
+        let name = TestDatabase.uniqueName("idle")
+        let pool = try TestDatabase.pool(maximumConnections: 3, applicationName: name)
         let admin = try TestDatabase.pool(maximumConnections: 1)
         #expect(await pool.warmUp(to: 3) == 3)
         // What a server restart does to every idle connection, without restarting the server
@@ -254,11 +253,11 @@ struct PostgresTests {
         // kept: in the WHERE, the planner may call it for every backend first.)
         let terminated = try await admin.query("""
             SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1
-            """, [.text(configuration.applicationName)]).map { try $0["pid"].int() }
+            """, [.text(name)]).map { try $0["pid"].int() }
         #expect(terminated.count == 3)
         for _ in 0..<200 {
             let left = try await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",
-                                             [.text(configuration.applicationName)])[0]["n"].int()
+                                             [.text(name)])[0]["n"].int()
             if left == 0 { break }
             try await Task.sleep(for: .milliseconds(10))
         }
