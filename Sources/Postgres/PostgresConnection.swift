@@ -98,12 +98,11 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         }
     }
 
-    /// The name of `sql` prepared on this connection (preparing it now if needed), or nil when
-    /// the cache is full (then the statement runs unprepared).
     /// Whether the server is gone from this idle connection (a restart, `pg_terminate_backend`,
     /// `idle_session_timeout`). An idle connection has nothing to read, so anything readable is
     /// the server's parting error or end of file; taking it would fail the caller's first
-    /// statement. One non-blocking poll(2), cheap enough for every lease.
+    /// statement. (The pool does not LISTEN; anything else readable, such as TLS housekeeping,
+    /// costs one needless reconnect.) One non-blocking poll(2), cheap enough for every lease.
     func closedWhileIdle() -> Bool {
         let socket = PQsocket(connection)
         guard socket >= 0 else { return true }
@@ -113,6 +112,8 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         return true
     }
 
+    /// The name of `sql` prepared on this connection (preparing it now if needed), or nil when
+    /// the cache is full (then the statement runs unprepared).
     private func preparedName(_ sql: String, parameterCount: Int) throws(PostgresError) -> String? {
         if let name = prepared[sql] { return name }
         guard prepared.count < Self.maximumPrepared else { return nil }
