@@ -68,6 +68,21 @@ struct OperationsTests {
         #expect(try rows[0]["n"].int() == 5)
     }
 
+    @Test func theShutdownLogCountsOnlyDeliveriesStillBeingHandled() async throws {
+        let stack = try await TestStack.make()
+        defer { Task { await stack.stop() } }
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try await stack.startWorker()
+        for n in 0..<3 { try await stack.publishRaised(alertID: "done-\(n)") }
+        #expect(await stack.eventually { stack.events.ofType("ticket.created").count == 3 })
+        await worker.stop()
+        // Three deliveries were handled and none was in flight: an operator reading "finishing
+        // those in flight" must not be told three are.
+        let line = stack.logs.all.first { $0.contains("stopped taking deliveries") && $0.contains(stack.topology.alertsQueue) }
+        #expect(line?.contains("\"in_flight\": 0") == true, "\(line ?? "no shutdown line")")
+    }
+
     @Test func aFailingInstanceIsParkedWhileOtherCustomersFlow() async throws {
         let stack = try await TestStack.make(simulators: 2, configure: {
             $0.requestTimeout = .seconds(1)
