@@ -51,13 +51,9 @@ rabbitmq_up() {
   local store="${ITSM_BROKER_STORE:-$base/mnesia}"
   rm -rf "$base" "$store"; mkdir -p "$store" "$base/log"
   chown -R rabbitmq:rabbitmq "$base" "$store"
-  # Quorum queues keep a write-ahead log that the broker replays in full before it accepts
-  # clients after a restart; at the default 512 MB cap the fault suite's restarts waited up to
-  # eleven minutes on a 92 MB log. A small cap rolls it into segments as it goes.
-  printf 'raft.wal_max_size_bytes = 8000000\n' >"$base/rabbitmq.conf"
   # The broker runs as the rabbitmq user; its data and logs live in our throwaway folders.
   # Loopback only, including Erlang distribution and epmd.
-  local env=(HOME=/var/lib/rabbitmq RABBITMQ_CONFIG_FILE="$base/rabbitmq.conf"
+  local env=(HOME=/var/lib/rabbitmq
     RABBITMQ_MNESIA_BASE="$store" RABBITMQ_LOG_BASE="$base/log"
     RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$ITSM_AMQP_PORT"
     RABBITMQ_DIST_PORT=$((ITSM_AMQP_PORT + 20000)) ERL_EPMD_ADDRESS=127.0.0.1
