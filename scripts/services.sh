@@ -9,9 +9,9 @@ ITSM_SERVICES_DIR=${ITSM_SERVICES_DIR:-/tmp/itsm-services}
 ITSM_AMQP_PORT=${ITSM_AMQP_PORT:-5672}
 ITSM_PG_PORT=${ITSM_PG_PORT:-5432}
 # Where the broker keeps its messages (emptied at start); empty means the data folder above.
-# scripts/test points it at memory: on a slow virtual disk the broker's fsyncs took up to 1.5 s,
-# which tests of thrown-away data only wait out. The benchmark keeps the disk, as a deployed
-# broker has.
+# /dev/shm/... keeps them in memory, away from a slow disk's fsyncs (up to 1.5 s were traced here
+# during test runs). Not the default: with it, two of three CI runs waited minutes for the
+# broker's restart in the fault suite, against seconds on disk in earlier runs.
 ITSM_BROKER_STORE=${ITSM_BROKER_STORE:-}
 _itsm_started=()
 
