@@ -155,8 +155,8 @@ public struct ServiceNowSession: Sendable {
 
     // MARK: - Table API
 
-    /// `sysparm_fields` on a write: the answer carries only these fields instead of the whole
-    /// record (about 90 fields on an incident), which the caller would decode and throw away.
+    /// `sysparm_fields`: the answer carries only these fields instead of the whole record (about
+    /// 90 on an incident), which the caller would decode and throw away. None asks for all.
     private static func ask(for fields: [String], in query: inout [(String, String)]) {
         if !fields.isEmpty { query.append(("sysparm_fields", fields.joined(separator: ","))) }
     }
@@ -187,7 +187,7 @@ public struct ServiceNowSession: Sendable {
         try Self.checkName(table, "table")
         try Self.checkName(sysID, "sys_id")
         var query = [("sysparm_exclude_reference_link", "true")]
-        if !fields.isEmpty { query.append(("sysparm_fields", fields.joined(separator: ","))) }
+        Self.ask(for: fields, in: &query)
         let response = try await api(.GET, "/api/now/table/\(table)/\(sysID)", query: query, operation: "get", table: table, sysID: sysID)
         return try Self.decodeResult(ServiceNowRecord.self, response)
     }
@@ -210,7 +210,7 @@ public struct ServiceNowSession: Sendable {
     public func queryPage(table: String, _ request: ServiceNowQuery, offset: Int = 0) async throws(ServiceNowError) -> ServiceNowPage {
         try Self.checkName(table, "table")
         var query = [("sysparm_query", request.query), ("sysparm_limit", String(request.pageSize)), ("sysparm_offset", String(offset))]
-        if !request.fields.isEmpty { query.append(("sysparm_fields", request.fields.joined(separator: ","))) }
+        Self.ask(for: request.fields, in: &query)
         if let display = request.displayValue { query.append(("sysparm_display_value", display)) }
         if request.excludeReferenceLink { query.append(("sysparm_exclude_reference_link", "true")) }
         let response = try await api(.GET, "/api/now/table/\(table)", query: query, operation: "query", table: table)
