@@ -20,27 +20,22 @@ struct InstanceCircuitsTests {
     }
 
     @Test func aWaiterAnsweredBeforeItsPermitWaitLeavesNoTimerBehind() async throws {
+        // Waits of 2 s at most, far less than the timers' 30 s permit wait.
         let circuits = InstanceCircuits(threshold: 1, openFor: .seconds(30), maxInFlight: 1, permitWait: .seconds(30))
         let first = try await circuits.enter("a")
         let granted = Task { try await circuits.enter("a") }
-        try await waitUntil { circuits.runningTimers.load(ordering: .relaxed) == 1 }
+        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 1 })
         circuits.leave(first, outcome: .success)
         let second = try await granted.value
-        try await waitUntil { circuits.runningTimers.load(ordering: .relaxed) == 0 }
+        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 0 })
         // A waiter refused because the circuit opened does not leave one either.
         let refused = Task { () -> Bool in
             do throws(RetryableFailure) { _ = try await circuits.enter("a"); return true } catch { return false }
         }
-        try await waitUntil { circuits.runningTimers.load(ordering: .relaxed) == 1 }
+        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 1 })
         circuits.leave(second, outcome: .failure)
         #expect(await refused.value == false)
-        try await waitUntil { circuits.runningTimers.load(ordering: .relaxed) == 0 }
-    }
-
-    /// Polls for up to two seconds, far less than the permit wait of the timers it watches.
-    private func waitUntil(_ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(condition(), sourceLocation: sourceLocation)
+        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 0 })
     }
 
     @Test func aWaiterIsParkedAfterThePermitWaitAndTheQueueIsBounded() async throws {

@@ -250,12 +250,7 @@ final class TestStack: Sendable {
     /// Waits until `condition` holds or `seconds` pass; returns whether it held.
     @discardableResult
     func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+        try await ITSMWorkerTests.eventually(seconds, condition)
     }
 
     /// Messages in the dead-letter queue (consumed and acked).
@@ -339,4 +334,15 @@ final class EventCollector: Sendable {
         try? await consumer.cancel()
         task.withLock { $0 }?.cancel()
     }
+}
+
+/// Waits until `condition` holds or `seconds` pass; returns whether it held.
+@discardableResult
+func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
 }
