@@ -196,9 +196,14 @@ struct MachineCPU {
         return snapshot
     }
 
+    /// CPU seconds each part used from `self` to `later`.
+    func used(until later: MachineCPU) -> [String: Double] {
+        later.byPart.reduce(into: [:]) { used, entry in used[entry.key] = entry.value - (byPart[entry.key] ?? 0) }
+    }
+
     /// `later - self`, as "part 1.2 s (35 %)" sorted by use, and the machine's busy share.
     func report(until later: MachineCPU, wall: Duration) -> String {
-        let used = later.byPart.map { part, seconds in (part, seconds - (byPart[part] ?? 0)) }.filter { $0.1 > 0.005 }.sorted { $0.1 > $1.1 }
+        let used = used(until: later).map { ($0.key, $0.value) }.filter { $0.1 > 0.005 }.sorted { $0.1 > $1.1 }
         let total = used.reduce(0) { $0 + $1.1 }
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         let parts = used.map { String(format: "%@ %.1f s (%.0f %%)", $0.0, $0.1, $0.1 / max(total, 0.001) * 100) }.joined(separator: ", ")
