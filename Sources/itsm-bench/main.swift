@@ -52,9 +52,10 @@ struct RunResult {
     var p50: Duration
     var p99: Duration
     var cpuBreakdown: String
-    /// CPU seconds per alert of RabbitMQ with PostgreSQL, and of everything else but the worker
-    /// (the simulators and the load generator in this process, and other processes).
-    var serversPerAlert = 0.0
+    /// CPU seconds per alert of RabbitMQ with PostgreSQL (nil when neither runs on this
+    /// machine), and of everything else but the worker (the simulators and the load generator in
+    /// this process, and other processes).
+    var serversPerAlert: Double?
     var harnessPerAlert = 0.0
     var transactionsPerAlert = 0.0
     /// The worker's creates during the run, as it timed them (request sent to answer read).
@@ -133,8 +134,8 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     let machineAfter = MachineCPU.now(worker: worker.process.processIdentifier)
     let breakdown = machineBefore.report(until: machineAfter, wall: elapsed)
     let used = machineBefore.used(until: machineAfter)
-    let servers = (used["RabbitMQ"] ?? 0) + (used["PostgreSQL"] ?? 0)
-    let harness = used.values.reduce(0, +) - servers - (used["worker"] ?? 0)
+    let servers = used["RabbitMQ"] == nil && used["PostgreSQL"] == nil ? nil : (used["RabbitMQ"] ?? 0) + (used["PostgreSQL"] ?? 0)
+    let harness = used.values.reduce(0, +) - (servers ?? 0) - (used["worker"] ?? 0)
     if !done { print("  (\(name): only \(generator.createdCount) of \(expected) tickets within the time limit)") }
     let cpu = worker.cpuSeconds - cpuBefore
     let (p50, p99) = generator.percentiles
@@ -151,7 +152,7 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     let measured = Double(max(1, expected - warm))
     var result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
                            idleRSS: idle.current, idleAnonymous: idle.anonymous, peakRSS: worker.memory.peak, p50: p50, p99: p99, cpuBreakdown: breakdown,
-                           serversPerAlert: servers / measured, harnessPerAlert: harness / measured,
+                           serversPerAlert: servers.map { $0 / measured }, harnessPerAlert: harness / measured,
                            creates: createsAfter.flatMap { after in createsBefore.map { after - $0 } })
     await generator.stop()
     worker.stop()
@@ -245,10 +246,16 @@ if runs(1) {
     // What the rest of the machine alone allows: every core busy, the worker free. Those costs
     // are per alert as this worker drives the servers (its statements, its confirmed publishes).
     let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-    let bound = cores / max(result.serversPerAlert + result.harnessPerAlert, 1e-9), serversBound = cores / max(result.serversPerAlert, 1e-9)
-    row("1. the rest of the machine per alert", String(format: "RabbitMQ and PostgreSQL %.2f ms, simulators and load generator %.2f ms of CPU: with a worker that cost nothing, %.0f cores allow at most %.0f alerts/s = %.0f %% of the ceiling (RabbitMQ and PostgreSQL alone: %.0f = %.0f %%)",
-                                                      result.serversPerAlert * 1000, result.harnessPerAlert * 1000, cores, bound, bound / ceiling * 100,
-                                                      serversBound, serversBound / ceiling * 100), "what bounds it")
+    let bound = cores / max((result.serversPerAlert ?? 0) + result.harnessPerAlert, 1e-9)
+    let harness = String(format: "simulators and load generator %.2f ms of CPU: with a worker that cost nothing, %.0f cores allow at most %.0f alerts/s = %.0f %% of the ceiling",
+                         result.harnessPerAlert * 1000, cores, bound, bound / ceiling * 100)
+    if let servers = result.serversPerAlert {
+        let serversBound = cores / max(servers, 1e-9)
+        row("1. the rest of the machine per alert", String(format: "RabbitMQ and PostgreSQL %.2f ms, ", servers * 1000) + harness
+            + String(format: " (RabbitMQ and PostgreSQL alone: %.0f = %.0f %%)", serversBound, serversBound / ceiling * 100), "what bounds it")
+    } else {
+        row("1. the rest of the machine per alert", "RabbitMQ and PostgreSQL run elsewhere; " + harness, "what bounds it")
+    }
     full = result
 }
 
