@@ -149,10 +149,9 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
         let text = header + points.map { String(format: "%.3f %.1f", ($0.0 - started).seconds, $0.1.seconds * 1000) }.joined(separator: "\n")
         try? text.write(toFile: "\(prefix).\(name)", atomically: true, encoding: .utf8)
     }
-    let measured = Double(max(1, expected - warm))
     var result = RunResult(throughput: Double(expected - warm) / elapsed.seconds, cpuPerThousand: cpu / Double(max(1, alerts)) * 1000,
                            idleRSS: idle.current, idleAnonymous: idle.anonymous, peakRSS: worker.memory.peak, p50: p50, p99: p99, cpuBreakdown: breakdown,
-                           serversPerAlert: servers.map { $0 / measured }, harnessPerAlert: harness / measured,
+                           serversPerAlert: servers.map { $0 / Double(max(1, alerts)) }, harnessPerAlert: harness / Double(max(1, alerts)),
                            creates: createsAfter.flatMap { after in createsBefore.map { after - $0 } })
     await generator.stop()
     worker.stop()
@@ -247,7 +246,7 @@ if runs(1) {
     // are per alert as this worker drives the servers (its statements, its confirmed publishes).
     let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
     let bound = cores / max((result.serversPerAlert ?? 0) + result.harnessPerAlert, 1e-9)
-    let harness = String(format: "simulators and load generator %.2f ms of CPU: with a worker that cost nothing, %.0f cores allow at most %.0f alerts/s = %.0f %% of the ceiling",
+    let harness = String(format: "simulators, load generator and other processes %.2f ms of CPU: with a worker that cost nothing, %.0f cores allow at most %.0f alerts/s = %.0f %% of the ceiling",
                          result.harnessPerAlert * 1000, cores, bound, bound / ceiling * 100)
     if let servers = result.serversPerAlert {
         let serversBound = cores / max(servers, 1e-9)
