@@ -6,11 +6,10 @@ import Postgres
 import ServiceNowSimulator
 import Testing
 
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct AlertToIncidentTests {
     @Test func aMappedAlertBecomesOneIncidentAReferenceAndOneEvent() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         try await stack.startWorker()
@@ -69,7 +68,6 @@ struct AlertToIncidentTests {
     /// queued it woke the relay (created, updated, and failed before any ticket).
     @Test func everyQueuedEventGoesOutWithoutWaitingForTheRelaysPoll() async throws {
         let stack = try await TestStack.make(configure: { $0.outboxPollInterval = .seconds(60) })
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         // A customer whose secret was sealed with a key this worker does not have.

@@ -6,7 +6,7 @@ import ServiceNowSimulator
 import TestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(5)))
 struct BothWaysTests {
     /// A stack with one customer, one mapping and a worker without the sync role (tests drive the
     /// sync by hand).
@@ -27,7 +27,6 @@ struct BothWaysTests {
 
     @Test func acknowledgeAndResolveUpdateTheIncident() async throws {
         let (stack, _) = try await stack()
-        defer { Task { await stack.stop() } }
         let t0 = Date()
         try await stack.publishRaised(alertID: "a1", occurredAt: t0)
         #expect(await stack.eventually { stack.events.forAlert("a1", type: "ticket.created").count == 1 })
@@ -65,7 +64,6 @@ struct BothWaysTests {
 
     @Test func notesCanGoToCustomerVisibleCommentsAndTheCloseCodeIsConfigurable() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         var settings = IntegrationSettings()
         settings.notesField = "comments"
         settings.closeCode = "Workaround provided"
@@ -85,7 +83,6 @@ struct BothWaysTests {
 
     @Test func eventsInAnyOrderEndInTheLatestStateWithOneEffectEach() async throws {
         let (stack, _) = try await stack()
-        defer { Task { await stack.stop() } }
         let t0 = Date()
         // Resolved before the alert was even raised.
         let resolveID = try await stack.publishStatus("alert.resolved", alertID: "b1", occurredAt: t0.addingTimeInterval(30), note: "gone")
@@ -117,7 +114,6 @@ struct BothWaysTests {
         // A timeout well over the slow call's 2 s: on a loaded machine the stack's 3 s was hit,
         // the creation failed and released its claim, and the acknowledgement rightly waited.
         let (stack, _) = try await stack { $0.requestTimeout = .seconds(10) }
-        defer { Task { await stack.stop() } }
         let t0 = Date()
         // The next ServiceNow call takes 2 s, so the link stays pending with the worker's claim.
         await stack.simulator.store.inject(.slow(.seconds(2)), count: 1)
@@ -146,7 +142,6 @@ struct BothWaysTests {
 
     @Test func anOperatorsChangeInServiceNowIsPublishedOnceAndOwnChangesAreNotEchoed() async throws {
         let (stack, worker) = try await stack()
-        defer { Task { await stack.stop() } }
         for alert in ["c1", "c2"] { try await stack.publishRaised(alertID: alert, occurredAt: Date()) }
         #expect(await stack.eventually { stack.events.ofType("ticket.created").count == 2 })
         // The worker's own change: acknowledged from Ceburu.
@@ -181,7 +176,6 @@ struct BothWaysTests {
 
     @Test func oneCycleOverAThousandOpenTicketsUsesAtMostTenListRequests() async throws {
         let (stack, worker) = try await stack()
-        defer { Task { await stack.stop() } }
         let sysIDs = try await stack.simulator.store.seedIncidents(1000)
         let records = await stack.simulator.store.records("incident")
         // Links as the worker would have stored them.
@@ -217,7 +211,6 @@ struct BothWaysTests {
 
     @Test func twoWorkersSyncingAtOncePublishEachChangeOnce() async throws {
         let (stack, first) = try await stack()
-        defer { Task { await stack.stop() } }
         let second = try await stack.startWorker(name: "w2", roles: [.outbox])
         for n in 0..<30 { try await stack.publishRaised(alertID: "d\(n)", occurredAt: Date()) }
         #expect(await stack.eventually(30) { stack.events.ofType("ticket.created").count == 30 })
@@ -240,7 +233,6 @@ struct BothWaysTests {
 
     @Test func aResolvedAlertFiringAgainIsReopenedWithinTheWindowAndGetsANewTicketAfterIt() async throws {
         let (stack, _) = try await stack { $0.reopenWindow = .seconds(5) }
-        defer { Task { await stack.stop() } }
         try await stack.publishRaised(alertID: "e1", occurredAt: Date())
         try await stack.publishStatus("alert.resolved", alertID: "e1", occurredAt: Date().addingTimeInterval(1))
         #expect(await stack.eventually { stack.events.forAlert("e1", type: "ticket.updated").count == 1 })
@@ -270,7 +262,6 @@ struct BothWaysTests {
 
     @Test func aTicketClosedInServiceNowIsNotWrittenAndAReFireOpensANewOne() async throws {
         let (stack, worker) = try await stack()
-        defer { Task { await stack.stop() } }
         try await stack.publishRaised(alertID: "f1", occurredAt: Date())
         #expect(await stack.eventually { stack.events.forAlert("f1", type: "ticket.created").count == 1 })
         let link = try #require(try await stack.link(alertID: "f1"))
@@ -290,7 +281,6 @@ struct BothWaysTests {
 
     @Test func anIncidentDeletedInServiceNowIsReportedOnceAndNoLongerPolled() async throws {
         let (stack, worker) = try await stack()
-        defer { Task { await stack.stop() } }
         try await stack.publishRaised(alertID: "g1", occurredAt: Date())
         #expect(await stack.eventually { stack.events.forAlert("g1", type: "ticket.created").count == 1 })
         let link = try #require(try await stack.link(alertID: "g1"))
@@ -307,7 +297,6 @@ struct BothWaysTests {
 
     @Test func aRejectedStatusChangeProducesTicketFailedWithServiceNowsMessage() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         var settings = IntegrationSettings()
         settings.closeCode = "Solved (Permanently)"  // not on this instance: dropped, then the data policy refuses
         try await stack.addIntegration(customer: "cust-1", settings: settings)

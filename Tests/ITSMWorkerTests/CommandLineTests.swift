@@ -4,7 +4,7 @@ import ServiceNowSimulator
 import Testing
 
 /// The operator commands as an operator runs them: the built binary, exit codes and output.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(2)))
 struct CommandLineTests {
     func run(_ stack: TestStack, _ arguments: [String], input: String? = nil) async throws -> (Int32, String) {
         let command = try WorkerProcess(arguments: arguments, environment: stack.processEnvironment, input: input)
@@ -14,7 +14,6 @@ struct CommandLineTests {
 
     @Test func integrationAndMappingCommands() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         let url = stack.simulatorURLs[0]
         // The secret from standard input; `show` masks it.
         var (status, output) = try await run(stack, ["integration", "set", "--customer", "cli-1", "--instance-url", url,

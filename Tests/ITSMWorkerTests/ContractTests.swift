@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// The messages the worker really emits, checked against the published JSON Schemas.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct ContractTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -21,7 +21,6 @@ struct ContractTests {
 
     @Test func everyEmittedMessageMatchesItsSchema() async throws {
         let stack = try await TestStack.make(configure: { $0.maxAttempts = 1 })
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1",
                                    fields: #"{"short_description": "{{alert.title}}", "assignment_group": "Restricted Ops"}"#)

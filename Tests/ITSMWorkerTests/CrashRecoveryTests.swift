@@ -47,11 +47,10 @@ final class WorkerProcess: @unchecked Sendable {
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 }
 
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct CrashRecoveryTests {
     @Test func aWorkerKilledBetweenTheCreateAndTheCommitLeavesNoDuplicate() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
 
@@ -87,7 +86,6 @@ struct CrashRecoveryTests {
 
     @Test func aSecondSignalExitsWithoutWaitingForWorkInFlight() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         var environment = stack.processEnvironment

@@ -8,11 +8,10 @@ import Synchronization
 import TestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(5)))
 struct ExactlyOnceTests {
     @Test func alertsLandOnTheirCustomersInstanceWithTheirNetworksMapping() async throws {
         let stack = try await TestStack.make(simulators: 3)
-        defer { Task { await stack.stop() } }
         let customers = ["cust-a", "cust-b", "cust-c"]
         for (index, customer) in customers.enumerated() {
             try await stack.addIntegration(customer: customer, simulator: index)
@@ -58,7 +57,6 @@ struct ExactlyOnceTests {
 
     @Test func redeliveriesAndReFiresNeverCreateASecondIncident() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         try await stack.startWorker()
@@ -88,7 +86,6 @@ struct ExactlyOnceTests {
 
     @Test func threeWorkersOnOneQueueCreateEachIncidentOnce() async throws {
         let stack = try await TestStack.make(configureSimulator: { $0.baseLatency = .milliseconds(20) })
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         for name in ["w1", "w2", "w3"] { try await stack.startWorker(name: name) }
@@ -118,7 +115,6 @@ struct ExactlyOnceTests {
 
     @Test func aRejectedAssignmentGroupIsDroppedWithAWarning() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1",
                                    fields: #"{"short_description": "{{alert.title}}", "assignment_group": "Restricted Ops"}"#)
@@ -138,7 +134,6 @@ struct ExactlyOnceTests {
 
     @Test func rateLimitsAndServerErrorsAreRetriedWithoutDuplicates() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         try await stack.startWorker()
@@ -165,7 +160,6 @@ struct ExactlyOnceTests {
 
     @Test func malformedMessagesAreDeadLetteredWithReasonsAndDoNotBlockValidOnes() async throws {
         let stack = try await TestStack.make(configure: { $0.maxMessageBytes = 4096 })
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         try await stack.startWorker()
@@ -201,7 +195,6 @@ struct ExactlyOnceTests {
 
     @Test func secretsAreSealedAtRestAndNeverLogged() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         try await stack.startWorker()

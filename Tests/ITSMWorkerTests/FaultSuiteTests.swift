@@ -18,7 +18,7 @@ import Testing
 /// It restarts the shared servers, so it runs on its own after the other tests:
 /// `scripts/test` runs it with `ITSM_FAULT_SUITE=quick`; `ITSM_FAULT_SUITE=long` runs three
 /// rounds of faults and five thousand hostile messages.
-@Suite(.serialized, .enabled(if: FaultPlan.current != nil, "set ITSM_FAULT_SUITE=quick or long (scripts/test does)"), .timeLimit(.minutes(60)))
+@Suite(.serialized, .stopsTestStacks, .enabled(if: FaultPlan.current != nil, "set ITSM_FAULT_SUITE=quick or long (scripts/test does)"), .timeLimit(.minutes(60)))
 struct FaultSuiteTests {
     @Test func workersKeepEveryAlertAndStatusThroughFaults() async throws {
         let plan = try #require(FaultPlan.current)
@@ -31,7 +31,6 @@ struct FaultSuiteTests {
             configuration.circuitOpenFor = .seconds(5)
             configuration.claimLease = .seconds(5)
         })
-        defer { Task { await stack.stop() } }
         for (index, customer) in FaultLoad.customers.enumerated() {
             try await stack.addIntegration(customer: customer, simulator: index)
             for network in FaultLoad.networks { try await stack.addMapping(customer: customer, network: network) }

@@ -7,7 +7,7 @@ import ServiceNowSimulator
 import TestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct OperationsTests {
     /// GET with curl: status and body.
     func get(_ url: String) async throws -> (Int, String) {
@@ -19,7 +19,6 @@ struct OperationsTests {
 
     @Test func metricsHealthAndReadiness() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         let worker = try await stack.startWorker()
@@ -60,7 +59,6 @@ struct OperationsTests {
 
     @Test func theWorkerOpensItsWholeDatabasePoolBeforeTheFirstMessage() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         let worker = try await stack.startWorker { $0.databasePoolSize = 5 }
         #expect(worker.runtime.pool.openConnections == 5)
         let rows = try await stack.pool.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",
@@ -70,7 +68,6 @@ struct OperationsTests {
 
     @Test func theShutdownLogCountsOnlyDeliveriesStillBeingHandled() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
         let worker = try await stack.startWorker()
@@ -90,7 +87,6 @@ struct OperationsTests {
             $0.circuitOpenFor = .seconds(3)
             $0.maxAttempts = 20
         })
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "sick", simulator: 0)
         try await stack.addIntegration(customer: "well", simulator: 1)
         try await stack.addMapping(customer: "sick", network: "net-1")
@@ -122,11 +118,10 @@ struct OperationsTests {
     }
 }
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(2)))
 struct AuditAndKeysTests {
     @Test func everyServiceNowCallAndDecisionIsInTheAlertsAuditTrail() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1", fields: #"{"short_description": "{{alert.title}}", "assignment_group": "Restricted Ops"}"#)
         let worker = try await stack.startWorker()
@@ -145,7 +140,6 @@ struct AuditAndKeysTests {
 
     @Test func theResolverReusesAResolutionOnlyWhileTheStoredIntegrationIsUnchanged() async throws {
         let stack = try await TestStack.make(simulators: 2)
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         let worker = try await stack.startWorker(roles: [.alerts])
         let resolver = worker.runtime.resolver
@@ -169,7 +163,6 @@ struct AuditAndKeysTests {
 
     @Test func rotatingTheKeyResealsSecretsAndTheOldKeyStillReadsMeanwhile() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         let newKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let rotating = try SecretBox(currentKey: newKey, previousKeys: [TestStack.secretKey])

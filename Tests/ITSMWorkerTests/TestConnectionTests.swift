@@ -9,7 +9,7 @@ import ServiceNowSimulator
 import Synchronization
 import Testing
 
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct TestConnectionTests {
     func run(_ stack: TestStack, customer: String = "cust-1") async throws -> ConnectionTestResult {
         let worker = try await stack.startWorker(roles: [.outbox])
@@ -21,7 +21,6 @@ struct TestConnectionTests {
 
     @Test func aHealthyIntegrationPassesEveryCheck() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         let result = try await run(stack)
         #expect(result.passed, "\(result.text)")
@@ -35,7 +34,6 @@ struct TestConnectionTests {
             $0.clients += [SimulatedClient(clientID: "inactive-client", clientSecret: "Sup3r-Secret-Value", active: false),
                            SimulatedClient(clientID: "no-grant-client", clientSecret: "Sup3r-Secret-Value", grantEnabled: false)]
         })
-        defer { Task { await stack.stop() } }
         let box = try SecretBox(currentKey: TestStack.secretKey)
         let secret = label == "wrong-secret" ? "not-the-secret" : "Sup3r-Secret-Value"
         try await ConfigurationStore(pool: stack.pool).saveIntegration(customerID: "cust-1", instanceURL: stack.simulatorURLs[0], clientID: clientID,
@@ -52,7 +50,6 @@ struct TestConnectionTests {
 
     @Test func anApplicationWithoutAUserIsNamed() async throws {
         let stack = try await TestStack.make(configureSimulator: { $0.clients = [SimulatedClient(clientID: "worker-client", clientSecret: "Sup3r-Secret-Value", applicationUser: nil)] })
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         let token = try #require(check(try await run(stack), "token"))
         #expect(token.status == .failed)
@@ -61,7 +58,6 @@ struct TestConnectionTests {
 
     @Test func anACLDenialOnIncidentFailsTableAccess() async throws {
         let stack = try await TestStack.make(configureSimulator: { $0.deniedOperations = ["incident.create", "incident.write"] })
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         let result = try await run(stack)
         let access = try #require(check(result, "table_access"))
@@ -73,7 +69,6 @@ struct TestConnectionTests {
 
     @Test func aHibernatingInstanceIsNamedAsSuch() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         await stack.simulator.store.inject(.hibernating, count: 1)
         let reachability = try #require(check(try await run(stack), "reachability"))
@@ -83,7 +78,6 @@ struct TestConnectionTests {
 
     @Test func anUnreachablePortAndARefusedURL() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         let box = try SecretBox(currentKey: TestStack.secretKey)
         let store = ConfigurationStore(pool: stack.pool)
         try await store.saveIntegration(customerID: "closed-port", instanceURL: "http://127.0.0.1:1", clientID: "x", sealedSecret: try box.seal("y"), settings: IntegrationSettings())
@@ -99,7 +93,6 @@ struct TestConnectionTests {
 
     @Test func aCloseCodeTheInstanceDoesNotKnowFailsTheMetadataCheck() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         var settings = IntegrationSettings()
         settings.closeCode = "Solved (Permanently)"
         try await stack.addIntegration(customer: "cust-1", settings: settings)
@@ -119,7 +112,6 @@ struct TestConnectionTests {
 
     @Test func testConnectionAndFieldsOverTheQueue() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         let worker = try await stack.startWorker()
         let replies = "test.\(stack.id).replies"
@@ -169,7 +161,6 @@ struct TestConnectionTests {
 
     @Test func mappingsAreValidatedAgainstTheInstanceIncludingReferenceNames() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         let worker = try await stack.startWorker(roles: [.outbox])
         let integration = try #require(try await worker.runtime.configurationStore.integration(customerID: "cust-1"))
@@ -208,7 +199,6 @@ struct TestConnectionTests {
 
     @Test func overLongValuesAreTruncatedWithAMarker() async throws {
         let stack = try await TestStack.make()
-        defer { Task { await stack.stop() } }
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1", fields: #"{"short_description": "{{alert.title}}"}"#)
         try await stack.startWorker()

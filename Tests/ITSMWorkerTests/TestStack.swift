@@ -8,6 +8,7 @@ import ServiceNow
 import ServiceNowSimulator
 import Synchronization
 import TestSupport
+import Testing
 
 /// Everything one end-to-end test needs, isolated from other tests running at the same time: a
 /// fresh database, exchanges and queues with unique names, ServiceNow simulators, workers, and a
@@ -23,12 +24,14 @@ final class TestStack: Sendable {
     let logs: CapturedLogs
     let events: EventCollector
     private let workers = Mutex<[RunningWorker]>([])
+    private let stopped = Mutex(false)
 
     static let secretKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
 
     /// `durableEvents`: the queue observing published events survives a broker restart.
     static func make(simulators count: Int = 1, durableEvents: Bool = false, configureSimulator: (inout SimulatorConfiguration) -> Void = { _ in },
                      configure: (inout WorkerConfiguration) -> Void = { _ in }) async throws -> TestStack {
+        guard let made = MadeStacks.current else { throw MadeStacks.Missing() }
         let id = UUID().uuidString.prefix(8).lowercased()
         let database = "itsm_e2e_\(id)"
         let admin = try WorkerTestDatabase.pool(database: nil, size: 1)
@@ -85,8 +88,10 @@ final class TestStack: Sendable {
         let topology = WorkerTopology(configuration)
         try await topology.declare(on: publisher)
         let events = try await EventCollector.start(on: publisher, exchange: configuration.eventsExchange, queue: "test.\(id).observed", durable: durableEvents)
-        return TestStack(id: String(id), database: database, configuration: configuration, simulators: simulators, simulatorURLs: urls,
-                         publisher: publisher, pool: pool, logs: logs, events: events)
+        let stack = TestStack(id: String(id), database: database, configuration: configuration, simulators: simulators, simulatorURLs: urls,
+                              publisher: publisher, pool: pool, logs: logs, events: events)
+        made.add(stack)
+        return stack
     }
 
     private init(id: String, database: String, configuration: WorkerConfiguration, simulators: [ServiceNowSimulator], simulatorURLs: [String],
@@ -149,7 +154,10 @@ final class TestStack: Sendable {
         "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
     }
 
+    /// Stops the workers and removes everything the stack made. The suite trait
+    /// ``StopsTestStacks`` calls it when the test ends; calling it earlier is fine.
     func stop() async {
+        guard stopped.withLock({ stopped in defer { stopped = true }; return !stopped }) else { return }
         let running = workers.withLock { workers in
             defer { workers = [] }
             return workers
@@ -345,4 +353,44 @@ func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) as
         try? await Task.sleep(for: .milliseconds(50))
     }
     return try await condition()
+}
+
+/// Stops every ``TestStack`` a test made once the test has ended, and waits for that. A stop left
+/// to an unstructured task after the test had not run yet when the test process exited, which
+/// left the last tests' queues, exchanges and databases behind on the servers.
+struct StopsTestStacks: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        guard !test.isSuite else { return try await function() }
+        let made = MadeStacks()
+        do {
+            try await MadeStacks.$current.withValue(made) { try await function() }
+        } catch {
+            await made.stopAll()
+            throw error
+        }
+        await made.stopAll()
+    }
+}
+
+extension Trait where Self == StopsTestStacks {
+    /// For suites whose tests make a ``TestStack``.
+    static var stopsTestStacks: Self { Self() }
+}
+
+/// The stacks the running test made.
+final class MadeStacks: Sendable {
+    @TaskLocal static var current: MadeStacks?
+    private let stacks = Mutex<[TestStack]>([])
+
+    struct Missing: Error, CustomStringConvertible {
+        var description: String { "TestStack.make needs the suite trait .stopsTestStacks, which removes the stack's queues and database when the test ends" }
+    }
+
+    func add(_ stack: TestStack) { stacks.withLock { $0.append(stack) } }
+
+    func stopAll() async {
+        for stack in stacks.withLock({ stacks in defer { stacks = [] }; return stacks }) { await stack.stop() }
+    }
 }
