@@ -17,6 +17,26 @@ struct OperationsTests {
         return (status, lines.joined(separator: "\n"))
     }
 
+    /// With nothing to do, the outbox relay polls at its interval (200 ms here): a handful of
+    /// transactions a second. It once ran an empty transaction after another, thousands a second
+    /// per worker, once its first poll had timed out.
+    @Test func anIdleWorkerLeavesTheDatabaseAlone() async throws {
+        let stack = try await TestStack.make()
+        let worker = try await stack.startWorker()
+        #expect(await stack.eventually { worker.runtime.health.databaseReachable })
+        func committed() async throws -> Int {
+            try await stack.pool.query("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")[0]["xact_commit"].int()
+        }
+        try await Task.sleep(for: .seconds(1))
+        let before = try await committed()
+        try await Task.sleep(for: .seconds(3))
+        // A backend reports its counts when it exits, and otherwise at most once a second.
+        await worker.stop()
+        try await Task.sleep(for: .milliseconds(500))
+        let idle = try await committed() - before
+        #expect(idle < 200, "an idle worker committed \(idle) transactions in about 3 s")
+    }
+
     @Test func metricsHealthAndReadiness() async throws {
         let stack = try await TestStack.make()
         try await stack.addIntegration(customer: "cust-1")

@@ -1,0 +1,57 @@
+import Testing
+@testable import ITSMWorker
+
+/// The relay's wake-up: notified at once, otherwise after its poll interval, and able to wait
+/// again after any of those. (Lower bounds only: a sleep never ends early, so they cannot flake.)
+@Suite(.timeLimit(.minutes(1)))
+struct OutboxSignalTests {
+    @Test func aWaitThatTimedOutLeavesTheNextWaitsToTheirTimeout() async {
+        let signal = OutboxSignal()
+        for _ in 0..<3 {
+            let started = ContinuousClock.now
+            await signal.wait(timeout: .milliseconds(200))
+            #expect(ContinuousClock.now - started >= .milliseconds(200), "a wait returned before its timeout without a notification")
+        }
+        #expect(signal.bookkeeping == (0, 0, 0))
+    }
+
+    @Test func aNotificationWakesTheWaiterAndOneWithoutAWaiterIsKeptForTheNext() async throws {
+        let signal = OutboxSignal()
+        await signal.wait(timeout: .milliseconds(50))
+        let started = ContinuousClock.now
+        let waiter = Task { await signal.wait(timeout: .seconds(30)) }
+        while signal.bookkeeping.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        signal.notify()
+        await waiter.value
+        #expect(ContinuousClock.now - started < .seconds(10), "the notification did not wake the waiter")
+
+        signal.notify()
+        let kept = ContinuousClock.now
+        await signal.wait(timeout: .seconds(30))
+        #expect(ContinuousClock.now - kept < .seconds(10), "a notification without a waiter was lost")
+        let after = ContinuousClock.now
+        await signal.wait(timeout: .milliseconds(200))
+        #expect(ContinuousClock.now - after >= .milliseconds(200), "one notification woke two waits")
+        #expect(signal.bookkeeping == (0, 0, 0))
+    }
+
+    @Test func cancellingAWaitEndsItAndLeavesNothingBehind() async throws {
+        let signal = OutboxSignal()
+        let started = ContinuousClock.now
+        let waiter = Task { await signal.wait(timeout: .seconds(30)) }
+        while signal.bookkeeping.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        waiter.cancel()
+        await waiter.value
+        #expect(ContinuousClock.now - started < .seconds(10))
+        // Cancelled before it began: returns without parking.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await signal.wait(timeout: .seconds(30))
+        }
+        await early.value
+        #expect(signal.bookkeeping == (0, 0, 0))
+        let after = ContinuousClock.now
+        await signal.wait(timeout: .milliseconds(200))
+        #expect(ContinuousClock.now - after >= .milliseconds(200))
+    }
+}
