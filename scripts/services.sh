@@ -10,8 +10,9 @@ ITSM_AMQP_PORT=${ITSM_AMQP_PORT:-5672}
 ITSM_PG_PORT=${ITSM_PG_PORT:-5432}
 # Where the broker keeps its messages (emptied at start); empty means the data folder above.
 # /dev/shm/... keeps them in memory, away from a slow disk's fsyncs (up to 1.5 s were traced here
-# during test runs). Not the default: with it, two of three CI runs waited minutes for the
-# broker's restart in the fault suite, against seconds on disk in most runs (one on disk took 191 s).
+# during test runs). Not the default: two of three CI runs with it waited minutes for the
+# broker's restart in the fault suite. Those waits (and one of 191 s on disk) came from the
+# worker's outbox relay spinning until 20bb876 and starving the broker; not measured again since.
 ITSM_BROKER_STORE=${ITSM_BROKER_STORE:-}
 _itsm_started=()
 
