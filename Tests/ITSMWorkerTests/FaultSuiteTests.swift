@@ -434,9 +434,10 @@ enum AlertEventClock {
 // MARK: - Injections
 
 /// Probes the broker every 2 s for the whole run and keeps each window in which it took no
-/// connection. RabbitMQ 3.10 here sometimes stops answering handshakes for minutes, also well
-/// after a restart it had come back from; the workers' reconnection attempts are judged against
-/// the time the broker really was unavailable, not only the restarts the suite caused.
+/// connection. A broker starved of CPU (as the workers' spinning relays once starved it) stops
+/// answering handshakes for minutes, also well after a restart it had come back from; the
+/// workers' reconnection attempts are judged against the time the broker really was
+/// unavailable, not only the restarts the suite caused.
 final class BrokerWatch: Sendable {
     private final class Windows: Sendable { let list = Mutex<[Duration]>([]) }
     private let windows = Windows()
@@ -534,8 +535,8 @@ final class FaultInjections: Sendable {
             }
         }
         note("RabbitMQ: start_app")
-        // start_app can return while the broker still recovers its quorum log (a large one took
-        // minutes on this machine): the outage ends when a client can connect again.
+        // start_app can return before the broker takes clients again (it took minutes while the
+        // workers' relays still spun and starved it): the outage ends when a client connects.
         for _ in 0..<1200 {
             if let probe = try? await AMQPConnection.connect(try AMQPConfiguration(url: stack.configuration.amqpURL), logger: Logger(label: "probe")) {
                 await probe.close()
