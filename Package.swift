@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // C libraries, from Debian's librabbitmq-dev and libpq-dev.
@@ -43,6 +44,9 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+
+        // A size- and time-bounded cache, for every cache keyed by what arrives from outside.
+        .target(name: "Caching", swiftSettings: swiftSettings),
 
         // Our Swift wrappers of the two C libraries; they know nothing about alerts.
         .target(
@@ -67,6 +71,7 @@ let package = Package(
         .target(
             name: "ServiceNow",
             dependencies: [
+                "Caching",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,6 +97,7 @@ let package = Package(
         .target(
             name: "ITSMCore",
             dependencies: [
+                "Caching",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
@@ -101,7 +107,7 @@ let package = Package(
         .target(
             name: "ITSMWorker",
             dependencies: [
-                "AMQP", "Postgres", "ServiceNow", "ITSMCore",
+                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "Caching",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,9 +155,10 @@ let package = Package(
 
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceNowTests", dependencies: ["ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client")], swiftSettings: swiftSettings),
+        .testTarget(name: "ServiceNowTests", dependencies: ["ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     ]
 )

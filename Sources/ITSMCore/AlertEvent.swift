@@ -105,6 +105,13 @@ extension AlertEvent {
     /// Longest identifier accepted (ids land in database keys and ServiceNow's correlation_id).
     static let maximumIDLength = 200
 
+    /// Whether `text` holds a control character (C0, DEL, C1) or a line or paragraph separator.
+    public static func containsControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { scalar in
+            scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        }
+    }
+
     /// Parses and validates a message body. Unknown fields are ignored.
     public static func decode(_ body: [UInt8]) throws(AlertEventError) -> AlertEvent {
         let value: JSONValue
@@ -251,8 +258,14 @@ struct JSONReader {
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw AlertEventError(code: "invalid_value", reason: "\(name(key)) is empty")
         }
-        guard text.count <= AlertEvent.maximumIDLength else {
+        guard text.count <= AlertEvent.maximumIDLength, text.utf8.count <= 4 * AlertEvent.maximumIDLength else {
             throw AlertEventError(code: "invalid_value", reason: "\(name(key)) is longer than \(AlertEvent.maximumIDLength) characters")
+        }
+        // Identifiers key tenants, database rows and ServiceNow queries: a NUL or another
+        // control character could be cut or read differently by one of them and reach another
+        // tenant's record.
+        guard !AlertEvent.containsControlCharacters(text) else {
+            throw AlertEventError(code: "invalid_value", reason: "\(name(key)) contains control characters")
         }
         return text
     }

@@ -1,3 +1,4 @@
+import Caching
 import Foundation
 import Mustache
 import Synchronization
@@ -146,17 +147,14 @@ enum TemplateCheck {
     }
 
     /// Parsed templates by source: mappings render the same few templates for every alert.
-    private static let parsed = Mutex<[String: MustacheTemplate]>([:])
+    /// Bounded: templates come from stored mappings, but keep a runaway from growing forever.
+    private static let parsed = BoundedCache<String, MustacheTemplate>(capacity: 10_000)
 
     /// Parses a template in text mode (no HTML escaping: ticket fields are plain text), once.
     static func parse(_ text: String) throws -> MustacheTemplate {
-        if let template = parsed.withLock({ $0[text] }) { return template }
+        if let template = parsed.value(for: text) { return template }
         let template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
-        // Bounded: templates come from stored mappings, but keep a runaway from growing forever.
-        parsed.withLock { cache in
-            if cache.count >= 10_000 { cache.removeAll() }
-            cache[text] = template
-        }
+        parsed.set(template, for: text)
         return template
     }
 

@@ -1,39 +1,49 @@
+import Caching
 import Foundation
 import ITSMCore
-import Synchronization
 
 /// Integrations and mappings as the message path reads them: one query per customer (and per
 /// network and alert type) every `ttl` instead of two or three per message. Absent ones are
 /// cached too, since most alerts are for customers or networks without ITSM. A change made with
-/// `integration set` or `mapping set` is seen within `ttl`.
+/// `integration set` or `mapping set` is seen within `ttl`. The keys come from messages, so both
+/// caches are bounded: a flood of made-up customer ids evicts, it does not grow the worker.
 public final class ConfigurationCache: Sendable {
-    private struct Entry<Value: Sendable>: Sendable {
-        let value: Value
-        let expires: ContinuousClock.Instant
-    }
+    /// Entries per cache; far more customers and mappings than one worker serves.
+    public static let capacity = 20_000
 
     let store: ConfigurationStore
     let ttl: Duration
-    private let integrations = Mutex<[String: Entry<StoredIntegration?>]>([:])
-    private let mappings = Mutex<[String: Entry<StoredMapping?>]>([:])
+    private let integrations: BoundedCache<String, StoredIntegration?>
+    private let mappings: BoundedCache<MappingKey, StoredMapping?>
 
-    public init(store: ConfigurationStore, ttl: Duration) {
+    private struct MappingKey: Hashable, Sendable {
+        let customerID: String
+        let networkID: String
+        let alertType: String
+    }
+
+    public init(store: ConfigurationStore, ttl: Duration, capacity: Int = ConfigurationCache.capacity) {
         self.store = store
         self.ttl = ttl
+        integrations = BoundedCache(capacity: capacity, ttl: ttl)
+        mappings = BoundedCache(capacity: capacity, ttl: ttl)
     }
 
     public func integration(customerID: String) async throws -> StoredIntegration? {
-        if let entry = integrations.withLock({ $0[customerID] }), entry.expires > .now { return entry.value }
+        if let cached = integrations.value(for: customerID) { return cached }
         let value = try await store.integration(customerID: customerID)
-        integrations.withLock { $0[customerID] = Entry(value: value, expires: .now + ttl) }
+        integrations.set(value, for: customerID)
         return value
     }
 
     public func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping? {
-        let key = "\(customerID)\u{0}\(networkID)\u{0}\(alertType)"
-        if let entry = mappings.withLock({ $0[key] }), entry.expires > .now { return entry.value }
+        let key = MappingKey(customerID: customerID, networkID: networkID, alertType: alertType)
+        if let cached = mappings.value(for: key) { return cached }
         let value = try await store.mapping(customerID: customerID, networkID: networkID, alertType: alertType)
-        mappings.withLock { $0[key] = Entry(value: value, expires: .now + ttl) }
+        mappings.set(value, for: key)
         return value
     }
+
+    /// Integrations and mappings held now (for tests and metrics).
+    public var count: Int { integrations.count + mappings.count }
 }

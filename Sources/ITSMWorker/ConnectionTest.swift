@@ -60,9 +60,11 @@ public struct ConnectionTestResult: Sendable, Codable, Equatable {
 /// into a cause and a remedy.
 public struct ConnectionTester: Sendable {
     let resolver: IntegrationResolver
+    let addressLookup: AddressLookup
 
-    public init(resolver: IntegrationResolver) {
+    public init(resolver: IntegrationResolver, addressLookup: AddressLookup = .system) {
         self.resolver = resolver
+        self.addressLookup = addressLookup
     }
 
     static let credentialRemedy = """
@@ -114,7 +116,9 @@ public struct ConnectionTester: Sendable {
 
         // 2. DNS, TCP, TLS, and an instance that answers with JSON.
         let reachable = await run("reachability") {
-            if let refusal = Self.privateAddressRefusal(host: instance.host, allowLoopback: resolver.policy.allowInsecure) {
+            // Names the refused address up front; every connection checks its peer again, since
+            // DNS may answer differently by then.
+            if let refusal = Self.addressRefusal(host: instance.host, lookup: addressLookup, policy: resolver.client.configuration.addressPolicy) {
                 return (.failed, refusal, "Instances are reached over the internet; a private address means a wrong URL or DNS entry.")
             }
             do throws(ServiceNowError) {
@@ -170,17 +174,15 @@ public struct ConnectionTester: Sendable {
                 if page.records.isEmpty {
                     notes.append("no incident was readable (an empty table, or read ACLs hide them; the sync needs to read the incidents the worker created)")
                 }
-                let tables = try await session.queryPage(table: "sys_db_object", ServiceNowQuery(
-                    "name=incident", fields: ["name", "ws_access", "create_access", "update_access", "read_access"], pageSize: 1))
-                if let table = tables.records.first {
-                    var refused: [String] = []
-                    if table["ws_access"] == "false" { refused.append("web service access") }
-                    if table["create_access"] == "false" { refused.append("create") }
-                    if table["update_access"] == "false" { refused.append("update") }
-                    if !refused.isEmpty {
-                        return (.failed, "the incident table does not allow \(refused.joined(separator: ", ")) through web services",
-                                "In the incident table's Application Access settings allow web service access, create and update, and give the OAuth Application User the itil role.")
-                    }
+                // Only ws_access says whether the table takes REST calls at all. Its
+                // create_access / update_access flags govern other application scopes' scripts
+                // and are commonly false on instances where the Table API works; the rights
+                // themselves are proven by the calls' answers below. A user who may not read
+                // sys_db_object is no failure.
+                if let table = try? await session.queryPage(table: "sys_db_object", ServiceNowQuery(
+                    "name=incident", fields: ["name", "ws_access"], pageSize: 1)).records.first, table["ws_access"] == "false" {
+                    return (.failed, "the incident table does not allow access through web services (ws_access is false)",
+                            "Tick 'Allow access to this table via web services' in the incident table's Application Access settings.")
                 }
                 // An update of a record that cannot exist: an ACL that forbids updates answers
                 // 403 before looking the record up; otherwise 404. Nothing is written.
@@ -229,26 +231,41 @@ public struct ConnectionTester: Sendable {
                              testedAt: AlertEvent.formatTimestamp(Date()), checks: checks)
     }
 
-    /// Resolves the host and refuses private, link-local and metadata addresses.
-    static func privateAddressRefusal(host: String, allowLoopback: Bool) -> String? {
+    /// Why the host's addresses may not be called (private, loopback, link-local, metadata …),
+    /// or nil when every address it resolves to is allowed.
+    static func addressRefusal(host: String, lookup: AddressLookup, policy: ConnectAddressPolicy) -> String? {
+        guard let addresses = lookup.addresses(host), !addresses.isEmpty else { return "DNS cannot resolve \(host)" }
+        for address in addresses {
+            if let reason = policy.refusal(address) { return "\(host) resolves to \(address): \(reason)" }
+        }
+        return nil
+    }
+}
+
+/// Resolves a host name to numeric addresses; the system's resolver, or a scripted one in tests.
+public struct AddressLookup: Sendable {
+    public let addresses: @Sendable (String) -> [String]?
+
+    public init(_ addresses: @escaping @Sendable (String) -> [String]?) {
+        self.addresses = addresses
+    }
+
+    /// getaddrinfo(3).
+    public static let system = AddressLookup { host in
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else {
-            return "DNS cannot resolve \(host)"
-        }
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
         defer { freeaddrinfo(result) }
+        var addresses: [String] = []
         var pointer: UnsafeMutablePointer<addrinfo>? = first
         while let entry = pointer {
             var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
-                let address = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                let loopback = address.hasPrefix("127.") || address == "::1"
-                if loopback && !allowLoopback { return "\(host) resolves to the loopback address \(address)" }
-                if !loopback, let reason = InstanceURLPolicy.addressRefusal(address) { return "\(host) resolves to \(address): \(reason)" }
+                addresses.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
             pointer = entry.pointee.ai_next
         }
-        return nil
+        return addresses
     }
 }

@@ -1,6 +1,6 @@
+import Caching
 import Foundation
 import ServiceNow
-import Synchronization
 
 /// Metadata of customers' instances (fields with their choices, reference lookups), cached per
 /// integration for `ttl` so that building and sending tickets costs no extra requests.
@@ -11,46 +11,48 @@ public final class InstanceMetadata: Sendable {
         case ambiguous(count: Int)
     }
 
-    private struct Entry<Value: Sendable>: Sendable {
-        let value: Value
-        let expires: ContinuousClock.Instant
-    }
-
     let ttl: Duration
-    private let fieldCache = Mutex<[String: Entry<[ServiceNowField]>]>([:])
-    private let lookupCache = Mutex<[String: Entry<Lookup>]>([:])
+    // Table names arrive in commands and looked-up names in alerts: both caches are bounded.
+    private let fieldCache: BoundedCache<String, [ServiceNowField]>
+    private let lookupCache: BoundedCache<String, Lookup>
 
-    public init(ttl: Duration) {
+    public init(ttl: Duration, fieldCapacity: Int = 500, lookupCapacity: Int = 20_000) {
         self.ttl = ttl
+        fieldCache = BoundedCache(capacity: fieldCapacity, ttl: ttl)
+        lookupCache = BoundedCache(capacity: lookupCapacity, ttl: ttl)
     }
+
+    /// Field listings and lookups held now (for tests).
+    var count: Int { fieldCache.count + lookupCache.count }
 
     /// The table's fields, each with its active choices.
     public func fields(customerID: String, table: String, session: ServiceNowSession) async throws(ServiceNowError) -> [ServiceNowField] {
         let key = "\(customerID)|\(session.instance.key)|\(table)"
-        if let entry = fieldCache.withLock({ $0[key] }), entry.expires > .now { return entry.value }
+        if let fields = fieldCache.value(for: key) { return fields }
         var fields = try await session.fields(table: table)
         let choices = try await session.queryAll(table: "sys_choice", ServiceNowQuery(
-            "name=\(table)^inactive=false^ORDERBYsequence", fields: ["element", "value", "label", "dependent_value"], pageSize: 1000))
+            "name=\(table)^inactive=false^ORDERBYsequence", fields: ["element", "value", "label", "dependent_value"], pageSize: 1000),
+            maximumRecords: 5_000)
         let byElement = Dictionary(grouping: choices, by: { $0["element"] ?? "" })
         for index in fields.indices {
             fields[index].choices = (byElement[fields[index].name] ?? []).map {
                 ServiceNowChoice(value: $0["value"] ?? "", label: $0["label"] ?? "", dependentValue: $0["dependent_value"].flatMap { $0.isEmpty ? nil : $0 })
             }
         }
-        fieldCache.withLock { $0[key] = Entry(value: fields, expires: .now + ttl) }
+        fieldCache.set(fields, for: key)
         return fields
     }
 
     /// Finds the record a display name refers to in a reference table.
     public func lookUp(customerID: String, table: String, name: String, session: ServiceNowSession) async throws(ServiceNowError) -> Lookup {
         let key = "\(customerID)|\(session.instance.key)|\(table)|\(name)"
-        if let entry = lookupCache.withLock({ $0[key] }), entry.expires > .now { return entry.value }
+        if let lookup = lookupCache.value(for: key) { return lookup }
         // `^` would start a new condition; such a name cannot be looked up safely.
         guard !name.contains("^") else { return .none }
         let condition = table == "sys_user" ? "user_name=\(name)^ORname=\(name)" : "name=\(name)"
         let page = try await session.queryPage(table: table, ServiceNowQuery(condition, fields: ["sys_id", "name"], pageSize: 5))
         let lookup: Lookup = page.records.count == 1 ? .found(sysID: page.records[0].sysID) : (page.records.isEmpty ? .none : .ambiguous(count: page.records.count))
-        lookupCache.withLock { $0[key] = Entry(value: lookup, expires: .now + ttl) }
+        lookupCache.set(lookup, for: key)
         return lookup
     }
 

@@ -1,7 +1,7 @@
+import Caching
 import Foundation
 import ITSMCore
 import ServiceNow
-import Synchronization
 
 /// Turns a customer's stored integration into a ServiceNow session: opens the sealed secret and
 /// checks the instance URL against the policy.
@@ -24,7 +24,7 @@ public struct IntegrationResolver: Sendable {
             let instance: InstanceURL
             let session: ServiceNowSession
         }
-        let entries = Mutex<[String: Entry]>([:])
+        let entries = BoundedCache<String, Entry>(capacity: ConfigurationCache.capacity)
     }
 
     public init(configuration: ConfigurationStore, client: ServiceNowClient, policy: InstanceURLPolicy, secrets: SecretBox?,
@@ -50,7 +50,7 @@ public struct IntegrationResolver: Sendable {
     }
 
     public func resolve(_ integration: StoredIntegration) throws(Unusable) -> Resolved {
-        if let entry = recent.entries.withLock({ $0[integration.customerID] }), entry.instanceURL == integration.instanceURL,
+        if let entry = recent.entries.value(for: integration.customerID), entry.instanceURL == integration.instanceURL,
            entry.clientID == integration.clientID, entry.sealedSecret == integration.sealedSecret {
             return Resolved(integration: integration, instance: entry.instance, session: entry.session)
         }
@@ -66,7 +66,7 @@ public struct IntegrationResolver: Sendable {
         let session = client.session(instance: instance, credentials: ServiceNowCredentials(clientID: integration.clientID, clientSecret: secret))
         let entry = Recent.Entry(instanceURL: integration.instanceURL, clientID: integration.clientID, sealedSecret: integration.sealedSecret,
                                  instance: instance, session: session)
-        recent.entries.withLock { $0[integration.customerID] = entry }
+        recent.entries.set(entry, for: integration.customerID)
         return Resolved(integration: integration, instance: instance, session: session)
     }
 }

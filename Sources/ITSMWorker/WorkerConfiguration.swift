@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Postgres
+import ServiceNow
 
 /// Everything the worker reads from its environment (and, optionally, an env-style file).
 ///
@@ -16,6 +17,14 @@ public struct WorkerConfiguration: Sendable {
     public var allowInsecureInstanceURLs: Bool
     /// Host suffixes accepted for instance URLs besides `service-now.com`.
     public var instanceHostAllowlist: [String]
+    /// Ports an https instance URL may name besides 443.
+    public var instancePorts: Set<Int>
+    /// Queues (by name prefix) a command's `reply_to` may name besides RabbitMQ's direct
+    /// reply-to (`amq.rabbitmq.reply-to…`), which is always allowed.
+    public var commandReplyPrefixes: [String]
+    /// How long processed event ids and published outbox rows are kept: a redelivery older than
+    /// this is no longer recognised as a duplicate.
+    public var eventRetention: Duration
     public var syncInterval: Duration
     public var httpPort: Int
     public var logLevel: String
@@ -87,6 +96,9 @@ public struct WorkerConfiguration: Sendable {
         previousSecretKeys = []
         allowInsecureInstanceURLs = false
         instanceHostAllowlist = []
+        instancePorts = []
+        commandReplyPrefixes = []
+        eventRetention = .seconds(14 * 24 * 3600)
         syncInterval = .seconds(60)
         httpPort = 9464
         logLevel = "info"
@@ -141,6 +153,17 @@ public struct WorkerConfiguration: Sendable {
         for key in previousSecretKeys { try Self.checkKey(key, variable: "ITSM_SECRET_KEY_PREVIOUS") }
         allowInsecureInstanceURLs = try reader.bool("ITSM_ALLOW_INSECURE_INSTANCE_URLS") ?? allowInsecureInstanceURLs
         instanceHostAllowlist = reader.list("ITSM_INSTANCE_HOST_ALLOWLIST").map { $0.lowercased() }
+        for host in instanceHostAllowlist where InstanceURLPolicy(allowedHostSuffixes: [host]).allowedHostSuffixes.isEmpty {
+            throw ConfigurationError(variable: "ITSM_INSTANCE_HOST_ALLOWLIST", reason: "'\(host)' is not a host name suffix such as servicenowservices.com")
+        }
+        for text in reader.list("ITSM_INSTANCE_PORTS") {
+            guard let port = Int(text), (1...65535).contains(port) else {
+                throw ConfigurationError(variable: "ITSM_INSTANCE_PORTS", reason: "expected port numbers, comma-separated, got '\(text)'")
+            }
+            instancePorts.insert(port)
+        }
+        commandReplyPrefixes = reader.list("ITSM_COMMAND_REPLY_PREFIXES")
+        eventRetention = try reader.duration("ITSM_EVENT_RETENTION") ?? eventRetention
         syncInterval = try reader.duration("ITSM_SYNC_INTERVAL") ?? syncInterval
         httpPort = try reader.int("ITSM_HTTP_PORT", in: 0...65535) ?? httpPort
         logLevel = try reader.oneOf("ITSM_LOG_LEVEL", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) ?? logLevel
@@ -231,6 +254,16 @@ public struct WorkerConfiguration: Sendable {
         return values
     }
 
+    /// The instance URLs this configuration accepts.
+    public var instanceURLPolicy: InstanceURLPolicy {
+        InstanceURLPolicy(allowInsecure: allowInsecureInstanceURLs, allowedHostSuffixes: instanceHostAllowlist, allowedPorts: instancePorts)
+    }
+
+    /// The addresses connections to instances may reach: loopback only in insecure mode.
+    public var connectAddressPolicy: ConnectAddressPolicy {
+        ConnectAddressPolicy(allowLoopback: allowInsecureInstanceURLs)
+    }
+
     /// The settings as an operator would check them, with secrets masked.
     public var summary: [(String, String)] {
         [
@@ -266,11 +299,13 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
 public func parseDuration(_ text: String) -> Duration? {
     let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+    // Ten years at most: anything longer is a typo, and would trap converting to milliseconds.
+    let longest = 10 * 365 * 86400.0
     for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-        guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
+        guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value * scale <= longest else { return nil }
         return .milliseconds(Int64((value * scale * 1000).rounded()))
     }
-    guard let value = Double(trimmed), value >= 0, value.isFinite else { return nil }
+    guard let value = Double(trimmed), value >= 0, value <= longest else { return nil }
     return .milliseconds(Int64((value * 1000).rounded()))
 }
 

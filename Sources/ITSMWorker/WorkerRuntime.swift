@@ -78,6 +78,7 @@ public final class WorkerRuntime: Sendable {
         clientConfiguration.requestTimeout = configuration.requestTimeout
         clientConfiguration.concurrencyPerInstance = configuration.instanceConcurrency
         clientConfiguration.maximumSlotWait = configuration.instanceSlotWait
+        clientConfiguration.addressPolicy = configuration.connectAddressPolicy
         let trail = AuditTrail(pool: pool, retention: configuration.auditRetention, logger: logger)
         let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: { record in
             metrics.serviceNowRequest(record)
@@ -115,8 +116,7 @@ public final class WorkerRuntime: Sendable {
             try SecretBox(currentKey: key, previousKeys: configuration.previousSecretKeys)
         }
         resolver = IntegrationResolver(configuration: configurationStore, client: serviceNow,
-                                       policy: InstanceURLPolicy(allowInsecure: configuration.allowInsecureInstanceURLs,
-                                                                 allowedHostSuffixes: configuration.instanceHostAllowlist),
+                                       policy: configuration.instanceURLPolicy,
                                        secrets: secrets, cacheTTL: configuration.configurationCacheTTL)
         health = HealthState()
         let status = StatusHandler(tickets: tickets, resolver: resolver, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease)

@@ -65,6 +65,12 @@ final class PostgresConnectionHandle: @unchecked Sendable {
     /// A statement with parameters is prepared once per connection and then only executed.
     func execute(_ sql: String, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresResult {
         let texts = parameters.map(\.textForm)
+        // libpq takes each value as a C string: a NUL would silently cut it, and the statement
+        // would run with a different value than the caller passed (PostgreSQL text cannot
+        // hold NUL either).
+        if let index = texts.firstIndex(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(.invalidParameter, message: "parameter $\(index + 1) contains a NUL character")
+        }
         var pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
         defer { for pointer in pointers { free(pointer) } }
         func run(_ name: String?) -> OpaquePointer? {

@@ -18,6 +18,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         case poolExhausted
         /// A value could not be decoded as the requested type.
         case decoding
+        /// A parameter cannot be sent (a NUL in text); nothing was sent to the server.
+        case invalidParameter
         /// The pool was shut down.
         case closed
     }
@@ -39,7 +41,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public var isRetryable: Bool {
         switch kind {
         case .connectionFailed, .connectionLost, .poolExhausted: return true
-        case .invalidConfiguration, .decoding, .closed: return false
+        case .invalidConfiguration, .decoding, .closed, .invalidParameter: return false
         case .server:
             guard let sqlState else { return false }
             // 40001 serialization, 40P01 deadlock, 55P03 lock not available, 57014 statement

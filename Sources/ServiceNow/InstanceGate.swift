@@ -24,7 +24,7 @@ final class InstanceGate: Sendable {
         var nextWaiterID = 0
         var blockedUntil: ContinuousClock.Instant?
         var rateLimit: Int?
-        var rateReset: Date?
+        var rateReset: ContinuousClock.Instant?
         var usedInWindow = 0
     }
 
@@ -44,12 +44,11 @@ final class InstanceGate: Sendable {
                 let now = ContinuousClock.now
                 if let until = state.blockedUntil, until > now { return until - now }
                 if let limit = state.rateLimit, let reset = state.rateReset {
-                    let remaining = reset.timeIntervalSinceNow
-                    if remaining <= 0 {
+                    if reset <= now {
                         state.usedInWindow = 0
                         state.rateReset = nil
                     } else if state.usedInWindow >= limit {
-                        return .milliseconds(Int64(remaining * 1000) + 50)
+                        return reset - now + .milliseconds(50)
                     }
                 }
                 return nil
@@ -116,10 +115,11 @@ final class InstanceGate: Sendable {
         }
     }
 
-    /// Records the rate limit rule an answer reported.
-    func noteRateLimit(limit: Int, reset: Date) {
+    /// Records the rate limit rule an answer reported (the caller bounded both numbers).
+    func noteRateLimit(limit: Int, resetIn: Duration) {
+        let reset = ContinuousClock.now + resetIn
         state.withLock { state in
-            if let current = state.rateReset, abs(current.timeIntervalSince(reset)) > 1 {
+            if let current = state.rateReset, current - reset > .seconds(1) || reset - current > .seconds(1) {
                 // A new window: the instance's count started over.
                 state.usedInWindow = 1
             }

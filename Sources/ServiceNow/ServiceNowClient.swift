@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Caching
 import Foundation
 import NIOFoundationCompat
 import Logging
@@ -30,6 +31,8 @@ public final class ServiceNowClient: Sendable {
         public var maximumSlotWait: Duration = .seconds(30)
         /// Largest answer read; larger ones are an invalid response.
         public var maximumResponseBytes: Int = 16 * 1024 * 1024
+        /// Which peer addresses a connection may reach; checked on every new connection.
+        public var addressPolicy = ConnectAddressPolicy(allowLoopback: false)
         public var userAgent: String = "ceburu-itsm-worker"
 
         public init() {}
@@ -53,8 +56,10 @@ public final class ServiceNowClient: Sendable {
     let logger: Logger
     private let httpClient: HTTPClient
     private let observer: (@Sendable (RequestRecord) -> Void)?
-    private let gates = Mutex<[String: InstanceGate]>([:])
-    private let tokens = Mutex<[String: TokenCache]>([:])
+    // One per instance and per integration; bounded all the same, since a gate or token dropped
+    // for room is only made again.
+    private let gates = BoundedCache<String, InstanceGate>(capacity: 20_000)
+    private let tokens = BoundedCache<String, TokenCache>(capacity: 20_000)
     private let tokenRequests = Atomic<Int>(0)
 
     /// - Parameter observer: called after every request (token requests included).
@@ -67,7 +72,27 @@ public final class ServiceNowClient: Sendable {
             timeout: .init(connect: .milliseconds(configuration.connectTimeout.milliseconds),
                            read: .milliseconds(configuration.requestTimeout.milliseconds)))
         http.decompression = .disabled
-        http.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.concurrencyPerInstance))
+        // Each new connection's peer is checked before a request is written on it (DNS may
+        // answer differently than when the URL was checked).
+        let policy = configuration.addressPolicy
+        let checkPeer: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
+            guard let address = channel.remoteAddress?.ipAddress else {
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(ServiceNowError(.urlRefused, message: "the connection has no peer address to check"))
+            }
+            if let refusal = policy.refusal(address) {
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(ServiceNowError(.urlRefused, message: "the instance's name led to a refused address: \(refusal)"))
+            }
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        http.http1_1ConnectionDebugInitializer = checkPeer
+        http.http2ConnectionDebugInitializer = checkPeer
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.concurrencyPerInstance))
+        // A refused peer must fail the request, not be dialled again until the deadline; a
+        // connection that fails for other reasons is retried by the message's own retry.
+        pool.retryConnectionEstablishment = false
+        http.connectionPool = pool
         self.httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
@@ -88,23 +113,13 @@ public final class ServiceNowClient: Sendable {
     public func peakConcurrency(for instance: InstanceURL) -> Int { gate(for: instance).peakInFlight }
 
     func gate(for instance: InstanceURL) -> InstanceGate {
-        gates.withLock { gates in
-            if let gate = gates[instance.key] { return gate }
-            let gate = InstanceGate(limit: configuration.concurrencyPerInstance)
-            gates[instance.key] = gate
-            return gate
-        }
+        gates.value(for: instance.key) { InstanceGate(limit: configuration.concurrencyPerInstance) }
     }
 
     func tokenCache(for instance: InstanceURL, credentials: ServiceNowCredentials) -> TokenCache {
         // Keyed by the secret too, so that changed credentials never reuse an old token.
         let key = "\(instance.key)|\(credentials.clientID)|\(credentials.clientSecret.hashValue)"
-        return tokens.withLock { tokens in
-            if let cache = tokens[key] { return cache }
-            let cache = TokenCache()
-            tokens[key] = cache
-            return cache
-        }
+        return tokens.value(for: key) { TokenCache() }
     }
 
     // MARK: - HTTP
@@ -150,21 +165,23 @@ public final class ServiceNowClient: Sendable {
         }
         let response: Response
         do {
+            let deadline = ContinuousClock.now + configuration.requestTimeout
             let answer = try await httpClient.execute(request, timeout: .milliseconds(configuration.requestTimeout.milliseconds))
-            let bytes = try await answer.body.collect(upTo: configuration.maximumResponseBytes)
-            response = Response(status: Int(answer.status.code), headers: answer.headers, body: Data(buffer: bytes))
+            let body = try await Self.readBody(answer.body, upTo: configuration.maximumResponseBytes, deadline: deadline,
+                                               timeout: configuration.requestTimeout)
+            response = Response(status: Int(answer.status.code), headers: answer.headers, body: body)
         } catch {
             let failure = Self.classifyTransport(error, timeout: configuration.requestTimeout)
             report(nil, failure)
             logger.debug("ServiceNow request failed", metadata: ["servicenow.instance": "\(instance.key)", "servicenow.operation": "\(operation)", "error": "\(failure)"])
             throw failure
         }
-        if let limit = response.headers.first(name: "x-ratelimit-limit").flatMap(Int.init),
-           let reset = response.headers.first(name: "x-ratelimit-reset").flatMap(Double.init) {
-            gate.noteRateLimit(limit: limit, reset: Date(timeIntervalSince1970: reset))
+        if let limit = UntrustedNumber.count(response.headers.first(name: "x-ratelimit-limit"), within: 1...1_000_000_000),
+           let resetIn = Self.rateLimitReset(response.headers) {
+            gate.noteRateLimit(limit: limit, resetIn: resetIn)
         }
         if response.status == 429 {
-            let delay = Self.retryDelay(response.headers) ?? .seconds(5)
+            let delay = Self.retryDelay(response.headers) ?? Self.defaultRetryDelay
             gate.block(for: delay)
         }
         var message: String?
@@ -176,16 +193,48 @@ public final class ServiceNowClient: Sendable {
         return response
     }
 
-    /// `Retry-After` (seconds) or else `X-RateLimit-Reset` (Unix time).
+    /// The longest pause an instance may impose through `Retry-After` or `X-RateLimit-Reset`.
+    /// Rate-limit windows are an hour at most; anything longer is an absurd answer, and the
+    /// message is retried (parked) rather than held.
+    public static let longestRetryDelay: Duration = .seconds(3600)
+    /// The pause after a 429 that gives no usable delay.
+    static let defaultRetryDelay: Duration = .seconds(5)
+
+    /// `Retry-After` (seconds) or else `X-RateLimit-Reset` (Unix time), within
+    /// 0...``longestRetryDelay``; nil when neither is a usable number.
     static func retryDelay(_ headers: HTTPHeaders) -> Duration? {
-        if let seconds = headers.first(name: "retry-after").flatMap(Double.init), seconds >= 0 {
-            return .milliseconds(Int64(seconds * 1000))
+        UntrustedNumber.seconds(headers.first(name: "retry-after"), within: .zero...longestRetryDelay) ?? rateLimitReset(headers)
+    }
+
+    /// How long until the rate-limit window of `X-RateLimit-Reset` (Unix time) ends: a reset in
+    /// the past is now, one further away than ``longestRetryDelay`` is that.
+    static func rateLimitReset(_ headers: HTTPHeaders) -> Duration? {
+        guard let text = headers.first(name: "x-ratelimit-reset"), text.utf8.count <= 40,
+              let reset = Double(text.trimmingCharacters(in: .whitespaces)), reset.isFinite else { return nil }
+        return UntrustedNumber.seconds(reset - Date().timeIntervalSince1970, within: .zero...longestRetryDelay)
+    }
+
+    /// Reads an answer's body, refusing one larger than `limit` bytes or one that is still
+    /// arriving at `deadline` (a trickle never trips the idle read timeout).
+    static func readBody(_ body: HTTPClientResponse.Body, upTo limit: Int, deadline: ContinuousClock.Instant,
+                         timeout: Duration) async throws(ServiceNowError) -> Data {
+        var data = Data()
+        do {
+            for try await chunk in body {
+                guard data.count + chunk.readableBytes <= limit else {
+                    throw ServiceNowError(.invalidResponse, message: "the answer is larger than \(limit) bytes")
+                }
+                data.append(contentsOf: chunk.readableBytesView)
+                if ContinuousClock.now > deadline {
+                    throw ServiceNowError(.timeout, message: "the answer was still arriving after \(timeout)")
+                }
+            }
+        } catch let error as ServiceNowError {
+            throw error
+        } catch {
+            throw classifyTransport(error, timeout: timeout)
         }
-        if let reset = headers.first(name: "x-ratelimit-reset").flatMap(Double.init) {
-            let seconds = max(0, reset - Date().timeIntervalSince1970)
-            return .milliseconds(Int64(seconds * 1000))
-        }
-        return nil
+        return data
     }
 
     static func classifyTransport(_ error: any Error, timeout: Duration) -> ServiceNowError {

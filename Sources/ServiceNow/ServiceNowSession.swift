@@ -18,6 +18,9 @@ public struct ServiceNowSession: Sendable {
         "the OAuth application has no OAuth Application User",
     ]
 
+    /// The range a token's `expires_in` is held to.
+    static let tokenLifetimes: ClosedRange<Duration> = .seconds(1)...(.seconds(86_400))
+
     /// Asks the token endpoint for a new token, bypassing the cache (Test Connection uses this).
     public func requestToken() async throws(ServiceNowError) -> (accessToken: String, expiresIn: Duration) {
         let token = try await fetchToken()
@@ -36,7 +39,7 @@ public struct ServiceNowSession: Sendable {
         }
         struct TokenAnswer: Decodable {
             let access_token: String?
-            let expires_in: Double?
+            let expires_in: LenientNumber?
             let error: String?
             let error_description: String?
         }
@@ -47,7 +50,7 @@ public struct ServiceNowSession: Sendable {
                 throw ServiceNowError(.tokenRejected, status: response.status, message: answer?.error ?? "token request refused",
                                       detail: answer?.error_description, likelyCauses: Self.tokenFailureCauses)
             case 429:
-                throw ServiceNowError(.rateLimited, status: 429, message: answer?.error, retryAfter: ServiceNowClient.retryDelay(response.headers) ?? .seconds(5))
+                throw ServiceNowError(.rateLimited, status: 429, message: answer?.error, retryAfter: ServiceNowClient.retryDelay(response.headers) ?? ServiceNowClient.defaultRetryDelay)
             case 500...599:
                 throw ServiceNowError(.serverError, status: response.status, message: answer?.error ?? "token endpoint failed", detail: answer?.error_description)
             default:
@@ -57,8 +60,10 @@ public struct ServiceNowSession: Sendable {
         guard let answer, let token = answer.access_token, !token.isEmpty else {
             throw ServiceNowError(.invalidResponse, status: 200, message: "the token endpoint's answer has no access_token")
         }
-        // Lifetime is set per OAuth application: use expires_in, refresh a little early.
-        let lifetime = Duration.milliseconds(Int64(max(1, answer.expires_in ?? 1799) * 1000))
+        // Lifetime is set per OAuth application: use expires_in, refresh a little early. An
+        // absurd lifetime is bounded: a day at most (a revoked token still draws a 401 and a
+        // refresh), a second at least (a token per request is slow, not wrong).
+        let lifetime = answer.expires_in?.value.flatMap { UntrustedNumber.seconds($0, within: Self.tokenLifetimes) } ?? .seconds(1799)
         let margin = min(Duration.seconds(60), lifetime / 10)
         let now = ContinuousClock.now
         return CachedToken(value: token, expiresAt: now + lifetime, refreshAt: now + lifetime - margin)
@@ -130,7 +135,7 @@ public struct ServiceNowSession: Sendable {
         default: kind = .unexpectedStatus
         }
         throw ServiceNowError(kind, status: response.status, message: envelope.message, detail: envelope.detail,
-                              retryAfter: kind == .rateLimited ? ServiceNowClient.retryDelay(response.headers) ?? .seconds(5) : nil)
+                              retryAfter: kind == .rateLimited ? ServiceNowClient.retryDelay(response.headers) ?? ServiceNowClient.defaultRetryDelay : nil)
     }
 
     /// `{"error":{"message":…,"detail":…},"status":"failure"}`
@@ -215,30 +220,36 @@ public struct ServiceNowSession: Sendable {
         if request.excludeReferenceLink { query.append(("sysparm_exclude_reference_link", "true")) }
         let response = try await api(.GET, "/api/now/table/\(table)", query: query, operation: "query", table: table)
         let records = try Self.decodeResult([ServiceNowRecord].self, response)
-        let total = response.headers.first(name: "x-total-count").flatMap(Int.init)
+        let total = UntrustedNumber.count(response.headers.first(name: "x-total-count"), within: 0...Self.largestOffset)
         let next = Self.nextOffset(linkHeader: response.headers[canonicalForm: "link"].map(String.init).joined(separator: ","))
         return ServiceNowPage(records: records, totalCount: total, nextOffset: next)
     }
 
-    /// Every record matching the query, following `Link: rel="next"` until the last page. The
-    /// query should order its results (`ORDERBY…`), as paging over an unordered query can skip or
-    /// repeat rows.
-    public func queryAll(table: String, _ request: ServiceNowQuery) async throws(ServiceNowError) -> [ServiceNowRecord] {
+    /// Every record matching the query, following `Link: rel="next"` until the last page, and at
+    /// most `maximumRecords` of them (an instance whose links never end cannot keep the caller
+    /// paging forever). The query should order its results (`ORDERBY…`), as paging over an
+    /// unordered query can skip or repeat rows.
+    public func queryAll(table: String, _ request: ServiceNowQuery, maximumRecords: Int = 10_000) async throws(ServiceNowError) -> [ServiceNowRecord] {
         var records: [ServiceNowRecord] = []
         var offset = 0
-        while true {
+        while records.count < maximumRecords {
             let page = try await queryPage(table: table, request, offset: offset)
-            records += page.records
+            records += page.records.prefix(maximumRecords - records.count)
             if let next = page.nextOffset, next > offset {
                 offset = next
             } else if page.nextOffset == nil, let total = page.totalCount, offset + request.pageSize < total, !page.records.isEmpty {
                 // No Link header but the count says there is more.
                 offset += request.pageSize
             } else {
-                return records
+                break
             }
         }
+        return records
     }
+
+    /// Offsets and counts an instance reports are believed up to this; larger ones are ignored
+    /// (they would overflow the arithmetic that pages through them).
+    static let largestOffset = 100_000_000
 
     /// The `sysparm_offset` of the `rel="next"` link, if any. Entries are read by their angle
     /// brackets, not split on commas, since a URL's query may hold commas (`sys_idINa,b`).
@@ -250,7 +261,8 @@ public struct ServiceNowSession: Sendable {
             let parameters = rest.prefix { $0 != "<" }
             guard parameters.contains("rel=\"next\"") else { continue }
             guard let components = URLComponents(string: url),
-                  let offset = components.queryItems?.first(where: { $0.name == "sysparm_offset" })?.value.flatMap(Int.init)
+                  let offset = UntrustedNumber.count(components.queryItems?.first(where: { $0.name == "sysparm_offset" })?.value,
+                                                     within: 0...largestOffset)
             else { return nil }
             return offset
         }

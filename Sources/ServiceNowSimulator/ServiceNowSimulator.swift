@@ -114,6 +114,35 @@ struct SimulatorResponder: HTTPResponder {
             case .redirect:
                 status = 302
                 return Response(status: .found, headers: [.location: "http://127.0.0.1:1/elsewhere"])
+            case .answer(let code, let fields, let body):
+                status = code
+                var headers = HTTPFields()
+                for (name, value) in fields {
+                    if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
+                }
+                return Response(status: .init(code: code), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+            case .largeBody(let bytes):
+                status = 200
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                    let chunk = ByteBuffer(repeating: UInt8(ascii: " "), count: 64 * 1024)
+                    try await writer.write(ByteBuffer(string: "{\"result\":"))
+                    var sent = 0
+                    while sent < bytes {
+                        try await writer.write(chunk.getSlice(at: 0, length: min(chunk.readableBytes, bytes - sent))!)
+                        sent += chunk.readableBytes
+                    }
+                    try await writer.write(ByteBuffer(string: "[]}"))
+                    try await writer.finish(nil)
+                })
+            case .endlessBody:
+                status = 200
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "{\"result\":["))
+                    while true {
+                        try await Task.sleep(for: .milliseconds(200))
+                        try await writer.write(ByteBuffer(string: " "))
+                    }
+                })
             }
         }
         let (rateHeaders, exceeded) = await store.rateLimitCheck()

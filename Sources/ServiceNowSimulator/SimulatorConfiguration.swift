@@ -27,7 +27,8 @@ public struct SimulatorConfiguration: Sendable {
     /// `assignment_group` values (names or sys_ids) that a business rule refuses.
     public var rejectedAssignmentGroups: Set<String>
     /// `table.operation` pairs an ACL denies: `incident.create`, `incident.write`,
-    /// `incident.read`, `sys_dictionary.read`, ….
+    /// `incident.read`, `sys_dictionary.read`, …; `incident.web_service` shows the table's
+    /// `ws_access` as false.
     public var deniedOperations: Set<String>
     /// When set, answers carry `X-RateLimit-*` headers and requests past the limit within a
     /// window get 429 with `Retry-After`.
@@ -62,6 +63,12 @@ public enum SimulatorFault: Sendable, Hashable {
     case hang
     /// 302 to another URL (clients must not follow it).
     case redirect
+    /// Any answer at all: a hostile or broken instance's status, headers and body.
+    case answer(status: Int, headers: [String: String], body: String)
+    /// A 200 whose body is this many bytes of JSON-looking filler.
+    case largeBody(bytes: Int)
+    /// A 200 whose body trickles forever, a few bytes at a time.
+    case endlessBody
 }
 
 /// Which requests a fault applies to.

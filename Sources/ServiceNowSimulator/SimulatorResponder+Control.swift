@@ -8,7 +8,9 @@ import NIOCore
 /// fault suite, benchmarks, a person trying things with curl):
 ///
 /// - `POST /sim/faults` `{"fault":"status","status":429,"retry_after":2,"count":3,"scope":"api"}`;
-///   `fault` is `status`, `hibernating`, `accepted`, `slow` (`delay_ms`), `drop` or `hang`;
+///   `fault` is `status`, `hibernating`, `accepted`, `slow` (`delay_ms`), `drop`, `hang`,
+///   `answer` (any `status`, `headers` object and `body` string: a hostile instance),
+///   `large_body` (`bytes`, default 50 MB) or `endless_body` (trickles forever);
 ///   `count` -1 means until cleared; `DELETE /sim/faults` clears them.
 /// - `POST /sim/revoke-tokens`
 /// - `PATCH /sim/incidents/{sys_id}` with fields: an operator's change in the UI.
@@ -96,6 +98,11 @@ extension SimulatorResponder {
         case "drop": return .dropConnection
         case "hang": return .hang
         case "redirect": return .redirect
+        case "answer":
+            let headers = (object["headers"] as? [String: Any] ?? [:]).mapValues { "\($0)" }
+            return .answer(status: object["status"] as? Int ?? 200, headers: headers, body: object["body"] as? String ?? "")
+        case "large_body": return .largeBody(bytes: object["bytes"] as? Int ?? 50 * 1024 * 1024)
+        case "endless_body": return .endlessBody
         default: return nil
         }
     }

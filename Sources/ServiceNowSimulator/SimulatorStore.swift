@@ -179,7 +179,7 @@ public actor SimulatorStore {
         }
         for table in SimulatorMetadata.tables {
             insert("sys_db_object", ["name": table, "label": table, "super_class": table == "incident" ? "task" : "",
-                                     "ws_access": "true", "read_access": "true", "create_access": "true", "update_access": "true"])
+                                     "ws_access": "true", "read_access": "true", "create_access": "false", "update_access": "false"])
             tables[table] = tables[table] ?? [:]
         }
         for column in SimulatorMetadata.columns {
@@ -232,13 +232,12 @@ public actor SimulatorStore {
         let parsed = EncodedQuery(query, knownFields: knownFields(table))
         var rows = records(table).filter { parsed.matches($0) }
         if table == "sys_db_object" {
-            // The table-level web service switches follow the configured denials.
+            // Real instances commonly show the cross-scope flags create_access / update_access
+            // false while the Table API works; only ws_access governs REST. A denial of
+            // `<table>.web_service` turns that off.
             rows = rows.map { row in
                 var row = row
-                let name = row["name"] ?? ""
-                for (operation, flag) in [("create", "create_access"), ("write", "update_access"), ("read", "read_access")] where denied(name, operation) {
-                    row[flag] = "false"
-                }
+                if denied(row["name"] ?? "", "web_service") { row["ws_access"] = "false" }
                 return row
             }
         }

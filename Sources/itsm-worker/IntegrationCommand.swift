@@ -29,7 +29,7 @@ struct IntegrationCommand: AsyncParsableCommand {
         func run() async throws {
             let (configuration, logger) = try global.load()
             let secret = try readSecret(file: clientSecretFile, environmentVariable: clientSecretEnv)
-            let policy = InstanceURLPolicy(allowInsecure: configuration.allowInsecureInstanceURLs, allowedHostSuffixes: configuration.instanceHostAllowlist)
+            let policy = configuration.instanceURLPolicy
             let instance: InstanceURL
             do { instance = try policy.validate(instanceURL) } catch { throw fail("--instance-url: \(error.message ?? "refused")") }
             guard let key = configuration.secretKey else { throw fail(SecretBoxError.noKey.description, code: configurationExitCode) }

@@ -21,11 +21,12 @@ struct ServiceNowContext {
         var settings = ServiceNowClient.Configuration()
         settings.requestTimeout = configuration.requestTimeout
         settings.concurrencyPerInstance = configuration.instanceConcurrency
+        settings.addressPolicy = configuration.connectAddressPolicy
         let client = ServiceNowClient(configuration: settings, logger: logger)
         let store = ConfigurationStore(pool: pool)
         let secrets = try configuration.secretKey.map { try SecretBox(currentKey: $0, previousKeys: configuration.previousSecretKeys) }
         let resolver = IntegrationResolver(configuration: store, client: client,
-                                           policy: InstanceURLPolicy(allowInsecure: configuration.allowInsecureInstanceURLs, allowedHostSuffixes: configuration.instanceHostAllowlist),
+                                           policy: configuration.instanceURLPolicy,
                                            secrets: secrets)
         let context = ServiceNowContext(pool: pool, store: store, client: client, resolver: resolver, metadata: InstanceMetadata(ttl: configuration.metadataCacheTTL))
         do {

@@ -30,6 +30,8 @@ struct SimulatedInstance {
         let url = try await simulator.start()
         var settings = ServiceNowClient.Configuration()
         settings.requestTimeout = .seconds(5)
+        // The simulator listens on loopback, which only insecure mode may reach.
+        settings.addressPolicy = ConnectAddressPolicy(allowLoopback: true)
         clientConfiguration(&settings)
         let client = ServiceNowClient(configuration: settings, logger: logs.logger("servicenow"))
         let instance = try InstanceURLPolicy(allowInsecure: true).validate(url)
