@@ -92,6 +92,28 @@ struct PostgresTests {
         await pool.close()
     }
 
+    /// libpq takes values as C strings; a NUL would cut `cust-1\0evil` to `cust-1` and run the
+    /// statement for another tenant.
+    @Test func aNulInATextParameterIsRefusedNotCut() async throws {
+        let pool = try TestDatabase.pool()
+        do {
+            _ = try await pool.query("SELECT $1::text AS id", [.text("cust-1\u{0}evil")])
+            Issue.record("a text with a NUL was sent")
+        } catch let error as PostgresError {
+            #expect(error.kind == .invalidParameter)
+            #expect(!error.isRetryable)
+        }
+        do {
+            _ = try await pool.query("SELECT $1::text[] AS ids", [.array(["ok", "a\u{0}b"])])
+            Issue.record("an array element with a NUL was sent")
+        } catch let error as PostgresError {
+            #expect(error.kind == .invalidParameter)
+        }
+        // The connection is still usable.
+        #expect(try await pool.query("SELECT $1::text AS id", [.text("cust-1")]).first?["id"].string() == "cust-1")
+        await pool.close()
+    }
+
     @Test func transactionsCommitOrRollBack() async throws {
         let pool = try TestDatabase.pool()
         let table = TestDatabase.uniqueName("tx")

@@ -1,0 +1,58 @@
+import AMQP
+import Foundation
+import ITSMCore
+@testable import ITSMWorker
+import Postgres
+import ServiceNowSimulator
+import TestSupport
+import Testing
+
+/// What a publisher or a customer's instance sends can be absurd; the shared worker stays up,
+/// other customers go on, and the message gets a clear outcome.
+@Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
+struct HostileInputTests {
+    @Test func anInstanceAnsweringAbsurdNumbersStopsNoOtherCustomer() async throws {
+        let stack = try await TestStack.make(simulators: 2)
+        try await stack.addIntegration(customer: "cust-1", simulator: 0)
+        try await stack.addIntegration(customer: "cust-2", simulator: 1)
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        try await stack.addMapping(customer: "cust-2", network: "net-1")
+        let worker = try await stack.startWorker()
+        // Every API answer of cust-1's instance is a 429 with an absurd delay and reset.
+        await stack.simulators[0].store.inject(.answer(status: 429, headers: ["Retry-After": "1e300", "X-RateLimit-Reset": "nan",
+                                                                              "X-RateLimit-Limit": "-1", "Content-Type": "application/json"],
+                                                       body: #"{"error":{"message":"Rate limit exceeded"},"status":"failure"}"#),
+                                               count: -1, scope: .api)
+        let hostile = "trg-hostile-\(UUID().uuidString.prefix(6))"
+        try await stack.publishRaised(customer: "cust-1", alertID: hostile)
+        #expect(await stack.eventually { stack.logs.all.contains { $0.contains("will retry") && $0.contains(hostile) } },
+                "the hostile instance's alert was not scheduled for a retry")
+        let healthy = "trg-healthy-\(UUID().uuidString.prefix(6))"
+        try await stack.publishRaised(customer: "cust-2", alertID: healthy)
+        #expect(await stack.eventually { stack.events.forAlert(healthy, type: "ticket.created").count == 1 })
+        #expect(!worker.task.isCancelled)
+        #expect(stack.events.forAlert(hostile).isEmpty, "the parked alert was given up on")
+        await stack.simulators[0].store.clearFaults()
+    }
+
+    @Test(arguments: ["customer_id", "network_id", "alert.id", "event_id"])
+    func identifiersWithControlCharactersAreDeadLettered(_ field: String) async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        try await stack.startWorker()
+        var body: [String: Any] = [
+            "schema": "ceburu.alert.v1", "event_id": UUID().uuidString, "type": "alert.raised", "occurred_at": "2026-11-29T03:00:00Z",
+            "customer_id": "cust-1", "network_id": "net-1",
+        ]
+        var alert: [String: Any] = ["id": "trg-nul", "type": "cpu_usage", "severity": "critical", "title": "t"]
+        if field == "alert.id" { alert["id"] = "trg-nul\u{0}evil" } else { body[field] = "\(body[field] as! String)\u{0}evil" }
+        body["alert"] = alert
+        try await stack.publish(try JSONSerialization.data(withJSONObject: body), routingKey: "alert.raised")
+        let dead = try await stack.drainDeadLetters(expecting: 1)
+        #expect(dead.count == 1)
+        #expect(dead.first?.properties.headers["x-error-code"]?.stringValue == "invalid_value")
+        #expect(dead.first?.properties.headers["x-reason"]?.stringValue?.contains("control characters") == true)
+        #expect(await stack.incidents().isEmpty, "an identifier with a NUL reached an instance")
+    }
+}
