@@ -103,7 +103,7 @@ public struct AlertEventError: Error, Equatable, CustomStringConvertible {
 
 extension AlertEvent {
     /// Longest identifier accepted (ids land in database keys and ServiceNow's correlation_id).
-    static let maximumIDLength = 200
+    public static let maximumIDLength = 200
 
     /// Whether `text` holds a control character (C0, DEL, C1) or a line or paragraph separator.
     public static func containsControlCharacters(_ text: String) -> Bool {

@@ -34,6 +34,34 @@ public struct MessageProcessor: Sendable {
         self.logger = logger
     }
 
+    /// The worker's own attempt counter, read only from a message that came back through its retry
+    /// queues (the return exchange, which publishers have no business writing to). A publisher
+    /// could set the header on a fresh alert to have it given up on at its first failure.
+    func attempt(of delivery: AMQPDelivery) -> Int {
+        guard delivery.exchange == topology.returnExchange,
+              let value = delivery.properties.headers[Self.attemptHeader]?.intValue ?? delivery.properties.headers["x-attempt"]?.intValue
+        else { return 1 }
+        return Int(clamping: min(max(value, 1), Int64(maxAttempts)))
+    }
+
+    /// The least wait before a message parked by a database outage comes back: long enough that
+    /// an outage is not a hot loop of republishes, short enough to resume soon after.
+    static let databaseWait: Duration = .seconds(10)
+
+    /// The routing key the message was first published with: a retried message comes back
+    /// from its retry queue with that queue's name as its routing key.
+    func routingKey(of delivery: AMQPDelivery) -> String {
+        guard delivery.exchange == topology.returnExchange, let original = delivery.properties.headers[Self.routingKeyHeader]?.stringValue else {
+            return delivery.routingKey
+        }
+        return original
+    }
+
+    static let routingKeyHeader = "itsm-routing-key"
+
+    /// The header that carries the attempt counter on retried messages.
+    static let attemptHeader = "itsm-attempt"
+
     /// What happened to a delivery, for logs, metrics and tests.
     public enum Settlement: Sendable, Equatable {
         case acked(ProcessingOutcome)
@@ -46,7 +74,7 @@ public struct MessageProcessor: Sendable {
     @discardableResult
     public func process(_ delivery: AMQPDelivery, queue: String) async -> Settlement {
         let started = ContinuousClock.now
-        let attempt = Int(delivery.properties.headers["x-attempt"]?.intValue ?? 1)
+        let attempt = attempt(of: delivery)
         var logger = self.logger
         logger[metadataKey: "amqp.routing_key"] = "\(delivery.routingKey)"
         logger[metadataKey: "attempt"] = "\(attempt)"
@@ -96,6 +124,12 @@ public struct MessageProcessor: Sendable {
             settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false, failure: failure, logger: logger)
         } catch let failure as RetryableFailure {
             settlement = await retryOrGiveUp(delivery, queue: queue, event: event, attempt: attempt, failure: failure, logger: logger)
+        } catch let error as PostgresError where error.databaseUnavailable {
+            // The database is away (restart, failover, outage): no fault of the message. It waits
+            // in the retry queues without using up its attempts, however long the outage lasts.
+            settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false,
+                                     failure: RetryableFailure(reason: "the database is unavailable: \(error)", retryAfter: Self.databaseWait, parked: true),
+                                     logger: logger)
         } catch {
             // Database or broker trouble mid-way: nothing was committed, so trying again is safe.
             settlement = await retryOrGiveUp(delivery, queue: queue, event: event, attempt: attempt,
@@ -148,12 +182,14 @@ public struct MessageProcessor: Sendable {
                                 reason: "gave up after \(attempt) attempts: \(failure.reason)", logger: logger)
     }
 
-    private func retry(_ delivery: AMQPDelivery, queue: String, attempt: Int, countsAsAttempt: Bool, failure: RetryableFailure, logger: Logger) async -> Settlement {
+    func retry(_ delivery: AMQPDelivery, queue: String, attempt: Int, countsAsAttempt: Bool, failure: RetryableFailure, logger: Logger) async -> Settlement {
         let next = countsAsAttempt ? attempt + 1 : attempt
         let (retryQueue, delay) = topology.retryQueue(attempt: countsAsAttempt ? attempt : 1, minimum: failure.retryAfter)
         if failure.parked { observer.parked() }
         var properties = delivery.properties
-        properties.headers["x-attempt"] = .int(Int64(next))
+        properties.headers[Self.attemptHeader] = .int(Int64(next))
+        properties.headers["x-attempt"] = nil
+        properties.headers[Self.routingKeyHeader] = .string(routingKey(of: delivery))
         properties.headers["itsm-origin-queue"] = .string(queue)
         properties.headers["x-last-error"] = .string(String(failure.reason.prefix(500)))
         properties.persistent = true
@@ -174,13 +210,13 @@ public struct MessageProcessor: Sendable {
         properties.headers["x-reason"] = .string(String(reason.prefix(1000)))
         properties.headers["x-error-code"] = .string(code)
         properties.headers["x-origin-queue"] = .string(queue)
-        properties.headers["x-original-routing-key"] = .string(delivery.routingKey)
+        properties.headers["x-original-routing-key"] = .string(routingKey(of: delivery))
         properties.headers["x-original-exchange"] = .string(delivery.exchange)
         properties.headers["x-dead-lettered-by"] = .string(workerID)
         properties.headers["x-dead-lettered-at"] = .string(AlertEvent.formatTimestamp(Date()))
         properties.persistent = true
         do {
-            let outcome = try await amqp.publish(delivery.body, exchange: topology.deadExchange, routingKey: delivery.routingKey,
+            let outcome = try await amqp.publish(delivery.body, exchange: topology.deadExchange, routingKey: routingKey(of: delivery),
                                                  properties: properties, mandatory: true)
             guard outcome == .confirmed else { return await requeue(delivery, logger: logger) }
             try await delivery.ack()

@@ -130,7 +130,7 @@ public final class WorkerRuntime: Sendable {
                                      outbox: outboxSignal, observer: observer, logger: logger)
         sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, status: status, circuits: circuits, configuration: configuration, logger: logger)
         commands = CommandProcessor(messages: processor, tester: ConnectionTester(resolver: resolver), resolver: resolver, metadata: metadata,
-                                    pool: pool, logger: logger)
+                                    pool: pool, logger: logger, replyPrefixes: configuration.commandReplyPrefixes)
     }
 
     /// The long-running parts for the configured roles.

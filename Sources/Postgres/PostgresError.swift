@@ -63,6 +63,19 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         description + (detail.map { " (\($0))" } ?? "")
     }
 
+    /// Whether the server is out of reach rather than refusing this statement: it could not be
+    /// connected to, the connection broke, the pool found no connection, or the server is
+    /// shutting down, starting up or out of connections.
+    public var databaseUnavailable: Bool {
+        switch kind {
+        case .connectionFailed, .connectionLost, .poolExhausted: return true
+        case .server:
+            guard let sqlState else { return false }
+            return ["57P01", "57P02", "57P03", "53300"].contains(sqlState) || sqlState.hasPrefix("08")
+        default: return false
+        }
+    }
+
     /// 23505: a unique constraint would be violated.
     public var isUniqueViolation: Bool { sqlState == "23505" }
 }

@@ -55,4 +55,27 @@ struct HostileInputTests {
         #expect(dead.first?.properties.headers["x-reason"]?.stringValue?.contains("control characters") == true)
         #expect(await stack.incidents().isEmpty, "an identifier with a NUL reached an instance")
     }
+
+    /// The attempt counter is the worker's own, read only from messages back from its retry
+    /// queues: a publisher's header cannot make a fresh alert be given up on at its first failure.
+    @Test func aPublishersAttemptHeaderIsIgnored() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        try await stack.startWorker()
+        await stack.simulator.store.inject(.status(503), count: 1)
+        let alertID = "trg-attempt-\(UUID().uuidString.prefix(6))"
+        let body: [String: Any] = [
+            "schema": "ceburu.alert.v1", "event_id": UUID().uuidString, "type": "alert.raised", "occurred_at": AlertEvent.formatTimestamp(Date()),
+            "customer_id": "cust-1", "network_id": "net-1",
+            "alert": ["id": alertID, "type": "cpu_usage", "severity": "critical", "title": "t"] as [String: Any],
+        ]
+        let headers: [String: AMQPFieldValue] = ["x-attempt": 99, "itsm-attempt": 99]
+        let outcome = try await stack.publisher.publish(Array(try JSONSerialization.data(withJSONObject: body)), exchange: stack.configuration.alertsExchange,
+                                                        routingKey: "alert.raised", properties: AMQPProperties(contentType: "application/json", headers: headers),
+                                                        mandatory: true)
+        #expect(outcome == .confirmed)
+        #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
+        #expect(stack.events.forAlert(alertID, type: "ticket.failed").isEmpty)
+    }
 }

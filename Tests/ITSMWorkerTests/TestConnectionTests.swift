@@ -7,6 +7,7 @@ import Postgres
 import ServiceNow
 import ServiceNowSimulator
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
@@ -168,7 +169,7 @@ struct TestConnectionTests {
         let stack = try await TestStack.make()
         try await stack.addIntegration(customer: "cust-1")
         let worker = try await stack.startWorker()
-        let replies = "test.\(stack.id).replies"
+        let replies = "test-replies.\(stack.id)"
         try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
         let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
         let received = Mutex<[AMQPDelivery]>([])
@@ -211,6 +212,37 @@ struct TestConnectionTests {
         #expect(metrics.contains(#"itsm_messages_total{type="command",outcome="dead_lettered"} 1"#))
         #expect(metrics.contains(#"itsm_dead_lettered_total{reason="invalid_command"} 1"#))
         #expect(metrics.contains(#"itsm_dead_lettered_total{reason="unknown_command"} 1"#))
+    }
+
+    /// A command may only have its reply published to direct reply-to or a configured prefix,
+    /// may only name a plain table, and a failing one comes back through the retry queues.
+    @Test func commandsAreHeldToTheirReplyQueueAndRetriedWithDelay() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.startWorker()
+        let exchange = stack.configuration.alertsExchange
+        let command = Array(#"{"schema":"ceburu.command.v1","customer_id":"cust-1"}"#.utf8)
+        // A queue of someone else's, and a table name that is no table name.
+        try await stack.publisher.publish(command, exchange: exchange, routingKey: "integration.fields",
+                                          properties: AMQPProperties(correlationID: "c1", replyTo: stack.topology.alertsQueue))
+        try await stack.publisher.publish(Array(#"{"schema":"ceburu.command.v1","customer_id":"cust-1","table":"incident^ORname=x"}"#.utf8),
+                                          exchange: exchange, routingKey: "integration.fields")
+        let dead = try await stack.drainDeadLetters(expecting: 2)
+        #expect(Set(dead.compactMap { $0.properties.headers["x-error-code"]?.stringValue }) == ["reply_to_refused", "invalid_command"])
+
+        // The instance fails the listing once: the command is retried after a delay and answered.
+        let replies = "test-replies.\(stack.id).retry"
+        try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
+        let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
+        let received = Mutex<[AMQPDelivery]>([])
+        let task = Task { for try await delivery in consumer { try? await delivery.ack(); received.withLock { $0.append(delivery) } } }
+        defer { task.cancel() }
+        await stack.simulator.store.inject(.status(503), count: 1)
+        try await stack.publisher.publish(command, exchange: exchange, routingKey: "integration.fields",
+                                          properties: AMQPProperties(correlationID: "c2", replyTo: replies))
+        #expect(await stack.eventually { received.withLock { $0.count } == 1 })
+        #expect(stack.logs.all.contains { $0.contains("will retry") && $0.contains("command failed") })
+        #expect(!stack.logs.all.contains { $0.contains("the broker will redeliver it") })
     }
 
     @Test func mappingsAreValidatedAgainstTheInstanceIncludingReferenceNames() async throws {

@@ -45,6 +45,8 @@ final class TestStack: Sendable {
         configuration.databaseURL = "postgres://\(databaseURL.user):\(databaseURL.password ?? "")@\(databaseURL.host):\(databaseURL.port)/\(database)"
         configuration.secretKey = secretKey
         configuration.allowInsecureInstanceURLs = true
+        // The tests' reply queues; production replies go to direct reply-to or a listed prefix.
+        configuration.commandReplyPrefixes = ["test-replies."]
         configuration.alertsExchange = "test.\(id).alerts"
         configuration.eventsExchange = "test.\(id).events"
         configuration.queuePrefix = "test.\(id)"
@@ -133,6 +135,7 @@ final class TestStack: Sendable {
         environment["ITSM_DATABASE_URL"] = configuration.databaseURL
         environment["ITSM_SECRET_KEY"] = configuration.secretKey
         environment["ITSM_ALLOW_INSECURE_INSTANCE_URLS"] = "true"
+        environment["ITSM_COMMAND_REPLY_PREFIXES"] = configuration.commandReplyPrefixes.joined(separator: ",")
         environment["ITSM_ALERTS_EXCHANGE"] = configuration.alertsExchange
         environment["ITSM_EVENTS_EXCHANGE"] = configuration.eventsExchange
         environment["ITSM_QUEUE_PREFIX"] = configuration.queuePrefix
