@@ -70,7 +70,7 @@ public struct AlertHandler: Sendable {
         guard let claimed = try await tickets.claimOpen(link: link, workerID: workerID, lease: claimLease) else { return .busy }
         // A redelivery of the event that created this ticket passed the first check before that
         // commit; the commit is visible now that the claim is ours.
-        if try await tickets.isProcessed(eventID: event.eventID) {
+        if try await tickets.isProcessed(event) {
             try await tickets.releaseClaim(link: claimed, workerID: workerID)
             return .duplicate
         }

@@ -12,7 +12,7 @@ enum EventAdmission {
     /// known to be for ITSM (status events record themselves there) and may settle it.
     static func check(_ event: AlertEvent, resolver: IntegrationResolver, tickets: TicketStore,
                       beforeResolving: () async throws -> ProcessingOutcome? = { nil }) async throws -> EventAdmission {
-        if try await tickets.isProcessed(eventID: event.eventID) { return .settled(.duplicate) }
+        if try await tickets.isProcessed(event) { return .settled(.duplicate) }
         guard let integration = try await resolver.cache.integration(customerID: event.customerID) else {
             return .settled(.skipped(reason: "no_integration"))
         }

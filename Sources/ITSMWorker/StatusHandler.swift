@@ -64,7 +64,7 @@ public struct StatusHandler: Sendable {
     /// same transaction.
     func applyWaiting(link: TicketLink, resolved: IntegrationResolver.Resolved, trigger: AlertEvent?, logger: Logger) async throws -> ProcessingOutcome {
         guard let claimed = try await tickets.claimOpen(link: link, workerID: workerID, lease: claimLease) else { return .busy }
-        if let trigger, try await tickets.isProcessed(eventID: trigger.eventID) {
+        if let trigger, try await tickets.isProcessed(trigger) {
             try await tickets.releaseClaim(link: claimed, workerID: workerID)
             return .duplicate
         }

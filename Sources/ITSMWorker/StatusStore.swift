@@ -40,7 +40,7 @@ extension TicketStore {
         try await pool.execute("""
             INSERT INTO status_events (event_id, customer_id, network_id, alert_id, alert_type, kind, occurred_at, actor_name, actor_email, note)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            ON CONFLICT (event_id) DO NOTHING
+            ON CONFLICT (customer_id, event_id) DO NOTHING
             """, [.text(event.eventID), .text(event.customerID), .text(event.networkID), .text(event.alert.id), .text(event.alert.type),
                   .text(event.kind == .resolved ? "resolved" : "acknowledged"), .timestamp(event.occurredAt),
                   .text(event.actor?.name), .text(event.actor?.email), .text(event.note)])
@@ -105,7 +105,7 @@ extension TicketStore {
             if let processed {
                 try await connection.execute("""
                     INSERT INTO processed_events (event_id, customer_id, event_type, outcome) VALUES ($1, $2, $3, $4)
-                    ON CONFLICT (event_id) DO NOTHING
+                    ON CONFLICT (customer_id, event_id) DO NOTHING
                     """, [.text(processed.eventID), .text(processed.customerID), .text(processed.kind.rawValue), .text(outcome)])
             }
             if let outgoing { try await Self.enqueue(connection, outgoing) }

@@ -25,8 +25,21 @@ public struct TicketStore: Sendable {
         case busy
     }
 
-    public func isProcessed(eventID: String) async throws -> Bool {
-        !(try await pool.query("SELECT 1 FROM processed_events WHERE event_id = $1", [.text(eventID)])).isEmpty
+    /// Whether the customer's event had its effect already. Event ids are the customer's: the
+    /// same id from another customer is another event.
+    public func isProcessed(_ event: AlertEvent) async throws -> Bool {
+        !(try await pool.query("SELECT 1 FROM processed_events WHERE customer_id = $1 AND event_id = $2",
+                               [.text(event.customerID), .text(event.eventID)])).isEmpty
+    }
+
+    /// Deletes processed event ids and published outbox rows older than `retention`; a
+    /// redelivery older than that is no longer recognised as a duplicate. Returns the rows
+    /// deleted.
+    public func pruneHistory(olderThan retention: Duration) async throws -> Int {
+        let seconds = PostgresValue.double(Double(retention.components.seconds))
+        let events = try await pool.execute("DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => $1)", [seconds])
+        let outbox = try await pool.execute("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)", [seconds])
+        return events + outbox
     }
 
     /// Claims the right to create the ticket for an alert, or reports its open ticket.

@@ -138,7 +138,7 @@ public final class WorkerRuntime: Sendable {
         var services: [any Service] = [
             ObservabilityServer(port: configuration.httpPort, metrics: metrics, health: health, amqp: amqp, logger: logger),
             HealthSampler(pool: pool, amqp: amqp, metrics: metrics, health: health, logger: logger),
-            AuditWriter(trail: audit),
+            AuditWriter(trail: audit, tickets: tickets, eventRetention: configuration.eventRetention),
         ]
         let processor = self.processor
         if roles.contains(.alerts) {

@@ -37,7 +37,7 @@ struct ContractTests {
         await stack.simulator.store.configure { $0.deniedOperations = ["incident.create"] }
         try await stack.publishRaised(alertID: "k3", occurredAt: Date())
         // Test Connection and fields over the queue, with replies.
-        let replies = "test.\(stack.id).contract-replies"
+        let replies = "test-replies.\(stack.id).contract"
         try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
         let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
         let received = Mutex<[AMQPDelivery]>([])

@@ -78,4 +78,42 @@ struct HostileInputTests {
         #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
         #expect(stack.events.forAlert(alertID, type: "ticket.failed").isEmpty)
     }
+
+    /// Event ids are the customer's own: another customer reusing one cannot make the first
+    /// customer's event a duplicate.
+    @Test func anotherCustomersEventIDIsNoDuplicate() async throws {
+        let stack = try await TestStack.make(simulators: 2)
+        try await stack.addIntegration(customer: "cust-1", simulator: 0)
+        try await stack.addIntegration(customer: "cust-2", simulator: 1)
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        try await stack.addMapping(customer: "cust-2", network: "net-1")
+        try await stack.startWorker()
+        let eventID = UUID().uuidString.lowercased()
+        let squatter = "trg-squat-\(UUID().uuidString.prefix(6))"
+        try await stack.publishRaised(customer: "cust-2", alertID: squatter, eventID: eventID)
+        #expect(await stack.eventually { stack.events.forAlert(squatter, type: "ticket.created").count == 1 })
+        let alertID = "trg-real-\(UUID().uuidString.prefix(6))"
+        try await stack.publishRaised(customer: "cust-1", alertID: alertID, eventID: eventID)
+        #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
+        #expect(await stack.incidents(simulator: 0).count == 1)
+    }
+
+    @Test func processedEventsAndPublishedOutboxRowsArePrunedPastTheirRetention() async throws {
+        let stack = try await TestStack.make()
+        try await stack.pool.execute("""
+            INSERT INTO processed_events (event_id, customer_id, event_type, outcome, processed_at)
+            VALUES ('old', 'cust-1', 'alert.raised', 'ticket_created', now() - interval '20 days'),
+                   ('new', 'cust-1', 'alert.raised', 'ticket_created', now())
+            """)
+        try await stack.pool.execute("""
+            INSERT INTO outbox (event_id, routing_key, payload, published_at) VALUES
+              (gen_random_uuid(), 'ticket.created', '{}', now() - interval '20 days'),
+              (gen_random_uuid(), 'ticket.created', '{}', now()),
+              (gen_random_uuid(), 'ticket.created', '{}', NULL)
+            """)
+        let pruned = try await TicketStore(pool: stack.pool).pruneHistory(olderThan: .seconds(14 * 24 * 3600))
+        #expect(pruned == 2)
+        #expect(try await stack.pool.query("SELECT event_id FROM processed_events").compactMap { try $0["event_id"].optionalString() } == ["new"])
+        #expect(try await stack.pool.query("SELECT count(*) AS n FROM outbox").first?["n"].int() == 2)
+    }
 }
