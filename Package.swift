@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore"], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
-        .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "ServiceNowTests", dependencies: ["ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),

@@ -74,14 +74,15 @@ public struct ConfigurationStore: Sendable {
 
     public func saveIntegration(customerID: String, instanceURL: String, clientID: String, sealedSecret: SecretBox.Sealed, settings: IntegrationSettings) async throws {
         try await pool.execute("""
-            INSERT INTO integrations (customer_id, instance_url, client_id, client_secret_sealed, secret_key_id, settings)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+            INSERT INTO integrations (customer_id, instance_url, client_id, client_secret_sealed, secret_key_id, settings, secret_bound_to_customer)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
             ON CONFLICT (customer_id) DO UPDATE SET
                 instance_url = EXCLUDED.instance_url, client_id = EXCLUDED.client_id,
                 client_secret_sealed = EXCLUDED.client_secret_sealed, secret_key_id = EXCLUDED.secret_key_id,
+                secret_bound_to_customer = EXCLUDED.secret_bound_to_customer,
                 settings = EXCLUDED.settings, last_test = NULL, last_tested_at = NULL, updated_at = now()
             """, [.text(customerID), .text(instanceURL), .text(clientID), .bytea(sealedSecret.combined), .text(sealedSecret.keyID),
-                  try .jsonEncoded(settings)])
+                  try .jsonEncoded(settings), .bool(sealedSecret.boundToCustomer)])
     }
 
     public func integration(customerID: String) async throws -> StoredIntegration? {
@@ -109,7 +110,8 @@ public struct ConfigurationStore: Sendable {
             customerID: try row["customer_id"].string(),
             instanceURL: try row["instance_url"].string(),
             clientID: try row["client_id"].string(),
-            sealedSecret: SecretBox.Sealed(combined: try row["client_secret_sealed"].bytes(), keyID: try row["secret_key_id"].string()),
+            sealedSecret: SecretBox.Sealed(combined: try row["client_secret_sealed"].bytes(), keyID: try row["secret_key_id"].string(),
+                                           boundToCustomer: try row["secret_bound_to_customer"].bool()),
             settings: try row["settings"].json(IntegrationSettings.self),
             lastTest: row["last_test"].isNull ? nil : try row["last_test"].json(JSONValue.self),
             lastTestedAt: try row["last_tested_at"].optionalDate(),

@@ -56,7 +56,7 @@ public struct IntegrationResolver: Sendable {
         }
         guard let secrets else { throw Unusable(code: "secret_key_missing", message: SecretBoxError.noKey.description) }
         let secret: String
-        do { secret = try secrets.open(integration.sealedSecret) } catch {
+        do { secret = try secrets.open(integration.sealedSecret, customerID: integration.customerID) } catch {
             throw Unusable(code: "secret_unreadable", message: error.description)
         }
         let instance: InstanceURL

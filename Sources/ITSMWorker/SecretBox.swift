@@ -4,11 +4,21 @@ import Foundation
 /// Seals client secrets with AES-256-GCM. Each sealed value is stored with the id of the key that
 /// sealed it, so keys can rotate: new values use the current key, old ones stay readable while
 /// their key is listed in `ITSM_SECRET_KEY_PREVIOUS`, and `integration rotate-keys` reseals them.
+/// The customer id is the sealed box's associated data.
 public struct SecretBox: Sendable {
     public struct Sealed: Sendable, Equatable {
         /// nonce | ciphertext | tag
         public let combined: [UInt8]
         public let keyID: String
+        /// Sealed with the customer id as associated data: it opens only for that customer.
+        /// False for secrets sealed before that, until `integration rotate-keys` reseals them.
+        public let boundToCustomer: Bool
+
+        public init(combined: [UInt8], keyID: String, boundToCustomer: Bool) {
+            self.combined = combined
+            self.keyID = keyID
+            self.boundToCustomer = boundToCustomer
+        }
     }
 
     // Raw bytes rather than SymmetricKey, which is not Sendable in this swift-crypto.
@@ -37,24 +47,35 @@ public struct SecretBox: Sendable {
 
     public var currentKeyID: String { current.id }
 
-    public func seal(_ secret: String) throws(SecretBoxError) -> Sealed {
+    /// Seals `secret` for `customerID`: whoever can write the integrations table cannot move it
+    /// to another customer's row and have the worker send it to that customer's instance.
+    public func seal(_ secret: String, customerID: String) throws(SecretBoxError) -> Sealed {
         do {
-            let box = try AES.GCM.seal(Data(secret.utf8), using: SymmetricKey(data: current.key))
+            let box = try AES.GCM.seal(Data(secret.utf8), using: SymmetricKey(data: current.key),
+                                       authenticating: Self.associatedData(customerID))
             guard let combined = box.combined else { throw SecretBoxError.sealFailed }
-            return Sealed(combined: Array(combined), keyID: current.id)
+            return Sealed(combined: Array(combined), keyID: current.id, boundToCustomer: true)
         } catch {
             throw .sealFailed
         }
     }
 
-    public func open(_ sealed: Sealed) throws(SecretBoxError) -> String {
+    /// Opens a secret stored for `customerID`.
+    public func open(_ sealed: Sealed, customerID: String) throws(SecretBoxError) -> String {
         guard let key = keys[sealed.keyID] else { throw .unknownKey(sealed.keyID) }
         do {
             let box = try AES.GCM.SealedBox(combined: Data(sealed.combined))
-            return String(decoding: try AES.GCM.open(box, using: SymmetricKey(data: key)), as: UTF8.self)
+            let opened = sealed.boundToCustomer
+                ? try AES.GCM.open(box, using: SymmetricKey(data: key), authenticating: Self.associatedData(customerID))
+                : try AES.GCM.open(box, using: SymmetricKey(data: key))
+            return String(decoding: opened, as: UTF8.self)
         } catch {
             throw .openFailed
         }
+    }
+
+    private static func associatedData(_ customerID: String) -> Data {
+        Data("ceburu-itsm client secret for customer \(customerID)".utf8)
     }
 }
 
@@ -69,7 +90,7 @@ public enum SecretBoxError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidKey: return "ITSM_SECRET_KEY must be base64 of exactly 32 bytes"
         case .sealFailed: return "could not encrypt the secret"
-        case .openFailed: return "could not decrypt the secret (tampered, or sealed with another key)"
+        case .openFailed: return "could not decrypt the secret (tampered, sealed with another key, or sealed for another customer)"
         case .unknownKey(let id): return "the secret was sealed with key \(id), which is neither ITSM_SECRET_KEY nor in ITSM_SECRET_KEY_PREVIOUS"
         case .noKey: return "ITSM_SECRET_KEY is not set; it is needed to store or read client secrets"
         }

@@ -79,7 +79,7 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     let mapping = try AlertMapping.parse(fieldsJSON: Data(#"{"short_description": "{{alert.title}} on {{alert.device.name}}", "description": "{{alert.description}}", "impact": {"from": "alert.severity", "map": {"critical": "1"}, "default": "3"}, "assignment_group": "Network Operations"}"#.utf8))
     for customer in 0..<customers {
         try await store.saveIntegration(customerID: "c\(customer)", instanceURL: urls[customer % urls.count], clientID: "bench-client",
-                                        sealedSecret: try box.seal("bench-secret"), settings: IntegrationSettings())
+                                        sealedSecret: try box.seal("bench-secret", customerID: "c\(customer)"), settings: IntegrationSettings())
         try await store.saveMapping(StoredMapping(customerID: "c\(customer)", networkID: "net-1", alertType: "cpu_usage", mapping: mapping))
     }
     // Configured as deployed (deploy/Dockerfile logs JSON), with a large prefetch for throughput.
@@ -295,7 +295,7 @@ if runs(4) {
     let records = await syncSims[0].store.records("incident")
     let box = try SecretBox(currentKey: environment.secretKey)
     try await ConfigurationStore(pool: syncPool).saveIntegration(customerID: "c0", instanceURL: syncURLs[0], clientID: "bench-client",
-                                                                 sealedSecret: try box.seal("bench-secret"), settings: IntegrationSettings())
+                                                                 sealedSecret: try box.seal("bench-secret", customerID: "c0"), settings: IntegrationSettings())
     for start in stride(from: 0, to: records.count, by: 500) {
         let batch = records[start..<min(start + 500, records.count)]
         try await syncPool.execute("""

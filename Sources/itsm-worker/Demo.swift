@@ -27,7 +27,7 @@ struct Demo: AsyncParsableCommand {
         let runtime = try await WorkerRuntime.start(configuration: configuration, logger: logger)
         let box = try SecretBox(currentKey: configuration.secretKey!, previousKeys: configuration.previousSecretKeys)
         try await runtime.configurationStore.saveIntegration(customerID: "demo-customer", instanceURL: url, clientID: "demo-client",
-                                                             sealedSecret: try box.seal("demo-secret"), settings: IntegrationSettings())
+                                                             sealedSecret: try box.seal("demo-secret", customerID: "demo-customer"), settings: IntegrationSettings())
         let fields = """
             {"short_description": "{{alert.title}} on {{alert.device.name}}", "description": "{{alert.description}}",
              "category": "network", "impact": {"from": "alert.severity", "map": {"critical": "1", "major": "2"}, "default": "3"},

@@ -43,7 +43,7 @@ struct IntegrationCommand: AsyncParsableCommand {
                 guard notesField == "work_notes" || notesField == "comments" else { throw fail("--notes-field: expected work_notes or comments") }
                 settings.notesField = notesField
             }
-            let sealed = try box.seal(secret)
+            let sealed = try box.seal(secret, customerID: customer)
             try await withConfigurationStore(configuration, logger: logger) { store, _ in
                 try await store.saveIntegration(customerID: customer, instanceURL: instance.description, clientID: clientID,
                                                 sealedSecret: sealed, settings: settings)

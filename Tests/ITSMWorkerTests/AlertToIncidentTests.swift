@@ -73,7 +73,7 @@ struct AlertToIncidentTests {
         // A customer whose secret was sealed with a key this worker does not have.
         let strangerKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         try await ConfigurationStore(pool: stack.pool).saveIntegration(customerID: "cust-2", instanceURL: stack.simulatorURLs[0], clientID: "worker-client",
-                                                                       sealedSecret: try SecretBox(currentKey: strangerKey).seal("x"), settings: IntegrationSettings())
+                                                                       sealedSecret: try SecretBox(currentKey: strangerKey).seal("x", customerID: "cust-2"), settings: IntegrationSettings())
         try await stack.addMapping(customer: "cust-2", network: "net-1")
         try await stack.startWorker()
         // Let the relay's first poll at start-up pass.

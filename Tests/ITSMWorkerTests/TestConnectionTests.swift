@@ -38,7 +38,7 @@ struct TestConnectionTests {
         let box = try SecretBox(currentKey: TestStack.secretKey)
         let secret = label == "wrong-secret" ? "not-the-secret" : "Sup3r-Secret-Value"
         try await ConfigurationStore(pool: stack.pool).saveIntegration(customerID: "cust-1", instanceURL: stack.simulatorURLs[0], clientID: clientID,
-                                                                       sealedSecret: try box.seal(secret), settings: IntegrationSettings())
+                                                                       sealedSecret: try box.seal(secret, customerID: "cust-1"), settings: IntegrationSettings())
         let result = try await run(stack)
         #expect(!result.passed)
         let token = try #require(check(result, "token"))
@@ -103,8 +103,8 @@ struct TestConnectionTests {
         let stack = try await TestStack.make()
         let box = try SecretBox(currentKey: TestStack.secretKey)
         let store = ConfigurationStore(pool: stack.pool)
-        try await store.saveIntegration(customerID: "closed-port", instanceURL: "http://127.0.0.1:1", clientID: "x", sealedSecret: try box.seal("y"), settings: IntegrationSettings())
-        try await store.saveIntegration(customerID: "refused", instanceURL: "https://intranet.example.com", clientID: "x", sealedSecret: try box.seal("y"), settings: IntegrationSettings())
+        try await store.saveIntegration(customerID: "closed-port", instanceURL: "http://127.0.0.1:1", clientID: "x", sealedSecret: try box.seal("y", customerID: "closed-port"), settings: IntegrationSettings())
+        try await store.saveIntegration(customerID: "refused", instanceURL: "https://intranet.example.com", clientID: "x", sealedSecret: try box.seal("y", customerID: "refused"), settings: IntegrationSettings())
         let closed = try await run(stack, customer: "closed-port")
         #expect(check(closed, "reachability")?.status == .failed)
         #expect(check(closed, "token")?.status == .skipped)
@@ -154,7 +154,7 @@ struct TestConnectionTests {
                                            policy: InstanceURLPolicy(allowInsecure: true), secrets: try SecretBox(currentKey: TestStack.secretKey))
         let store = ConfigurationStore(pool: stack.pool)
         try await store.saveIntegration(customerID: "rebind", instanceURL: "http://localhost:\(port)", clientID: "worker-client",
-                                        sealedSecret: try SecretBox(currentKey: TestStack.secretKey).seal("Sup3r-Secret-Value"), settings: IntegrationSettings())
+                                        sealedSecret: try SecretBox(currentKey: TestStack.secretKey).seal("Sup3r-Secret-Value", customerID: "rebind"), settings: IntegrationSettings())
         let integration = try #require(try await store.integration(customerID: "rebind"))
         let before = await stack.simulator.store.requests().count
         let result = await ConnectionTester(resolver: resolver, addressLookup: lookup).test(integration)

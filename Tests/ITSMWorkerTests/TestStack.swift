@@ -189,7 +189,7 @@ final class TestStack: Sendable {
     func addIntegration(customer: String, simulator index: Int = 0, settings: IntegrationSettings = IntegrationSettings()) async throws {
         let box = try SecretBox(currentKey: Self.secretKey)
         try await ConfigurationStore(pool: pool).saveIntegration(customerID: customer, instanceURL: simulatorURLs[index], clientID: "worker-client",
-                                                                 sealedSecret: try box.seal("Sup3r-Secret-Value"), settings: settings)
+                                                                 sealedSecret: try box.seal("Sup3r-Secret-Value", customerID: customer), settings: settings)
     }
 
     static let standardFields = """
