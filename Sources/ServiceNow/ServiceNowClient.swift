@@ -165,8 +165,9 @@ public final class ServiceNowClient: Sendable {
         }
         let response: Response
         do {
-            let deadline = ContinuousClock.now + configuration.requestTimeout
             let answer = try await httpClient.execute(request, timeout: .milliseconds(configuration.requestTimeout.milliseconds))
+            // The timeout above ends with the answer's head; the body gets as long again.
+            let deadline = ContinuousClock.now + configuration.requestTimeout
             let body = try await Self.readBody(answer.body, upTo: configuration.maximumResponseBytes, deadline: deadline,
                                                timeout: configuration.requestTimeout)
             response = Response(status: Int(answer.status.code), headers: answer.headers, body: body)
@@ -226,7 +227,7 @@ public final class ServiceNowClient: Sendable {
                 }
                 data.append(contentsOf: chunk.readableBytesView)
                 if ContinuousClock.now > deadline {
-                    throw ServiceNowError(.timeout, message: "the answer was still arriving after \(timeout)")
+                    throw ServiceNowError(.timeout, message: "the answer's body was still arriving \(timeout) after its head")
                 }
             }
         } catch let error as ServiceNowError {
