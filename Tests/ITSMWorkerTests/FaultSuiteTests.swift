@@ -786,7 +786,7 @@ struct FaultChecker {
             for message in try await stack.drain(queue: queue, expecting: count, within: 5) {
                 let body = (try? JSONSerialization.jsonObject(with: Data(message.body))) as? [String: Any]
                 let alertID = (body?["alert"] as? [String: Any])?["id"] as? String ?? "?"
-                report.sample("left in \(queue): \(message.routingKey) for \(alertID), attempt \(message.properties.headers["x-attempt"]?.intValue ?? 1), "
+                report.sample("left in \(queue): \(message.routingKey) for \(alertID), attempt \(message.properties.headers["itsm-attempt"]?.intValue ?? 1), "
                               + "last error: \(message.properties.headers["x-last-error"]?.stringValue ?? "none")")
             }
         }
