@@ -11,12 +11,18 @@ import Testing
 /// other customers go on, and the message gets a clear outcome.
 @Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct HostileInputTests {
-    @Test func anInstanceAnsweringAbsurdNumbersStopsNoOtherCustomer() async throws {
+    /// cust-1 on the first simulator and cust-2 on the second, both mapped for net-1.
+    static func twoCustomers() async throws -> TestStack {
         let stack = try await TestStack.make(simulators: 2)
-        try await stack.addIntegration(customer: "cust-1", simulator: 0)
-        try await stack.addIntegration(customer: "cust-2", simulator: 1)
-        try await stack.addMapping(customer: "cust-1", network: "net-1")
-        try await stack.addMapping(customer: "cust-2", network: "net-1")
+        for (index, customer) in ["cust-1", "cust-2"].enumerated() {
+            try await stack.addIntegration(customer: customer, simulator: index)
+            try await stack.addMapping(customer: customer, network: "net-1")
+        }
+        return stack
+    }
+
+    @Test func anInstanceAnsweringAbsurdNumbersStopsNoOtherCustomer() async throws {
+        let stack = try await Self.twoCustomers()
         let worker = try await stack.startWorker()
         // Every API answer of cust-1's instance is a 429 with an absurd delay and reset.
         await stack.simulators[0].store.inject(.answer(status: 429, headers: ["Retry-After": "1e300", "X-RateLimit-Reset": "nan",
@@ -82,11 +88,7 @@ struct HostileInputTests {
     /// Event ids are the customer's own: another customer reusing one cannot make the first
     /// customer's event a duplicate.
     @Test func anotherCustomersEventIDIsNoDuplicate() async throws {
-        let stack = try await TestStack.make(simulators: 2)
-        try await stack.addIntegration(customer: "cust-1", simulator: 0)
-        try await stack.addIntegration(customer: "cust-2", simulator: 1)
-        try await stack.addMapping(customer: "cust-1", network: "net-1")
-        try await stack.addMapping(customer: "cust-2", network: "net-1")
+        let stack = try await Self.twoCustomers()
         try await stack.startWorker()
         let eventID = UUID().uuidString.lowercased()
         let squatter = "trg-squat-\(UUID().uuidString.prefix(6))"
