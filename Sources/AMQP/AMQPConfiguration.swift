@@ -22,6 +22,10 @@ public struct AMQPConfiguration: Sendable {
     public var reconnectDelay: (initial: Duration, maximum: Duration)
     /// Publishes sent but not yet confirmed by the broker; further publishes wait for room.
     public var maxUnconfirmedPublishes: Int
+    /// How long a publish may wait for its confirm (or for room in the window) before it fails
+    /// with ``AMQPError/timeout(operation:)``: a broker that blocked the connection (a memory or
+    /// disk alarm) or stopped answering must not hold its callers forever.
+    public var confirmTimeout: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -43,6 +47,7 @@ public struct AMQPConfiguration: Sendable {
         self.rpcTimeout = .seconds(30)
         self.reconnectDelay = (.milliseconds(200), .seconds(10))
         self.maxUnconfirmedPublishes = 1024
+        self.confirmTimeout = .seconds(30)
     }
 
     /// Parses `amqp://user:password@host:port/vhost`. Missing parts take RabbitMQ's defaults

@@ -27,6 +27,7 @@ public final class AMQPConnection: Sendable {
     private let mailbox: AMQPMailbox
     private let connected = Atomic<Bool>(false)
     private let recoveryCount = Atomic<Int>(0)
+    private let blockedReason = Mutex<String?>(nil)
     private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     private init(configuration: AMQPConfiguration) {
@@ -58,6 +59,14 @@ public final class AMQPConnection: Sendable {
     /// Whether the connection is up right now (for readiness checks). While it is down,
     /// operations fail with ``AMQPError/connectionLost(reason:)`` and recovery is under way.
     public var isConnected: Bool { connected.load(ordering: .relaxed) }
+
+    /// Why the broker blocked this connection (`connection.blocked`: a memory or disk alarm), or
+    /// nil. While blocked the broker reads nothing from it, so publishes wait and then time out.
+    public var blocked: String? { blockedReason.withLock { $0 } }
+
+    func noteBlocked(_ reason: String?) {
+        blockedReason.withLock { $0 = reason }
+    }
 
     /// How many times the connection was re-established after a loss.
     public var recoveries: Int { recoveryCount.load(ordering: .relaxed) }

@@ -45,6 +45,8 @@ final class AMQPConnectionDriver {
         let properties: AMQPProperties
         let mandatory: Bool
         let completion: @Sendable (Result<AMQPPublishOutcome, AMQPError>) -> Void
+        /// Set when the request reaches the driver: confirm (or window room) by then.
+        var deadline: ContinuousClock.Instant = .now
     }
     private struct Unconfirmed {
         let tag: UInt64
@@ -120,8 +122,22 @@ final class AMQPConnectionDriver {
         mailbox.clearWake()
     }
 
+    /// Fails the publishes whose confirm (or room in the window) did not come in time. Confirms
+    /// come in tag order, so the oldest unconfirmed publish is the first to expire.
+    private func expirePublishes() {
+        let now = ContinuousClock.now
+        var expired: [PublishRequest] = []
+        while let first = unconfirmed.first, first.request.deadline <= now { expired.append(unconfirmed.removeFirst().request) }
+        while let first = waitingForWindow.first, first.deadline <= now { expired.append(waitingForWindow.removeFirst()) }
+        guard !expired.isEmpty else { return }
+        let why = connection.blocked.map { " (the broker blocked the connection: \($0))" } ?? ""
+        logger.warning("publishes were not confirmed in time", metadata: ["count": "\(expired.count)", "timeout": "\(configuration.confirmTimeout)\(why)"])
+        for request in expired { request.completion(.failure(.timeout(operation: "publish confirm\(why)"))) }
+    }
+
     /// Waits for socket data or a command, then reads every frame that is already there.
     private func pump() {
+        expirePublishes()
         guard let state else { return }
         if amqp_frames_enqueued(state) == 0 && amqp_data_in_buffer(state) == 0 {
             var descriptors = [
@@ -224,6 +240,14 @@ final class AMQPConnectionDriver {
         case CRabbitMQShims_CHANNEL_CLOSE:
             let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             channelClosedByServer(code: close.reply_code, text: close.reply_text.string)
+        case CRabbitMQShims_CONNECTION_BLOCKED:
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            let reason = blocked.reason.string
+            logger.warning("RabbitMQ blocked the connection; publishes wait", metadata: ["reason": "\(reason)", "amqp.url": "\(configuration.redactedURL)"])
+            connection.noteBlocked(reason.isEmpty ? "blocked" : reason)
+        case CRabbitMQShims_CONNECTION_UNBLOCKED:
+            logger.info("RabbitMQ unblocked the connection", metadata: ["amqp.url": "\(configuration.redactedURL)"])
+            connection.noteBlocked(nil)
         case CRabbitMQShims_CONNECTION_CLOSE:
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             var ok = amqp_connection_close_ok_t(dummy: 0)
@@ -256,7 +280,12 @@ final class AMQPConnectionDriver {
         }
         let arena = CArena()
         defer { withExtendedLifetime(arena) {} }
-        var properties = arena.table(["connection_name": .string(configuration.connectionName ?? "swift-amqp")])
+        // Capabilities replace librabbitmq's default table, so its own one is repeated here;
+        // connection.blocked asks the broker to say when an alarm blocks this connection.
+        var properties = arena.table([
+            "connection_name": .string(configuration.connectionName ?? "swift-amqp"),
+            "capabilities": .table(["authentication_failure_close": .bool(true), "connection.blocked": .bool(true)]),
+        ])
         let login = CRabbitMQShims_login_plain(
             newState, configuration.virtualHost, 0, 131072, Int32(configuration.heartbeatSeconds),
             &properties, configuration.username, configuration.password)
@@ -270,6 +299,7 @@ final class AMQPConnectionDriver {
         }
         state = newState
         lastHousekeeping = .now
+        connection.noteBlocked(nil)
         do {
             try openChannel()
             for item in topology { try declare(item) }
@@ -499,6 +529,8 @@ final class AMQPConnectionDriver {
     }
 
     func publish(_ request: PublishRequest) {
+        var request = request
+        request.deadline = .now + configuration.confirmTimeout
         guard state != nil else {
             request.completion(.failure(.connectionLost(reason: "not connected")))
             return

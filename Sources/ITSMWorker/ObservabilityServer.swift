@@ -22,7 +22,7 @@ public final class HealthState: Sendable {
 }
 
 /// `/metrics` (Prometheus text), `/healthz` (the process answers) and `/readyz` (RabbitMQ and
-/// PostgreSQL reachable) on `ITSM_HTTP_PORT`.
+/// PostgreSQL reachable, and the broker not blocking this connection) on `ITSM_HTTP_PORT`.
 struct ObservabilityServer: Service {
     let port: Int
     let metrics: WorkerMetrics
@@ -41,6 +41,7 @@ struct ObservabilityServer: Service {
         router.get("/readyz") { _, _ -> Response in
             var problems: [String] = []
             if !amqp.isConnected { problems.append("rabbitmq disconnected") }
+            if let reason = amqp.blocked { problems.append("rabbitmq blocked publishing (\(reason))") }
             if !health.databaseReachable { problems.append("postgresql unreachable") }
             let body = problems.isEmpty ? "ready\n" : "not ready: \(problems.joined(separator: ", "))\n"
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: body)))

@@ -10,13 +10,7 @@ import Testing
 
 @Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct OperationsTests {
-    /// GET with curl: status and body.
-    func get(_ url: String) async throws -> (Int, String) {
-        let curl = try await Subprocess.run(["curl", "-s", "--max-time", "5", "-w", "\n%{http_code}", url], errors: .discarded)
-        var lines = curl.output.split(separator: "\n", omittingEmptySubsequences: false)
-        let status = Int(lines.popLast() ?? "") ?? 0
-        return (status, lines.joined(separator: "\n"))
-    }
+    func get(_ url: String) async throws -> (Int, String) { try await httpGet(url) }
 
     /// With nothing to do, the outbox relay polls at its interval (200 ms here): a handful of
     /// transactions a second. It once ran an empty transaction after another, thousands a second

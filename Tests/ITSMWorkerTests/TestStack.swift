@@ -287,6 +287,14 @@ final class TestStack: Sendable {
     }
 }
 
+/// GET with curl: status and body.
+func httpGet(_ url: String) async throws -> (Int, String) {
+    let curl = try await Subprocess.run(["curl", "-s", "--max-time", "5", "-w", "\n%{http_code}", url], errors: .discarded)
+    var lines = curl.output.split(separator: "\n", omittingEmptySubsequences: false)
+    let status = Int(lines.popLast() ?? "") ?? 0
+    return (status, lines.joined(separator: "\n"))
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

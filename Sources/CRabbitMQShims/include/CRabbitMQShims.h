@@ -24,6 +24,8 @@ extern const amqp_method_number_t CRabbitMQShims_CHANNEL_CLOSE;
 extern const amqp_method_number_t CRabbitMQShims_CHANNEL_CLOSE_OK;
 extern const amqp_method_number_t CRabbitMQShims_CONNECTION_CLOSE;
 extern const amqp_method_number_t CRabbitMQShims_CONNECTION_CLOSE_OK;
+extern const amqp_method_number_t CRabbitMQShims_CONNECTION_BLOCKED;
+extern const amqp_method_number_t CRabbitMQShims_CONNECTION_UNBLOCKED;
 extern const amqp_method_number_t CRabbitMQShims_BASIC_DELIVER;
 extern const amqp_method_number_t CRabbitMQShims_BASIC_ACK;
 extern const amqp_method_number_t CRabbitMQShims_BASIC_NACK;
