@@ -118,4 +118,16 @@ struct HostileInputTests {
         #expect(try await stack.pool.query("SELECT event_id FROM processed_events").compactMap { try $0["event_id"].optionalString() } == ["new"])
         #expect(try await stack.pool.query("SELECT count(*) AS n FROM outbox").first?["n"].int() == 2)
     }
+
+    /// Absent customers are cached too (most alerts are for customers without ITSM); a flood of
+    /// invented customer ids evicts instead of growing the worker.
+    @Test func aFloodOfUnknownCustomersStaysWithinTheCachesBound() async throws {
+        let stack = try await TestStack.make()
+        let cache = ConfigurationCache(store: ConfigurationStore(pool: stack.pool), ttl: .seconds(60), capacity: 50)
+        for n in 0..<500 {
+            #expect(try await cache.integration(customerID: "invented-\(n)") == nil)
+            _ = try await cache.mapping(customerID: "invented-\(n)", networkID: "n", alertType: "t")
+        }
+        #expect(cache.count <= 100, "\(cache.count) entries for a bound of 50 per cache")
+    }
 }
