@@ -35,9 +35,11 @@ let package = Package(
             pkgConfig: "librabbitmq",
             providers: [.apt(["librabbitmq-dev"])]
         ),
+        // Links OpenSSL (libssl-dev) for the TLS verify-error shim.
         .target(
             name: "CRabbitMQShims",
-            dependencies: ["CRabbitMQ"]
+            dependencies: ["CRabbitMQ"],
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
         .systemLibrary(
             name: "CLibPQ",

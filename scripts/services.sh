@@ -8,6 +8,9 @@
 ITSM_SERVICES_DIR=${ITSM_SERVICES_DIR:-/tmp/itsm-services}
 ITSM_AMQP_PORT=${ITSM_AMQP_PORT:-5672}
 ITSM_PG_PORT=${ITSM_PG_PORT:-5432}
+# The broker's TLS listener (started with the broker, only when this script starts it).
+ITSM_AMQPS_PORT=${ITSM_AMQPS_PORT:-5671}
+ITSM_TLS_DIR="$ITSM_SERVICES_DIR/tls"
 # Where the broker keeps its messages (emptied at start); empty means the data folder above.
 # /dev/shm/... keeps them in memory, away from a slow disk's fsyncs (up to 1.5 s were traced here
 # during test runs). Not the default: two of three CI runs with it waited minutes for the
@@ -27,6 +30,8 @@ services_install() {
   command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || missing+=(rabbitmq-server)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     _log "installing ${missing[*]}"
@@ -43,6 +48,49 @@ services_install() {
 
 _pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
 
+# A made-up CA and certificates for the TLS tests, in $ITSM_TLS_DIR: the CA (ca.pem), the
+# servers' certificate for the name localhost only (server.pem), a client certificate
+# (client.pem), a second CA that signed nothing here (other-ca.pem) and a server certificate
+# that expired in 2020 (expired.pem). Each key is <name>-key.pem.
+tls_material() {
+  local dir="$ITSM_TLS_DIR"
+  [ -f "$dir/expired.pem" ] && return 0
+  rm -rf "$dir"; mkdir -p "$dir"
+  (
+    cd "$dir"
+    local q=(-loglevel error)
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 3650 -subj "/CN=itsm test CA" 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca-key.pem -out other-ca.pem -days 3650 -subj "/CN=another CA" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    for name in server client expired; do
+      openssl req -newkey rsa:2048 -nodes -keyout "$name-key.pem" -out "$name.csr" -subj "/CN=${name/server/localhost}" 2>/dev/null
+    done
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server.pem -days 3650 -extfile server.ext 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out client.pem -days 3650 -extfile client.ext 2>/dev/null
+    # openssl x509 cannot backdate; openssl ca can.
+    touch index.txt; echo 1000 >serial
+    cat >ca.cnf <<'CNF'
+[ca]
+default_ca = test
+[test]
+dir = .
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = anything
+copy_extensions = copy
+[anything]
+commonName = supplied
+CNF
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca-key.pem -in expired.csr -out expired.pem -extfile server.ext \
+      -startdate 20200101000000Z -enddate 20200201000000Z >/dev/null 2>&1
+  ) || { _log "could not make the TLS test certificates"; return 1; }
+  # The broker and PostgreSQL run as their own users and read these.
+  chmod 755 "$dir"; chmod 644 "$dir"/*.pem
+}
+
 rabbitmq_up() {
   if _port_open "$ITSM_AMQP_PORT"; then
     _log "RabbitMQ already answers on $ITSM_AMQP_PORT"
@@ -51,6 +99,18 @@ rabbitmq_up() {
   local base="$ITSM_SERVICES_DIR/rabbitmq"
   local store="${ITSM_BROKER_STORE:-$base/mnesia}"
   rm -rf "$base" "$store"; mkdir -p "$store" "$base/log"
+  tls_material || return 1
+  # A TLS listener beside the plain one; it asks clients for a certificate and refuses those
+  # without one, so the tests exercise mutual TLS.
+  cat >"$base/rabbitmq.conf" <<CONF
+listeners.ssl.1 = 127.0.0.1:$ITSM_AMQPS_PORT
+ssl_options.cacertfile = $ITSM_TLS_DIR/ca.pem
+ssl_options.certfile = $ITSM_TLS_DIR/server.pem
+ssl_options.keyfile = $ITSM_TLS_DIR/server-key.pem
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+CONF
+  chmod 644 "$ITSM_TLS_DIR"/*-key.pem
   chown -R rabbitmq:rabbitmq "$base" "$store"
   # The broker runs as the rabbitmq user; its data and logs live in our throwaway folders.
   # Loopback only, including Erlang distribution and epmd.
@@ -58,7 +118,7 @@ rabbitmq_up() {
     RABBITMQ_MNESIA_BASE="$store" RABBITMQ_LOG_BASE="$base/log"
     RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$ITSM_AMQP_PORT"
     RABBITMQ_DIST_PORT=$((ITSM_AMQP_PORT + 20000)) ERL_EPMD_ADDRESS=127.0.0.1
-    RABBITMQ_PID_FILE="$base/rabbit.pid"
+    RABBITMQ_PID_FILE="$base/rabbit.pid" RABBITMQ_CONFIG_FILE="$base/rabbitmq.conf"
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
   _log "starting RabbitMQ in $base (messages in $store)"
   runuser -u rabbitmq -- env "${env[@]}" setsid rabbitmq-server >"$base/stdout.log" 2>&1 &
@@ -67,7 +127,8 @@ rabbitmq_up() {
   local i
   for i in $(seq 1 120); do
     if rabbitmqctl_ -q await_startup >/dev/null 2>&1 && _port_open "$ITSM_AMQP_PORT"; then
-      _log "RabbitMQ is running"
+      _log "RabbitMQ is running (TLS on $ITSM_AMQPS_PORT)"
+      echo "$ITSM_AMQPS_PORT" >"$ITSM_SERVICES_DIR/rabbitmq.tls"
       return 0
     fi
     sleep 1
@@ -141,7 +202,7 @@ services_down() {
         case "$(cat "$ITSM_SERVICES_DIR/rabbitmq.started" 2>/dev/null)" in
           /dev/shm/*) rm -rf "$(cat "$ITSM_SERVICES_DIR/rabbitmq.started")" ;;
         esac
-        rm -f "$ITSM_SERVICES_DIR/rabbitmq.started" ;;
+        rm -f "$ITSM_SERVICES_DIR/rabbitmq.started" "$ITSM_SERVICES_DIR/rabbitmq.tls" ;;
       postgres)
         _log "stopping PostgreSQL"
         runuser -u postgres -- "$(_pg_bin)/pg_ctl" -D "$ITSM_SERVICES_DIR/postgres/db" -m fast -w stop >/dev/null 2>&1 || true

@@ -28,6 +28,7 @@ public final class AMQPConnection: Sendable {
     private let connected = Atomic<Bool>(false)
     private let recoveryCount = Atomic<Int>(0)
     private let blockedReason = Mutex<String?>(nil)
+    private let node = Mutex<AMQPConfiguration.Endpoint?>(nil)
     private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     private init(configuration: AMQPConfiguration) {
@@ -49,7 +50,7 @@ public final class AMQPConnection: Sendable {
                 connection.connected.store(false, ordering: .relaxed)
                 connection.markFinished()
             }
-            thread.name = "amqp-\(configuration.host):\(configuration.port)"
+            thread.name = "amqp-\(configuration.endpoints[0])"
             thread.start()
         }
         try result.get()
@@ -63,6 +64,13 @@ public final class AMQPConnection: Sendable {
     /// Why the broker blocked this connection (`connection.blocked`: a memory or disk alarm), or
     /// nil. While blocked the broker reads nothing from it, so publishes wait and then time out.
     public var blocked: String? { blockedReason.withLock { $0 } }
+
+    /// The node the connection is on (or was on last), of ``AMQPConfiguration/endpoints``.
+    public var currentNode: AMQPConfiguration.Endpoint? { node.withLock { $0 } }
+
+    func noteNode(_ endpoint: AMQPConfiguration.Endpoint) {
+        node.withLock { $0 = endpoint }
+    }
 
     func noteBlocked(_ reason: String?) {
         blockedReason.withLock { $0 = reason }

@@ -59,6 +59,8 @@ final class AMQPConnectionDriver {
     private var waitingForWindow: [PublishRequest] = []
 
     init(configuration: AMQPConfiguration, logger: Logger, mailbox: AMQPMailbox, connection: AMQPConnection) {
+        self.endpointIndex = configuration.firstEndpoint.map { min(max($0, 0), configuration.endpoints.count - 1) }
+            ?? Int.random(in: 0..<configuration.endpoints.count)
         self.configuration = configuration
         self.logger = logger
         self.mailbox = mailbox
@@ -74,7 +76,8 @@ final class AMQPConnectionDriver {
     /// fail fast, not retry forever).
     func run(started: (Result<Void, AMQPError>) -> Void) {
         do {
-            try connect()
+            try connectToAnyNode(startingAt: endpointIndex)
+            connection.noteNode(configuration.endpoints[endpointIndex])
             started(.success(()))
         } catch {
             started(.failure(error))
@@ -96,9 +99,11 @@ final class AMQPConnectionDriver {
                 }
                 if closing { break }
                 do {
-                    try connect()
+                    // The node after the one lost first: in a cluster, another node is up.
+                    try connectToAnyNode(startingAt: endpointIndex + 1)
+                    connection.noteNode(configuration.endpoints[endpointIndex])
                     connection.noteRecovered()
-                    logger.info("AMQP connection recovered", metadata: ["amqp.url": "\(configuration.redactedURL)"])
+                    logger.info("AMQP connection recovered", metadata: ["amqp.node": "\(configuration.endpoints[endpointIndex])"])
                     delay = configuration.reconnectDelay.initial
                 } catch {
                     logger.warning("AMQP reconnection failed", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
@@ -260,7 +265,72 @@ final class AMQPConnectionDriver {
 
     // MARK: - Connecting
 
-    private func connect() throws(AMQPError) {
+    /// A TCP socket, or a TLS one that verifies the broker's certificate and host name.
+    private func makeSocket(_ state: amqp_connection_state_t) throws(AMQPError) -> OpaquePointer {
+        guard let tls = configuration.tls else {
+            guard let socket = amqp_tcp_socket_new(state) else {
+                throw .library(operation: "amqp_tcp_socket_new", reason: "could not create a socket")
+            }
+            return socket
+        }
+        guard let socket = amqp_ssl_socket_new(state) else {
+            throw .library(operation: "amqp_ssl_socket_new", reason: "could not create a TLS socket")
+        }
+        amqp_ssl_socket_set_verify_peer(socket, 1)
+        amqp_ssl_socket_set_verify_hostname(socket, 1)
+        if let context = amqp_ssl_socket_get_context(socket) { CRabbitMQShims_tls_record_verify_errors(context) }
+        let caFile = tls.caFile ?? AMQPConfiguration.TLS.systemCAFile
+        guard amqp_ssl_socket_set_cacert(socket, caFile) == AMQP_STATUS_OK.rawValue else {
+            throw .tls(reason: "cannot read the CA certificates in \(caFile)")
+        }
+        if let certificate = tls.certificateFile, let key = tls.keyFile {
+            guard amqp_ssl_socket_set_key(socket, certificate, key) == AMQP_STATUS_OK.rawValue else {
+                throw .tls(reason: "cannot use the client certificate \(certificate) with the key \(key)")
+            }
+        }
+        return socket
+    }
+
+    /// Why opening the socket failed, in one line; for TLS, with OpenSSL's reason.
+    private static func openFailure(_ status: Int32, host: String) -> String {
+        let verifyError = String(cString: CRabbitMQShims_tls_verify_error())
+        switch status {
+        case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:
+            return "TLS: the broker's certificate was refused: \(verifyError.isEmpty ? "not signed by the configured CA" : verifyError)"
+        case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue:
+            return "TLS: the broker's certificate is not valid for the host name \(host)"
+        case AMQP_STATUS_SSL_CONNECTION_FAILED.rawValue, AMQP_STATUS_SSL_ERROR.rawValue:
+            return "TLS handshake failed (\(verifyError.isEmpty ? "is the port a TLS listener, and does the broker accept this client?" : verifyError))"
+        default:
+            return String(cString: amqp_error_string2(status))
+        }
+    }
+
+    /// The endpoint the connection is on, or was on last.
+    private(set) var endpointIndex: Int
+
+    /// Tries every node once, starting with `start`; throws the last node's failure.
+    private func connectToAnyNode(startingAt start: Int) throws(AMQPError) {
+        let count = configuration.endpoints.count
+        var failure = AMQPError.connectFailed(host: configuration.host, port: configuration.port, reason: "no node to connect to")
+        for offset in 0..<count {
+            let index = (start + offset) % count
+            do {
+                try connect(to: index)
+                endpointIndex = index
+                return
+            } catch {
+                if count > 1 {
+                    logger.warning("AMQP node unavailable; trying the next", metadata: ["amqp.node": "\(configuration.endpoints[index])", "error": "\(error)"])
+                }
+                failure = error
+            }
+        }
+        throw failure
+    }
+
+    private func connect(to index: Int) throws(AMQPError) {
+        let endpoint = configuration.endpoints[index]
         guard let newState = amqp_new_connection() else {
             throw .library(operation: "amqp_new_connection", reason: "out of memory")
         }
@@ -268,15 +338,19 @@ final class AMQPConnectionDriver {
         var rpc = timeval(configuration.rpcTimeout)
         _ = amqp_set_handshake_timeout(newState, &handshake)
         _ = amqp_set_rpc_timeout(newState, &rpc)
-        guard let socket = amqp_tcp_socket_new(newState) else {
+        let socket: OpaquePointer
+        do {
+            socket = try makeSocket(newState)
+        } catch {
             amqp_destroy_connection(newState)
-            throw .library(operation: "amqp_tcp_socket_new", reason: "could not create a socket")
+            throw error
         }
         var connectTimeout = timeval(configuration.connectTimeout)
-        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &connectTimeout)
+        CRabbitMQShims_tls_clear_verify_error()
+        let opened = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &connectTimeout)
         guard opened == AMQP_STATUS_OK.rawValue else {
             amqp_destroy_connection(newState)
-            throw .connectFailed(host: configuration.host, port: configuration.port, reason: String(cString: amqp_error_string2(opened)))
+            throw .connectFailed(host: endpoint.host, port: endpoint.port, reason: Self.openFailure(opened, host: endpoint.host))
         }
         let arena = CArena()
         defer { withExtendedLifetime(arena) {} }
@@ -294,6 +368,11 @@ final class AMQPConnectionDriver {
             amqp_destroy_connection(newState)
             if login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && login.library_error == AMQP_STATUS_SOCKET_CLOSED.rawValue {
                 throw .loginFailed(reason: "the broker closed the connection during login (wrong user name or password?)")
+            }
+            if configuration.tls != nil && login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && login.library_error == AMQP_STATUS_SSL_ERROR.rawValue {
+                // With TLS 1.3 a server that refuses the client's certificate (or the lack of
+                // one) says so after the handshake, at the first read.
+                throw .loginFailed(reason: "TLS: the broker ended the session during login (does it require a client certificate, or refuse this one?)")
             }
             throw .loginFailed(reason: reason)
         }

@@ -27,13 +27,15 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
     /// Any other failure reported by librabbitmq-c.
     case library(operation: String, reason: String)
+    /// The TLS settings cannot be used (an unreadable CA file, a certificate without its key).
+    case tls(reason: String)
 
     /// Whether trying again later (after a reconnection) can succeed.
     public var isRetryable: Bool {
         switch self {
         case .connectFailed, .connectionClosed, .connectionLost, .publishNacked, .staleDelivery, .timeout:
             return true
-        case .invalidURL, .loginFailed, .channelClosed, .closed, .library:
+        case .invalidURL, .loginFailed, .channelClosed, .closed, .library, .tls:
             return false
         }
     }
@@ -43,6 +45,7 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidURL(let reason): return "invalid AMQP URL: \(reason)"
         case .connectFailed(let host, let port, let reason): return "cannot connect to RabbitMQ at \(host):\(port): \(reason)"
         case .loginFailed(let reason): return "RabbitMQ refused the login: \(reason)"
+        case .tls(let reason): return "RabbitMQ TLS settings: \(reason)"
         case .connectionClosed(let code, let text): return "RabbitMQ closed the connection: \(code) \(text)"
         case .channelClosed(let code, let text): return "RabbitMQ closed the channel: \(code) \(text)"
         case .connectionLost(let reason): return "RabbitMQ connection lost: \(reason)"

@@ -9,6 +9,11 @@ import ServiceNow
 /// is a ``ConfigurationError`` that names the variable.
 public struct WorkerConfiguration: Sendable {
     public var amqpURL: String
+    /// `ITSM_AMQP_TLS_CA_FILE`, `…_CERT_FILE`, `…_KEY_FILE`: TLS files for `amqps://` (the URL's
+    /// `cacertfile`, `certfile`, `keyfile` may give them too; these variables win).
+    public var amqpTLSCAFile: String?
+    public var amqpTLSCertificateFile: String?
+    public var amqpTLSKeyFile: String?
     public var databaseURL: String
     /// Base64 of 32 bytes; needed to store or read client secrets.
     public var secretKey: String?
@@ -144,7 +149,17 @@ public struct WorkerConfiguration: Sendable {
         var reader = Reader(values: values)
 
         amqpURL = reader.string("ITSM_AMQP_URL") ?? amqpURL
-        do { _ = try AMQPConfiguration(url: amqpURL) } catch { throw ConfigurationError(variable: "ITSM_AMQP_URL", reason: error.description) }
+        amqpTLSCAFile = reader.string("ITSM_AMQP_TLS_CA_FILE")
+        amqpTLSCertificateFile = reader.string("ITSM_AMQP_TLS_CERT_FILE")
+        amqpTLSKeyFile = reader.string("ITSM_AMQP_TLS_KEY_FILE")
+        let amqp: AMQPConfiguration
+        do { amqp = try amqpConfiguration() } catch { throw ConfigurationError(variable: "ITSM_AMQP_URL", reason: error.description) }
+        if amqp.tls == nil && (amqpTLSCAFile ?? amqpTLSCertificateFile ?? amqpTLSKeyFile) != nil {
+            throw ConfigurationError(variable: "ITSM_AMQP_TLS_CA_FILE", reason: "the ITSM_AMQP_TLS_* files need an amqps:// URL")
+        }
+        if let tls = amqp.tls, (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw ConfigurationError(variable: "ITSM_AMQP_TLS_CERT_FILE", reason: "a client certificate and its key go together (ITSM_AMQP_TLS_CERT_FILE and ITSM_AMQP_TLS_KEY_FILE)")
+        }
         databaseURL = reader.string("ITSM_DATABASE_URL") ?? databaseURL
         do { _ = try PostgresConfiguration(url: databaseURL) } catch { throw ConfigurationError(variable: "ITSM_DATABASE_URL", reason: error.message) }
         secretKey = reader.string("ITSM_SECRET_KEY")
@@ -252,6 +267,17 @@ public struct WorkerConfiguration: Sendable {
             values[line[..<equals].trimmingCharacters(in: .whitespaces)] = value
         }
         return values
+    }
+
+    /// The broker connection: the URL's nodes and settings, with the `ITSM_AMQP_TLS_*` files.
+    public func amqpConfiguration() throws(AMQPError) -> AMQPConfiguration {
+        var configuration = try AMQPConfiguration(url: amqpURL)
+        if configuration.tls != nil {
+            if let amqpTLSCAFile { configuration.tls?.caFile = amqpTLSCAFile }
+            if let amqpTLSCertificateFile { configuration.tls?.certificateFile = amqpTLSCertificateFile }
+            if let amqpTLSKeyFile { configuration.tls?.keyFile = amqpTLSKeyFile }
+        }
+        return configuration
     }
 
     /// The instance URLs this configuration accepts.

@@ -67,7 +67,7 @@ public final class WorkerRuntime: Sendable {
         // The whole pool before the first message, so that a rise in load does not wait for it.
         await pool.warmUp(to: postgres.maximumConnections)
 
-        var amqpConfiguration = try AMQPConfiguration(url: configuration.amqpURL)
+        var amqpConfiguration = try configuration.amqpConfiguration()
         amqpConfiguration.connectionName = "itsm-worker \(configuration.workerID)"
         amqpConfiguration.maxUnconfirmedPublishes = 4096
         let amqp = try await retrying("RabbitMQ", logger: logger) { try await AMQPConnection.connect(amqpConfiguration, logger: logger) }

@@ -22,7 +22,21 @@ import Testing
         #expect(try AMQPConfiguration(url: "amqp://h/").virtualHost == "/")
     }
 
-    @Test(arguments: ["http://host/", "amqps://host/", "amqp://host/a/b", "not a url at all", "amqp://h:99999/"])
+    @Test func amqpsAndClusterLists() throws {
+        let tls = try AMQPConfiguration(url: "amqps://u:p@broker.example/%2f?cacertfile=/etc/ca.pem&certfile=/c.pem&keyfile=/k.pem")
+        #expect(tls.port == 5671)
+        #expect(tls.tls == AMQPConfiguration.TLS(caFile: "/etc/ca.pem", certificateFile: "/c.pem", keyFile: "/k.pem"))
+        #expect(try AMQPConfiguration(url: "amqps://broker.example").tls?.caFile == nil, "no CA file: the system's CAs")
+        let cluster = try AMQPConfiguration(url: "amqp://u:p@n1:5672/v, amqp://u:p@n2:5673/v,amqp://u:p@n3/v")
+        #expect(cluster.endpoints.map(\.description) == ["n1:5672", "n2:5673", "n3:5672"])
+        #expect(cluster.virtualHost == "v")
+        #expect(cluster.redactedURL == "amqp://u@n1:5672/v,amqp://u@n2:5673/v,amqp://u@n3:5672/v")
+        #expect(!cluster.redactedURL.contains(":p@"))
+    }
+
+    @Test(arguments: ["http://host/", "amqp://host/a/b", "not a url at all", "amqp://h:99999/",
+                      "amqps://h/?verify=verify_none", "amqp://h/?cacertfile=/ca.pem", "amqps://h/?certfile=/c.pem",
+                      "amqp://u:p@n1/v,amqp://u:other@n2/v", "amqp://n1/v,amqps://n2/v", "amqp://n1/a,amqp://n2/b", "amqp://n1/,"])
     func refusesWhatItCannotUse(_ url: String) {
         #expect(throws: AMQPError.self) { try AMQPConfiguration(url: url) }
     }

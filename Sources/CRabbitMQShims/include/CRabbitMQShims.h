@@ -7,6 +7,15 @@
 #include <amqp.h>
 #endif
 
+/// librabbitmq-c only says that verifying the broker's certificate failed, not why. These record
+/// the first reason OpenSSL gave (`certificate has expired`, `unable to get local issuer
+/// certificate`, …) while the calling thread opens a TLS socket: install on the socket's
+/// SSL_CTX (from `amqp_ssl_socket_get_context`), clear before opening, read after a failure.
+void CRabbitMQShims_tls_record_verify_errors(void *ssl_ctx);
+void CRabbitMQShims_tls_clear_verify_error(void);
+/// The recorded reason, or an empty string; valid until the next call on this thread.
+const char *CRabbitMQShims_tls_verify_error(void);
+
 /// `amqp_login_with_properties` is variadic (the SASL method decides the extra arguments), and
 /// Swift cannot call C variadic functions; this fixes the method to PLAIN.
 amqp_rpc_reply_t CRabbitMQShims_login_plain(amqp_connection_state_t state,
