@@ -29,7 +29,8 @@ final class TestStack: Sendable {
     static let secretKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
 
     /// `durableEvents`: the queue observing published events survives a broker restart.
-    static func make(simulators count: Int = 1, durableEvents: Bool = false, configureSimulator: (inout SimulatorConfiguration) -> Void = { _ in },
+    static func make(simulators count: Int = 1, durableEvents: Bool = false, eventQueue: AMQPQueue.Kind = .classic,
+                     configureSimulator: (inout SimulatorConfiguration) -> Void = { _ in },
                      configure: (inout WorkerConfiguration) -> Void = { _ in }) async throws -> TestStack {
         guard let made = MadeStacks.current else { throw MadeStacks.Missing() }
         let id = UUID().uuidString.prefix(8).lowercased()
@@ -89,7 +90,8 @@ final class TestStack: Sendable {
         let publisher = try await AMQPConnection.connect(publisherConfiguration, logger: Logger(label: "publisher"))
         let topology = WorkerTopology(configuration)
         try await topology.declare(on: publisher)
-        let events = try await EventCollector.start(on: publisher, exchange: configuration.eventsExchange, queue: "test.\(id).observed", durable: durableEvents)
+        let events = try await EventCollector.start(on: publisher, exchange: configuration.eventsExchange, queue: "test.\(id).observed",
+                                                    durable: durableEvents, kind: eventQueue)
         let stack = TestStack(id: String(id), database: database, configuration: configuration, simulators: simulators, simulatorURLs: urls,
                               publisher: publisher, pool: pool, logs: logs, events: events)
         made.add(stack)
@@ -214,7 +216,7 @@ final class TestStack: Sendable {
     @discardableResult
     func publishRaised(customer: String = "cust-1", network: String = "net-1", alertID: String = UUID().uuidString, alertType: String = "cpu_usage",
                        eventID: String = UUID().uuidString.lowercased(), severity: String = "critical", title: String = "CPU usage above 95%",
-                       occurredAt: Date = Date()) async throws -> String {
+                       occurredAt: Date = Date(), via connection: AMQPConnection? = nil) async throws -> String {
         let body: [String: Any] = [
             "schema": "ceburu.alert.v1", "event_id": eventID, "type": "alert.raised",
             "occurred_at": AlertEvent.formatTimestamp(occurredAt), "customer_id": customer, "network_id": network,
@@ -225,7 +227,7 @@ final class TestStack: Sendable {
                 "labels": ["site": "fra1"], "url": "https://app.ceburu.example/alerts/\(alertID)",
             ] as [String: Any],
         ]
-        try await publish(try JSONSerialization.data(withJSONObject: body), routingKey: "alert.raised")
+        try await publish(try JSONSerialization.data(withJSONObject: body), routingKey: "alert.raised", via: connection)
         return eventID
     }
 
@@ -242,8 +244,8 @@ final class TestStack: Sendable {
         return eventID
     }
 
-    func publish(_ body: Data, routingKey: String) async throws {
-        let outcome = try await publisher.publish(body, exchange: configuration.alertsExchange, routingKey: routingKey,
+    func publish(_ body: Data, routingKey: String, via connection: AMQPConnection? = nil) async throws {
+        let outcome = try await (connection ?? publisher).publish(body, exchange: configuration.alertsExchange, routingKey: routingKey,
                                                   properties: AMQPProperties(contentType: "application/json"), mandatory: true)
         guard outcome == .confirmed else { throw TestFailure("publish to \(routingKey) was returned: \(outcome)") }
     }
@@ -322,8 +324,9 @@ final class EventCollector: Sendable {
         self.consumer = consumer
     }
 
-    static func start(on connection: AMQPConnection, exchange: String, queue: String, durable: Bool = false) async throws -> EventCollector {
-        try await connection.declare(AMQPQueue(name: queue, kind: .classic, durable: durable, exclusive: false, autoDelete: false))
+    static func start(on connection: AMQPConnection, exchange: String, queue: String, durable: Bool = false,
+                      kind: AMQPQueue.Kind = .classic) async throws -> EventCollector {
+        try await connection.declare(AMQPQueue(name: queue, kind: kind, durable: durable || kind == .quorum, exclusive: false, autoDelete: false))
         try await connection.bind(AMQPBinding(queue: queue, exchange: exchange, routingKey: "#"))
         let consumer = try await connection.consume(queue: queue, prefetch: 1000)
         let collector = EventCollector(consumer: consumer)
