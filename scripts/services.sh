@@ -11,6 +11,8 @@ ITSM_PG_PORT=${ITSM_PG_PORT:-5432}
 # The broker's TLS listener (started with the broker, only when this script starts it).
 ITSM_AMQPS_PORT=${ITSM_AMQPS_PORT:-5671}
 ITSM_TLS_DIR="$ITSM_SERVICES_DIR/tls"
+# PgBouncer in transaction pooling mode in front of the local PostgreSQL.
+ITSM_PGBOUNCER_PORT=${ITSM_PGBOUNCER_PORT:-6433}
 # Where the broker keeps its messages (emptied at start); empty means the data folder above.
 # /dev/shm/... keeps them in memory, away from a slow disk's fsyncs (up to 1.5 s were traced here
 # during test runs). Not the default: two of three CI runs with it waited minutes for the
@@ -31,6 +33,7 @@ services_install() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -151,10 +154,15 @@ postgres_up() {
       --auth-host=scram-sha-256 >"$data/initdb.log" 2>&1 || { cat "$data/initdb.log" >&2; return 1; }
     # The test suites run side by side, each with its own workers, and a worker opens its whole
     # pool at start: 400 connections leave room over the suite's peak of about 190.
+    # TLS with the test CA's certificate for localhost (the server insists on a key only its
+    # own user can read).
+    tls_material || return 1
+    install -o postgres -m 600 "$ITSM_TLS_DIR/server-key.pem" "$data/server-key.pem"
     runuser -u postgres -- "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -p $ITSM_PG_PORT -k $data -c max_connections=400 -c fsync=off" start >/dev/null \
+      -o "-c listen_addresses=127.0.0.1 -p $ITSM_PG_PORT -k $data -c max_connections=400 -c fsync=off -c ssl=on -c ssl_cert_file=$ITSM_TLS_DIR/server.pem -c ssl_key_file=$data/server-key.pem" start >/dev/null \
       || { tail -n 30 "$data/server.log" >&2; return 1; }
     echo "$data" >"$ITSM_SERVICES_DIR/postgres.started"
+    touch "$ITSM_SERVICES_DIR/postgres.tls"
     _itsm_started+=(postgres)
   else
     _log "PostgreSQL already answers on $ITSM_PG_PORT"
@@ -182,11 +190,44 @@ SELECT 'CREATE DATABASE itsm_test OWNER itsm' WHERE NOT EXISTS (SELECT FROM pg_d
 SQL
 }
 
+# PgBouncer, transaction pooling, trusting loopback clients; it passes every database through
+# to the local PostgreSQL.
+pgbouncer_up() {
+  if _port_open "$ITSM_PGBOUNCER_PORT"; then
+    _log "PgBouncer already answers on $ITSM_PGBOUNCER_PORT"
+    return 0
+  fi
+  local dir="$ITSM_SERVICES_DIR/pgbouncer"
+  rm -rf "$dir"; mkdir -p "$dir"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$ITSM_PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $ITSM_PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 20
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  # The password PgBouncer logs in to PostgreSQL with (clients are trusted on loopback).
+  echo '"itsm" "itsm"' >"$dir/userlist.txt"
+  chown -R postgres:postgres "$dir"
+  runuser -u postgres -- pgbouncer -d "$dir/pgbouncer.ini" || { _log "PgBouncer did not start"; return 1; }
+  _itsm_started+=(pgbouncer)
+  _log "PgBouncer (transaction pooling) on $ITSM_PGBOUNCER_PORT"
+}
+
 services_up() {
   mkdir -p "$ITSM_SERVICES_DIR"
   services_install
   rabbitmq_up
   postgres_up
+  pgbouncer_up
 }
 
 services_down() {
@@ -203,10 +244,12 @@ services_down() {
           /dev/shm/*) rm -rf "$(cat "$ITSM_SERVICES_DIR/rabbitmq.started")" ;;
         esac
         rm -f "$ITSM_SERVICES_DIR/rabbitmq.started" "$ITSM_SERVICES_DIR/rabbitmq.tls" ;;
+      pgbouncer)
+        kill "$(cat "$ITSM_SERVICES_DIR/pgbouncer/pgbouncer.pid" 2>/dev/null)" 2>/dev/null || true ;;
       postgres)
         _log "stopping PostgreSQL"
         runuser -u postgres -- "$(_pg_bin)/pg_ctl" -D "$ITSM_SERVICES_DIR/postgres/db" -m fast -w stop >/dev/null 2>&1 || true
-        rm -f "$ITSM_SERVICES_DIR/postgres.started" ;;
+        rm -f "$ITSM_SERVICES_DIR/postgres.started" "$ITSM_SERVICES_DIR/postgres.tls" ;;
     esac
   done
   _itsm_started=()

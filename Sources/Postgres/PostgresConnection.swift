@@ -18,6 +18,9 @@ final class PostgresConnectionHandle: @unchecked Sendable {
     /// statements; planning each anew cost PostgreSQL about as much CPU as running them.
     private var prepared: [String: String] = [:]
     static let maximumPrepared = 200
+    /// False behind a pooler in transaction mode: every statement is parsed, bound and run in
+    /// one round trip, unnamed.
+    private(set) var preparesStatements = true
 
     private init(connection: OpaquePointer, id: Int) {
         self.connection = connection
@@ -30,7 +33,22 @@ final class PostgresConnectionHandle: @unchecked Sendable {
 
     /// Blocking: call on the thread pool.
     static func open(_ configuration: PostgresConfiguration, id: Int) throws(PostgresError) -> PostgresConnectionHandle {
-        let parameters = configuration.connectionParameters
+        do {
+            let handle = try open(configuration, id: id, startupOptions: true)
+            handle.preparesStatements = configuration.preparesStatements
+            return handle
+        } catch where error.message.contains("unsupported startup parameter") {
+            // PgBouncer refuses the `options` startup parameter: a pooler is in between, which in
+            // transaction mode may run each statement on another server connection, so nothing
+            // is prepared by name either.
+            let handle = try open(configuration, id: id, startupOptions: false)
+            handle.preparesStatements = false
+            return handle
+        }
+    }
+
+    private static func open(_ configuration: PostgresConfiguration, id: Int, startupOptions: Bool) throws(PostgresError) -> PostgresConnectionHandle {
+        let parameters = configuration.connectionParameters(startupOptions: startupOptions)
         var keywords = parameters.map { strdup($0.0) } + [nil]
         var values = parameters.map { strdup($0.1) } + [nil]
         defer {
@@ -83,7 +101,7 @@ final class PostgresConnectionHandle: @unchecked Sendable {
                 } ?? PQexecParams(connection, sql, 0, nil, nil, nil, nil, 0)
             }
         }
-        let name = parameters.isEmpty ? nil : try preparedName(sql, parameterCount: parameters.count)
+        let name = parameters.isEmpty || !preparesStatements ? nil : try preparedName(sql, parameterCount: parameters.count)
         var result = run(name)
         // A table changed under a prepared `SELECT *` (a migration): forget the plans, once.
         if name != nil, let failed = result, PQresultStatus(failed) == PGRES_FATAL_ERROR,
@@ -91,6 +109,14 @@ final class PostgresConnectionHandle: @unchecked Sendable {
             PQclear(failed)
             forgetPrepared()
             result = run(try preparedName(sql, parameterCount: parameters.count))
+        }
+        // A named statement the server connection does not know (26000) or already has (42P05):
+        // a pooler in transaction mode moved us to another server connection. From now on this
+        // connection prepares nothing; the error is retryable.
+        if name != nil, let failed = result, PQresultStatus(failed) == PGRES_FATAL_ERROR,
+           let state = PQresultErrorField(failed, Int32(UInt8(ascii: "C"))), ["26000", "42P05"].contains(String(cString: state)) {
+            preparesStatements = false
+            prepared = [:]
         }
         defer { PQclear(result) }
         guard let result else {
@@ -126,7 +152,14 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         let name = "itsm_\(prepared.count)"
         let result = PQprepare(connection, name, sql, Int32(parameterCount), nil)
         defer { PQclear(result) }
-        guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else { try fail(result) }
+        guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else {
+            // Another client's statement of that name on this server connection: a pooler.
+            if let result, let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))), String(cString: state) == "42P05" {
+                preparesStatements = false
+                prepared = [:]
+            }
+            try fail(result)
+        }
         prepared[sql] = name
         return name
     }

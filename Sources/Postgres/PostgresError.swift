@@ -47,7 +47,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
             // 40001 serialization, 40P01 deadlock, 55P03 lock not available, 57014 statement
             // timeout, 57P0x shutdown / cannot connect now, class 08 connection, 53300 too many
             // connections.
-            return ["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300"].contains(sqlState)
+            // 26000 / 42P05: a prepared statement on another server connection (a pooler).
+            return ["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300", "26000", "42P05"].contains(sqlState)
                 || sqlState.hasPrefix("08")
         }
     }

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Postgres
 import ITSMCore
 @testable import ITSMWorker
 import Testing
@@ -26,6 +27,45 @@ struct DeploymentTransportTests {
         #expect(worker.runtime.amqp.configuration.tls != nil)
         #expect(worker.runtime.amqp.currentNode?.port == Int(port))
         let alertID = "trg-tls-\(UUID().uuidString.prefix(6))"
+        try await stack.publishRaised(alertID: alertID)
+        #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
+    }
+
+    /// PgBouncer in transaction pooling mode between the worker and PostgreSQL: the whole alert
+    /// flow (claim, create, outbox, acknowledge) goes through it.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ITSM_TEST_PGBOUNCER_PORT"] != nil, "needs PgBouncer"))
+    func theWorkerRunsThroughPgBouncerInTransactionMode() async throws {
+        let port = try #require(ProcessInfo.processInfo.environment["ITSM_TEST_PGBOUNCER_PORT"])
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        try await stack.startWorker {
+            var url = try! PostgresConfiguration(url: $0.databaseURL)
+            url.port = Int(port)!
+            $0.databaseURL = "postgres://\(url.user):\(url.password ?? "")@127.0.0.1:\(port)/\(url.database)"
+        }
+        let alertIDs = (1...10).map { "trg-bouncer-\($0)-\(UUID().uuidString.prefix(4))" }
+        for alertID in alertIDs { try await stack.publishRaised(alertID: alertID) }
+        #expect(await stack.eventually { alertIDs.allSatisfy { stack.events.forAlert($0, type: "ticket.created").count == 1 } })
+        try await stack.publishStatus("alert.acknowledged", alertID: alertIDs[0])
+        #expect(await stack.eventually { stack.events.forAlert(alertIDs[0], type: "ticket.updated").count == 1 })
+        #expect(await stack.incidents().count == alertIDs.count)
+    }
+
+    /// `sslmode=verify-full` with the made-up CA: the worker talks to PostgreSQL over TLS.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ITSM_TEST_PG_TLS_DIR"] != nil, "needs the local server's TLS"))
+    func theWorkerTalksToPostgreSQLOverVerifiedTLS() async throws {
+        let directory = try #require(ProcessInfo.processInfo.environment["ITSM_TEST_PG_TLS_DIR"])
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try await stack.startWorker {
+            let url = try! PostgresConfiguration(url: $0.databaseURL)
+            $0.databaseURL = "postgres://\(url.user):\(url.password ?? "")@localhost:\(url.port)/\(url.database)?sslmode=verify-full&sslrootcert=\(directory)/ca.pem"
+        }
+        let encrypted = try await worker.runtime.pool.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first?["ssl"].bool()
+        #expect(encrypted == true)
+        let alertID = "trg-pgtls-\(UUID().uuidString.prefix(6))"
         try await stack.publishRaised(alertID: alertID)
         #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
     }
