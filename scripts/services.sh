@@ -11,6 +11,8 @@ ITSM_PG_PORT=${ITSM_PG_PORT:-5432}
 # The broker's TLS listener (started with the broker, only when this script starts it).
 ITSM_AMQPS_PORT=${ITSM_AMQPS_PORT:-5671}
 ITSM_TLS_DIR="$ITSM_SERVICES_DIR/tls"
+# An HTTP proxy (tinyproxy, basic auth) for the ServiceNow-through-a-proxy tests.
+ITSM_PROXY_PORT=${ITSM_PROXY_PORT:-8899}
 # PgBouncer in transaction pooling mode in front of the local PostgreSQL.
 ITSM_PGBOUNCER_PORT=${ITSM_PGBOUNCER_PORT:-6433}
 # Where the broker keeps its messages (emptied at start); empty means the data folder above.
@@ -34,6 +36,7 @@ services_install() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
   command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+  command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -222,12 +225,41 @@ INI
   _log "PgBouncer (transaction pooling) on $ITSM_PGBOUNCER_PORT"
 }
 
+# tinyproxy on loopback with basic auth (itsm / proxy-secret); its log shows every request it
+# forwarded, which the proxy tests read.
+proxy_up() {
+  if _port_open "$ITSM_PROXY_PORT"; then
+    _log "a proxy already answers on $ITSM_PROXY_PORT"
+    return 0
+  fi
+  local dir="$ITSM_SERVICES_DIR/tinyproxy"
+  rm -rf "$dir"; mkdir -p "$dir"
+  cat >"$dir/tinyproxy.conf" <<CONF
+User tinyproxy
+Group tinyproxy
+Port $ITSM_PROXY_PORT
+Listen 127.0.0.1
+Timeout 60
+LogFile "$dir/tinyproxy.log"
+LogLevel Connect
+PidFile "$dir/tinyproxy.pid"
+MaxClients 200
+Allow 127.0.0.1
+BasicAuth itsm proxy-secret
+CONF
+  chown -R tinyproxy:tinyproxy "$dir" 2>/dev/null || chmod 777 "$dir"
+  tinyproxy -c "$dir/tinyproxy.conf" || { _log "tinyproxy did not start"; return 1; }
+  _itsm_started+=(tinyproxy)
+  _log "tinyproxy on $ITSM_PROXY_PORT"
+}
+
 services_up() {
   mkdir -p "$ITSM_SERVICES_DIR"
   services_install
   rabbitmq_up
   postgres_up
   pgbouncer_up
+  proxy_up
 }
 
 services_down() {
@@ -246,6 +278,8 @@ services_down() {
         rm -f "$ITSM_SERVICES_DIR/rabbitmq.started" "$ITSM_SERVICES_DIR/rabbitmq.tls" ;;
       pgbouncer)
         kill "$(cat "$ITSM_SERVICES_DIR/pgbouncer/pgbouncer.pid" 2>/dev/null)" 2>/dev/null || true ;;
+      tinyproxy)
+        kill "$(cat "$ITSM_SERVICES_DIR/tinyproxy/tinyproxy.pid" 2>/dev/null)" 2>/dev/null || true ;;
       postgres)
         _log "stopping PostgreSQL"
         runuser -u postgres -- "$(_pg_bin)/pg_ctl" -D "$ITSM_SERVICES_DIR/postgres/db" -m fast -w stop >/dev/null 2>&1 || true

@@ -25,8 +25,21 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
     public var closeNotes: String = "Resolved in Ceburu by {{actor}}{{#note}}: {{note}}{{/note}}"
     /// `work_notes` (internal) or `comments` (customer-visible).
     public var notesField: String = "work_notes"
+    /// This integration's way to its instance: nil follows `HTTPS_PROXY` / `NO_PROXY`, `none`
+    /// goes direct, an `http://host:port` URL (no credentials: they would sit in plain text
+    /// here) goes through that proxy.
+    public var proxy: String?
 
     public init() {}
+
+    /// The route ``proxy`` asks for.
+    public var proxyChoice: ServiceNowProxyChoice {
+        get throws(ServiceNowError) {
+            guard let proxy else { return .environment }
+            if proxy == "none" { return .direct }
+            return .proxy(try ServiceNowProxy(url: proxy))
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case acknowledgedState = "acknowledged_state"
@@ -34,6 +47,7 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
         case closeCode = "close_code"
         case closeNotes = "close_notes"
         case notesField = "notes_field"
+        case proxy
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +58,7 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
         closeCode = try container.decodeIfPresent(String.self, forKey: .closeCode) ?? defaults.closeCode
         closeNotes = try container.decodeIfPresent(String.self, forKey: .closeNotes) ?? defaults.closeNotes
         notesField = try container.decodeIfPresent(String.self, forKey: .notesField) ?? defaults.notesField
+        proxy = try container.decodeIfPresent(String.self, forKey: .proxy)
     }
 }
 

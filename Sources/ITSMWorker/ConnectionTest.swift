@@ -118,7 +118,9 @@ public struct ConnectionTester: Sendable {
         let reachable = await run("reachability") {
             // Names the refused address up front; every connection checks its peer again, since
             // DNS may answer differently by then.
-            if let refusal = Self.addressRefusal(host: instance.host, lookup: addressLookup, policy: resolver.client.configuration.addressPolicy) {
+            // Through a proxy, the proxy resolves the name and reaches the instance.
+            if session.proxy == nil,
+               let refusal = Self.addressRefusal(host: instance.host, lookup: addressLookup, policy: resolver.client.configuration.addressPolicy) {
                 return (.failed, refusal, "Instances are reached over the internet; a private address means a wrong URL or DNS entry.")
             }
             do throws(ServiceNowError) {
@@ -132,10 +134,12 @@ public struct ConnectionTester: Sendable {
                 case .tls:
                     return (.failed, "TLS failed: \(error.message ?? "")", "Check the instance URL and that its certificate is valid for that host.")
                 case .timeout:
-                    return (.failed, "no answer within the request timeout", "Check network access from the worker to the instance (proxies, firewalls).")
+                    return (.failed, "no answer within the request timeout\(session.proxy.map { " (through the proxy \($0))" } ?? "")",
+                            "Check network access from the worker to the instance (proxies, firewalls).")
                 default:
                     return (.failed, "cannot reach the instance: \(error.message ?? error.description)",
-                            "Check the instance URL, DNS and network access from the worker to the instance.")
+                            session.proxy == nil ? "Check the instance URL, DNS and network access from the worker to the instance."
+                                : "Check that the proxy \(session.proxy!) runs and lets the worker through to the instance (HTTPS_PROXY, NO_PROXY, or the integration's --proxy).")
                 }
             }
         }

@@ -21,6 +21,7 @@ public struct IntegrationResolver: Sendable {
             let instanceURL: String
             let clientID: String
             let sealedSecret: SecretBox.Sealed
+            let proxy: String?
             let instance: InstanceURL
             let session: ServiceNowSession
         }
@@ -51,7 +52,7 @@ public struct IntegrationResolver: Sendable {
 
     public func resolve(_ integration: StoredIntegration) throws(Unusable) -> Resolved {
         if let entry = recent.entries.value(for: integration.customerID), entry.instanceURL == integration.instanceURL,
-           entry.clientID == integration.clientID, entry.sealedSecret == integration.sealedSecret {
+           entry.clientID == integration.clientID, entry.sealedSecret == integration.sealedSecret, entry.proxy == integration.settings.proxy {
             return Resolved(integration: integration, instance: entry.instance, session: entry.session)
         }
         guard let secrets else { throw Unusable(code: "secret_key_missing", message: SecretBoxError.noKey.description) }
@@ -63,9 +64,14 @@ public struct IntegrationResolver: Sendable {
         do { instance = try policy.validate(integration.instanceURL) } catch {
             throw Unusable(code: "instance_url_refused", message: error.message ?? "instance URL refused")
         }
-        let session = client.session(instance: instance, credentials: ServiceNowCredentials(clientID: integration.clientID, clientSecret: secret))
+        let route: ServiceNowProxyChoice
+        do { route = try integration.settings.proxyChoice } catch {
+            throw Unusable(code: "proxy_refused", message: error.message ?? "the integration's proxy is not usable")
+        }
+        let session = client.session(instance: instance, credentials: ServiceNowCredentials(clientID: integration.clientID, clientSecret: secret),
+                                     proxy: route)
         let entry = Recent.Entry(instanceURL: integration.instanceURL, clientID: integration.clientID, sealedSecret: integration.sealedSecret,
-                                 instance: instance, session: session)
+                                 proxy: integration.settings.proxy, instance: instance, session: session)
         recent.entries.set(entry, for: integration.customerID)
         return Resolved(integration: integration, instance: instance, session: session)
     }

@@ -24,6 +24,12 @@ public struct WorkerConfiguration: Sendable {
     public var instanceHostAllowlist: [String]
     /// Ports an https instance URL may name besides 443.
     public var instancePorts: Set<Int>
+    /// `HTTPS_PROXY` / `NO_PROXY` (or `ITSM_HTTPS_PROXY` / `ITSM_NO_PROXY`): every ServiceNow
+    /// call goes through the proxy unless its host is listed.
+    public var serviceNowProxy: ServiceNowProxySettings
+    /// `ITSM_SERVICENOW_CA_FILE`: CA certificates (PEM) trusted for instances besides the
+    /// system's, such as a TLS-inspecting proxy's.
+    public var serviceNowCAFile: String?
     /// Queues (by name prefix) a command's `reply_to` may name besides RabbitMQ's direct
     /// reply-to (`amq.rabbitmq.reply-to…`), which is always allowed.
     public var commandReplyPrefixes: [String]
@@ -102,6 +108,7 @@ public struct WorkerConfiguration: Sendable {
         allowInsecureInstanceURLs = false
         instanceHostAllowlist = []
         instancePorts = []
+        serviceNowProxy = ServiceNowProxySettings()
         commandReplyPrefixes = []
         eventRetention = .seconds(14 * 24 * 3600)
         syncInterval = .seconds(60)
@@ -176,6 +183,22 @@ public struct WorkerConfiguration: Sendable {
                 throw ConfigurationError(variable: "ITSM_INSTANCE_PORTS", reason: "expected port numbers, comma-separated, got '\(text)'")
             }
             instancePorts.insert(port)
+        }
+        // The usual names first (curl and most tools read them), lower-case ones too; an ITSM_
+        // one (also from the config file) wins.
+        let proxyURL = reader.string("ITSM_HTTPS_PROXY") ?? [environment["HTTPS_PROXY"], environment["https_proxy"]].compactMap { $0 }.first { !$0.isEmpty }
+        let noProxy = reader.string("ITSM_NO_PROXY") ?? [environment["NO_PROXY"], environment["no_proxy"]].compactMap { $0 }.first { !$0.isEmpty }
+        if let proxyURL {
+            do {
+                serviceNowProxy = ServiceNowProxySettings(proxy: try ServiceNowProxy(url: proxyURL),
+                                                          noProxy: noProxy?.split(separator: ",").map(String.init) ?? [])
+            } catch {
+                throw ConfigurationError(variable: "HTTPS_PROXY", reason: error.message ?? "not a proxy URL")
+            }
+        }
+        serviceNowCAFile = reader.string("ITSM_SERVICENOW_CA_FILE")
+        if let serviceNowCAFile, !FileManager.default.isReadableFile(atPath: serviceNowCAFile) {
+            throw ConfigurationError(variable: "ITSM_SERVICENOW_CA_FILE", reason: "cannot read \(serviceNowCAFile)")
         }
         commandReplyPrefixes = reader.list("ITSM_COMMAND_REPLY_PREFIXES")
         eventRetention = try reader.duration("ITSM_EVENT_RETENTION") ?? eventRetention
@@ -297,6 +320,7 @@ public struct WorkerConfiguration: Sendable {
             ("ITSM_DATABASE_URL", (try? PostgresConfiguration(url: databaseURL).redactedURL) ?? "?"),
             ("ITSM_SECRET_KEY", secretKey == nil ? "(not set)" : "(set)"),
             ("ITSM_ALLOW_INSECURE_INSTANCE_URLS", String(allowInsecureInstanceURLs)),
+            ("HTTPS_PROXY", serviceNowProxy.proxy.map { "\($0)" + (serviceNowProxy.noProxy.isEmpty ? "" : " (not for \(serviceNowProxy.noProxy.joined(separator: ",")))") } ?? "(none)"),
             ("ITSM_SYNC_INTERVAL", "\(syncInterval)"),
             ("ITSM_HTTP_PORT", String(httpPort)),
             ("ITSM_PREFETCH", String(prefetch)),

@@ -79,6 +79,8 @@ public final class WorkerRuntime: Sendable {
         clientConfiguration.concurrencyPerInstance = configuration.instanceConcurrency
         clientConfiguration.maximumSlotWait = configuration.instanceSlotWait
         clientConfiguration.addressPolicy = configuration.connectAddressPolicy
+        clientConfiguration.proxy = configuration.serviceNowProxy
+        clientConfiguration.additionalTrustRootsFile = configuration.serviceNowCAFile
         let trail = AuditTrail(pool: pool, retention: configuration.auditRetention, logger: logger)
         let serviceNow = ServiceNowClient(configuration: clientConfiguration, logger: logger, observer: { record in
             metrics.serviceNowRequest(record)

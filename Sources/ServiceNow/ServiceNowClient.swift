@@ -5,6 +5,7 @@ import NIOFoundationCompat
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// Talks to ServiceNow instances: OAuth client credentials, the Table API and metadata.
@@ -31,8 +32,13 @@ public final class ServiceNowClient: Sendable {
         public var maximumSlotWait: Duration = .seconds(30)
         /// Largest answer read; larger ones are an invalid response.
         public var maximumResponseBytes: Int = 16 * 1024 * 1024
-        /// Which peer addresses a connection may reach; checked on every new connection.
+        /// Which peer addresses a connection may reach; checked on every new direct connection.
         public var addressPolicy = ConnectAddressPolicy(allowLoopback: false)
+        /// `HTTPS_PROXY` / `NO_PROXY` for every instance, unless an integration chooses.
+        public var proxy = ServiceNowProxySettings()
+        /// A PEM file of CA certificates trusted besides the system's: the CA of a proxy that
+        /// inspects TLS, or of a test instance.
+        public var additionalTrustRootsFile: String?
         public var userAgent: String = "ceburu-itsm-worker"
 
         public init() {}
@@ -67,43 +73,80 @@ public final class ServiceNowClient: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.observer = observer
+        self.httpClient = Self.makeHTTPClient(configuration, through: nil)
+    }
+
+    /// One AsyncHTTPClient per route: direct, or through one proxy (few: the process-wide one
+    /// and any an integration names). Never evicted, since each must be shut down.
+    private let proxiedClients = Mutex<[ServiceNowProxy: HTTPClient]>([:])
+
+    private func httpClient(through proxy: ServiceNowProxy?) -> HTTPClient {
+        guard let proxy else { return httpClient }
+        return proxiedClients.withLock { clients in
+            if let client = clients[proxy] { return client }
+            let client = Self.makeHTTPClient(configuration, through: proxy)
+            clients[proxy] = client
+            return client
+        }
+    }
+
+    private static func makeHTTPClient(_ configuration: Configuration, through proxy: ServiceNowProxy?) -> HTTPClient {
         var http = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(configuration.connectTimeout.milliseconds),
                            read: .milliseconds(configuration.requestTimeout.milliseconds)))
         http.decompression = .disabled
-        // Each new connection's peer is checked before a request is written on it (DNS may
-        // answer differently than when the URL was checked).
-        let policy = configuration.addressPolicy
-        let checkPeer: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
-            guard let address = channel.remoteAddress?.ipAddress else {
-                channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(ServiceNowError(.urlRefused, message: "the connection has no peer address to check"))
-            }
-            if let refusal = policy.refusal(address) {
-                channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(ServiceNowError(.urlRefused, message: "the instance's name led to a refused address: \(refusal)"))
-            }
-            return channel.eventLoop.makeSucceededVoidFuture()
+        if let file = configuration.additionalTrustRootsFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(file)]
+            http.tlsConfiguration = tls
         }
-        http.http1_1ConnectionDebugInitializer = checkPeer
-        http.http2ConnectionDebugInitializer = checkPeer
+        if let proxy {
+            // The peer of a proxied connection is the proxy, which the operator chose (often on
+            // a private address); the proxy resolves and reaches the instance.
+            http.proxy = .server(host: proxy.host, port: proxy.port,
+                                 authorization: proxy.username.map { .basic(username: $0, password: proxy.password ?? "") })
+        } else {
+            // Each new connection's peer is checked before a request is written on it (DNS may
+            // answer differently than when the URL was checked).
+            let policy = configuration.addressPolicy
+            let checkPeer: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
+                guard let address = channel.remoteAddress?.ipAddress else {
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(ServiceNowError(.urlRefused, message: "the connection has no peer address to check"))
+                }
+                if let refusal = policy.refusal(address) {
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(ServiceNowError(.urlRefused, message: "the instance's name led to a refused address: \(refusal)"))
+                }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            http.http1_1ConnectionDebugInitializer = checkPeer
+            http.http2ConnectionDebugInitializer = checkPeer
+        }
         var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, configuration.concurrencyPerInstance))
         // A refused peer must fail the request, not be dialled again until the deadline; a
         // connection that fails for other reasons is retried by the message's own retry.
         pool.retryConnectionEstablishment = false
         http.connectionPool = pool
-        self.httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
     public func shutdown() async {
         try? await httpClient.shutdown()
+        for client in proxiedClients.withLock({ Array($0.values) }) { try? await client.shutdown() }
     }
 
     /// A handle for calls to one instance with one integration's credentials. Cheap: the token
     /// and the instance's limits live in the client.
-    public func session(instance: InstanceURL, credentials: ServiceNowCredentials) -> ServiceNowSession {
-        ServiceNowSession(client: self, instance: instance, credentials: credentials)
+    public func session(instance: InstanceURL, credentials: ServiceNowCredentials, proxy choice: ServiceNowProxyChoice = .environment) -> ServiceNowSession {
+        let proxy: ServiceNowProxy?
+        switch choice {
+        case .environment: proxy = configuration.proxy.proxy(for: instance.host)
+        case .direct: proxy = nil
+        case .proxy(let chosen): proxy = chosen
+        }
+        return ServiceNowSession(client: self, instance: instance, credentials: credentials, proxy: proxy)
     }
 
     /// How many token requests this client has made (for tests and metrics).
@@ -139,7 +182,7 @@ public final class ServiceNowClient: Sendable {
     /// One request through the instance's gate; classifies transport failures, notes rate-limit
     /// headers, and reports to the observer. HTTP error statuses are returned, not thrown.
     func send(
-        instance: InstanceURL, method: HTTPMethod, path: String, query: [(String, String)] = [],
+        instance: InstanceURL, through proxy: ServiceNowProxy? = nil, method: HTTPMethod, path: String, query: [(String, String)] = [],
         headers extraHeaders: [(String, String)] = [], body: Data? = nil, operation: String,
         table: String? = nil, sysID: String? = nil
     ) async throws(ServiceNowError) -> Response {
@@ -165,14 +208,19 @@ public final class ServiceNowClient: Sendable {
         }
         let response: Response
         do {
-            let answer = try await httpClient.execute(request, timeout: .milliseconds(configuration.requestTimeout.milliseconds))
+            let answer = try await httpClient(through: proxy).execute(request, timeout: .milliseconds(configuration.requestTimeout.milliseconds))
             // The timeout above ends with the answer's head; the body gets as long again.
             let deadline = ContinuousClock.now + configuration.requestTimeout
             let body = try await Self.readBody(answer.body, upTo: configuration.maximumResponseBytes, deadline: deadline,
                                                timeout: configuration.requestTimeout)
             response = Response(status: Int(answer.status.code), headers: answer.headers, body: body)
         } catch {
-            let failure = Self.classifyTransport(error, timeout: configuration.requestTimeout)
+            var failure = Self.classifyTransport(error, timeout: configuration.requestTimeout)
+            if let proxy, failure.kind != .timeout || "\(error)".lowercased().contains("connect") {
+                // Name the proxy: through it, a connection failure is as likely the proxy's.
+                failure = ServiceNowError(failure.kind == .timeout ? .timeout : .unreachable,
+                                          message: "through the proxy \(proxy): \(failure.message ?? "\(error)")")
+            }
             report(nil, failure)
             logger.debug("ServiceNow request failed", metadata: ["servicenow.instance": "\(instance.key)", "servicenow.operation": "\(operation)", "error": "\(failure)"])
             throw failure
@@ -248,6 +296,10 @@ public final class ServiceNowClient: Sendable {
                 return ServiceNowError(.unreachable, message: "\(error)")
             case .bodyLengthMismatch:
                 return ServiceNowError(.invalidResponse, message: "\(error)")
+            case .proxyAuthenticationRequired:
+                return ServiceNowError(.unreachable, message: "the proxy refused the worker's credentials (407)")
+            case .invalidProxyResponse:
+                return ServiceNowError(.unreachable, message: "the proxy refused to open a tunnel to the instance")
             default:
                 break
             }

@@ -7,6 +7,8 @@ public struct ServiceNowSession: Sendable {
     let client: ServiceNowClient
     public let instance: InstanceURL
     let credentials: ServiceNowCredentials
+    /// The proxy this session's calls go through, or nil for direct.
+    public let proxy: ServiceNowProxy?
 
     // MARK: - OAuth client credentials
 
@@ -32,7 +34,7 @@ public struct ServiceNowSession: Sendable {
         let form = [("grant_type", "client_credentials"), ("client_id", credentials.clientID), ("client_secret", credentials.clientSecret)]
             .map { "\($0.0)=\(ServiceNowClient.formEncode($0.1))" }.joined(separator: "&")
         let response = try await client.send(
-            instance: instance, method: .POST, path: "/oauth_token.do",
+            instance: instance, through: proxy, method: .POST, path: "/oauth_token.do",
             headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Data(form.utf8), operation: "token")
         if response.looksLikeHTML {
             throw ServiceNowError(.hibernating, status: response.status, message: "the token endpoint answered with an HTML page (a hibernating or unavailable instance?)")
@@ -72,7 +74,7 @@ public struct ServiceNowSession: Sendable {
     /// Checks that the instance answers like ServiceNow (an unauthenticated API call drawing a
     /// JSON 401), without credentials. Throws for an HTML page, TLS or connection failures.
     public func probe() async throws(ServiceNowError) {
-        let response = try await client.send(instance: instance, method: .GET, path: "/api/now/table/incident",
+        let response = try await client.send(instance: instance, through: proxy, method: .GET, path: "/api/now/table/incident",
                                              query: [("sysparm_limit", "1")], operation: "probe")
         if response.looksLikeHTML {
             throw ServiceNowError(.hibernating, status: response.status, message: "the instance answered with an HTML page")
@@ -94,14 +96,14 @@ public struct ServiceNowSession: Sendable {
         let session = self
         var headers = [("Content-Type", "application/json")]
         var token = try await cache.token { () throws(ServiceNowError) in try await session.fetchToken() }
-        var response = try await client.send(instance: instance, method: method, path: path, query: query,
+        var response = try await client.send(instance: instance, through: proxy, method: method, path: path, query: query,
                                              headers: headers + [("Authorization", "Bearer \(token.value)")], body: body,
                                              operation: operation, table: table, sysID: sysID)
         if response.status == 401 {
             cache.invalidate(token.value)
             token = try await cache.token { () throws(ServiceNowError) in try await session.fetchToken() }
             headers.append(("Authorization", "Bearer \(token.value)"))
-            response = try await client.send(instance: instance, method: method, path: path, query: query, headers: headers, body: body,
+            response = try await client.send(instance: instance, through: proxy, method: method, path: path, query: query, headers: headers, body: body,
                                              operation: operation, table: table, sysID: sysID)
             if response.status == 401 {
                 let envelope = Self.errorEnvelope(response.body)

@@ -2,6 +2,9 @@ import Foundation
 import NIOFoundationCompat
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -30,8 +33,16 @@ public final class ServiceNowSimulator: Sendable {
     @discardableResult
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> String {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let tls = await store.configuration.tls
+        var server = HTTPServerBuilder.http1()
+        if let tls {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChainFile).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.privateKeyFile, format: .pem)
+            server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        }
         let app = Application(
             responder: SimulatorResponder(store: store),
+            server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "servicenow-simulator"),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? port)
@@ -50,7 +61,7 @@ public final class ServiceNowSimulator: Sendable {
             throw CancellationError()
         }
         let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host
-        let url = "http://\(shownHost):\(boundPort)"
+        let url = "\(tls == nil ? "http" : "https")://\(shownHost):\(boundPort)"
         running.withLock { $0 = (task, group, url) }
         return url
     }

@@ -20,6 +20,8 @@ public struct SimulatedClient: Sendable, Hashable {
 /// How the simulated instance behaves.
 public struct SimulatorConfiguration: Sendable {
     public var clients: [SimulatedClient]
+    /// PEM certificate chain and key: the simulator then speaks https, as real instances do.
+    public var tls: (certificateChainFile: String, privateKeyFile: String)?
     /// `expires_in` of issued tokens.
     public var tokenLifetime: Duration
     /// Added before every API and token answer, to model a real instance's latency.

@@ -25,6 +25,7 @@ struct IntegrationCommand: AsyncParsableCommand {
         @Option(help: "close_code sent when resolving (default 'Solution provided').") var closeCode: String?
         @Option(help: "close_notes template over the event: {{actor}}, {{note}}, {{alert.id}}.") var closeNotes: String?
         @Option(help: "Where notes go: work_notes (internal, default) or comments (customer-visible).") var notesField: String?
+        @Option(help: "This integration's route to its instance: none (direct), or http://host:port (a proxy without credentials). Default: HTTPS_PROXY / NO_PROXY.") var proxy: String?
 
         func run() async throws {
             let (configuration, logger) = try global.load()
@@ -42,6 +43,16 @@ struct IntegrationCommand: AsyncParsableCommand {
             if let notesField {
                 guard notesField == "work_notes" || notesField == "comments" else { throw fail("--notes-field: expected work_notes or comments") }
                 settings.notesField = notesField
+            }
+            if let proxy {
+                if proxy != "none" {
+                    let parsed: ServiceNowProxy
+                    do { parsed = try ServiceNowProxy(url: proxy) } catch { throw fail("--proxy: \(error.message ?? "not a proxy URL")") }
+                    guard parsed.username == nil && parsed.password == nil else {
+                        throw fail("--proxy: no credentials here (they would be stored in plain text); use HTTPS_PROXY for an authenticated proxy")
+                    }
+                }
+                settings.proxy = proxy
             }
             let sealed = try box.seal(secret, customerID: customer)
             try await withConfigurationStore(configuration, logger: logger) { store, _ in
@@ -125,6 +136,7 @@ struct IntegrationCommand: AsyncParsableCommand {
                 client_id:      \(view.client_id)
                 client_secret:  \(view.client_secret) (sealed with key \(view.secret_key_id))
                 settings:       acknowledge → state \(view.settings.acknowledgedState), resolve → state \(view.settings.resolvedState) with close_code '\(view.settings.closeCode)', notes in \(view.settings.notesField)
+                proxy:          \(view.settings.proxy ?? "HTTPS_PROXY / NO_PROXY")
                 last test:      \(view.lastTestSummary)
                 updated_at:     \(AlertEvent.formatTimestamp(integration.updatedAt))
                 """)

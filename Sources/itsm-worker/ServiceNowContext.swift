@@ -22,6 +22,8 @@ struct ServiceNowContext {
         settings.requestTimeout = configuration.requestTimeout
         settings.concurrencyPerInstance = configuration.instanceConcurrency
         settings.addressPolicy = configuration.connectAddressPolicy
+        settings.proxy = configuration.serviceNowProxy
+        settings.additionalTrustRootsFile = configuration.serviceNowCAFile
         let client = ServiceNowClient(configuration: settings, logger: logger)
         let store = ConfigurationStore(pool: pool)
         let secrets = try configuration.secretKey.map { try SecretBox(currentKey: $0, previousKeys: configuration.previousSecretKeys) }

@@ -69,4 +69,47 @@ struct DeploymentTransportTests {
         try await stack.publishRaised(alertID: alertID)
         #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
     }
+
+    /// HTTPS_PROXY for every ServiceNow call: the alert flow goes through the proxy (its log shows
+    /// the instance's requests); an integration set to `none` goes direct; one set to a proxy that
+    /// is down fails Test Connection with the proxy named.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ITSM_TEST_PROXY_URL"] != nil, "needs tinyproxy"))
+    func serviceNowCallsGoThroughTheConfiguredProxy() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let proxyURL = try #require(environment["ITSM_TEST_PROXY_URL"])
+        let log = try #require(environment["ITSM_TEST_PROXY_LOG"])
+        let stack = try await TestStack.make(simulators: 3)
+        try await stack.addIntegration(customer: "cust-1", simulator: 0)
+        var direct = IntegrationSettings()
+        direct.proxy = "none"
+        try await stack.addIntegration(customer: "cust-2", simulator: 1, settings: direct)
+        var broken = IntegrationSettings()
+        broken.proxy = "http://127.0.0.1:1"
+        try await stack.addIntegration(customer: "cust-3", simulator: 2, settings: broken)
+        for customer in ["cust-1", "cust-2"] { try await stack.addMapping(customer: customer, network: "net-1") }
+        let configuration = try WorkerConfiguration(environment: ["HTTPS_PROXY": proxyURL, "NO_PROXY": ".service-now.com"])
+        #expect(configuration.summary.first { $0.0 == "HTTPS_PROXY" }.map { !$0.1.contains("proxy-secret") } == true)
+        let worker = try await stack.startWorker { $0.serviceNowProxy = configuration.serviceNowProxy }
+
+        func proxied(_ index: Int) -> Bool {
+            let port = URLComponents(string: stack.simulatorURLs[index])?.port ?? 0
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            return text.contains("CONNECT 127.0.0.1:\(port) ")
+        }
+        let viaProxy = "trg-proxy-\(UUID().uuidString.prefix(6))"
+        let viaDirect = "trg-direct-\(UUID().uuidString.prefix(6))"
+        try await stack.publishRaised(customer: "cust-1", alertID: viaProxy)
+        try await stack.publishRaised(customer: "cust-2", alertID: viaDirect)
+        #expect(await stack.eventually { stack.events.forAlert(viaProxy, type: "ticket.created").count == 1 })
+        #expect(await stack.eventually { stack.events.forAlert(viaDirect, type: "ticket.created").count == 1 })
+        #expect(await stack.eventually(5) { proxied(0) }, "cust-1's requests did not go through the proxy")
+        #expect(!proxied(1), "cust-2 is set to go direct")
+
+        let integration = try #require(try await worker.runtime.configurationStore.integration(customerID: "cust-3"))
+        let result = await ConnectionTester(resolver: worker.runtime.resolver).test(integration)
+        let reachability = try #require(result.checks.first { $0.name == "reachability" })
+        #expect(reachability.status == .failed)
+        #expect(reachability.cause?.contains("through the proxy http://127.0.0.1:1") == true, "\(reachability.cause ?? "nil")")
+        #expect(reachability.remedy?.contains("proxy") == true)
+    }
 }

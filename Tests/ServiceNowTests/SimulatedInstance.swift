@@ -17,7 +17,8 @@ struct SimulatedInstance {
 
     static func start(
         configure: (inout SimulatorConfiguration) -> Void = { _ in },
-        client clientConfiguration: (inout ServiceNowClient.Configuration) -> Void = { _ in }
+        client clientConfiguration: (inout ServiceNowClient.Configuration) -> Void = { _ in },
+        host: String = "127.0.0.1"
     ) async throws -> SimulatedInstance {
         var configuration = SimulatorConfiguration(clients: [
             SimulatedClient(clientID: clientID, clientSecret: clientSecret),
@@ -27,7 +28,8 @@ struct SimulatedInstance {
         configure(&configuration)
         let logs = CapturedLogs()
         let simulator = ServiceNowSimulator(configuration: configuration, logger: logs.logger("simulator"))
-        let url = try await simulator.start()
+        // Listening on 127.0.0.1 either way; `host` is the name the client uses.
+        let url = try await simulator.start().replacingOccurrences(of: "127.0.0.1", with: host)
         var settings = ServiceNowClient.Configuration()
         settings.requestTimeout = .seconds(5)
         // The simulator listens on loopback, which only insecure mode may reach.
