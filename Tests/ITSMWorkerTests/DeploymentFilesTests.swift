@@ -1,5 +1,8 @@
+import AMQP
 import Foundation
 import ITSMWorker
+import Postgres
+import ServiceNow
 import TestSupport
 import Testing
 
@@ -36,11 +39,25 @@ import Testing
         let secretData = (secret["stringData"] as? [String: String]) ?? [:]
         #expect(secretData["ITSM_SECRET_KEY"] != nil)
         #expect(secretData["ITSM_DATABASE_URL"] != nil)
-        environment["ITSM_AMQP_URL"] = secretData["ITSM_AMQP_URL"]
-        environment["ITSM_DATABASE_URL"] = secretData["ITSM_DATABASE_URL"]
+        for key in ["ITSM_AMQP_URL", "ITSM_DATABASE_URL", "HTTPS_PROXY"] { environment[key] = secretData[key] }
         let configuration = try WorkerConfiguration(environment: environment)
         #expect(configuration.unknownSettings.isEmpty, "unknown: \(configuration.unknownSettings)")
         #expect(configuration.logFormat == .json)
+        // What real deployments use: a TLS cluster list, verified TLS to PostgreSQL, a proxy.
+        let amqp = try configuration.amqpConfiguration()
+        #expect(amqp.endpoints.count == 3 && amqp.tls?.caFile == "/etc/itsm/tls/rabbitmq-ca.pem" && amqp.tls?.keyFile != nil)
+        let database = try PostgresConfiguration(url: configuration.databaseURL)
+        #expect(database.sslMode == "verify-full" && database.sslRootCertificate?.hasPrefix("/etc/itsm/tls/") == true && database.hosts.count == 2)
+        #expect(configuration.serviceNowProxy.proxy?.host == "proxy.corp.example")
+        #expect(configuration.serviceNowProxy.proxy(for: "itsm.svc") == nil)
+        // The certificates are mounted where the settings look for them.
+        let tls = try #require(try await Self.yamlDocuments("deploy/kubernetes/secret.yaml").first { ($0["metadata"] as? [String: Any])?["name"] as? String == "itsm-worker-tls" })
+        let files = Set(((tls["stringData"] as? [String: String]) ?? [:]).keys.map { "/etc/itsm/tls/\($0)" })
+        #expect([amqp.tls?.caFile, amqp.tls?.certificateFile, amqp.tls?.keyFile, database.sslRootCertificate].allSatisfy { $0.map(files.contains) == true })
+        let deployment = try #require(try await Self.yamlDocuments("deploy/kubernetes/deployment.yaml").first)
+        let pod = try #require(((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])
+        let mounts = ((pod["containers"] as? [[String: Any]])?.first?["volumeMounts"] as? [[String: Any]]) ?? []
+        #expect(mounts.contains { $0["mountPath"] as? String == "/etc/itsm/tls" })
         // The pod's grace covers the worker's own.
         #expect(configuration.shutdownGrace < .seconds(30))
     }
@@ -63,6 +80,15 @@ import Testing
         let worker = try #require(services["worker"] as? [String: Any])
         #expect((worker["deploy"] as? [String: Any])?["replicas"] as? Int == 2)
         #expect((services["simulator"] as? [String: Any])?["profiles"] as? [String] == ["demo"])
+        let environment = try #require(((compose["x-worker"] as? [String: Any])?["environment"]) as? [String: Any])
+        for key in ["ITSM_AMQP_TLS_CA_FILE", "ITSM_AMQP_TLS_CERT_FILE", "ITSM_AMQP_TLS_KEY_FILE", "HTTPS_PROXY", "NO_PROXY"] {
+            #expect(environment[key] != nil, "docker-compose.yml passes no \(key)")
+        }
+        let tlsCompose = try #require(try await Self.yamlDocuments("deploy/compose.tls.yml").first)
+        let tlsEnvironment = try #require(((tlsCompose["x-tls"] as? [String: Any])?["environment"]) as? [String: String])
+        #expect(tlsEnvironment["ITSM_AMQP_URL"]?.hasPrefix("amqps://") == true && tlsEnvironment["ITSM_AMQP_URL"]?.contains(",") == true)
+        #expect(tlsEnvironment["ITSM_DATABASE_URL"]?.contains("sslmode=verify-full") == true)
+        #expect((tlsCompose["secrets"] as? [String: Any])?.count == 4)
         let data = try Data(contentsOf: Self.root.appendingPathComponent("deploy/rabbitmq/definitions.json"))
         let definitions = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect((definitions["exchanges"] as? [[String: Any]])?.map { $0["name"] as? String } == ["ceburu.alerts", "itsm.events"])
