@@ -37,12 +37,9 @@ struct ContractTests {
         await stack.simulator.store.configure { $0.deniedOperations = ["incident.create"] }
         try await stack.publishRaised(alertID: "k3", occurredAt: Date())
         // Test Connection and fields over the queue, with replies.
-        let replies = "test-replies.\(stack.id).contract"
-        try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
-        let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
-        let received = Mutex<[AMQPDelivery]>([])
-        let task = Task { for try await delivery in consumer { try? await delivery.ack(); received.withLock { $0.append(delivery) } } }
-        defer { task.cancel() }
+        let replyQueue = try await stack.replyQueue("contract")
+        defer { replyQueue.stop() }
+        let replies = replyQueue.name
         for key in ["integration.test", "integration.fields"] {
             try await stack.publisher.publish(Array(#"{"schema":"ceburu.command.v1","customer_id":"cust-1"}"#.utf8), exchange: stack.configuration.alertsExchange,
                                               routingKey: key, properties: AMQPProperties(correlationID: key, replyTo: replies))
@@ -50,7 +47,7 @@ struct ContractTests {
         try await worker.runtime.outboxRelay.relayBatch()
         #expect(await stack.eventually {
             ["ticket.state_changed", "ticket.failed", "integration.tested"].allSatisfy { !stack.events.ofType($0).isEmpty }
-                && received.withLock { $0.count } == 2
+                && replyQueue.deliveries.count == 2
         })
 
         var items: [[String: Any]] = []
@@ -58,7 +55,7 @@ struct ContractTests {
             let schema = event["type"] as? String == "integration.tested" ? "integration-tested.schema.json" : "ticket-event.schema.json"
             items.append(["schema": schema, "message": event, "valid": true])
         }
-        for reply in received.withLock({ $0 }) {
+        for reply in replyQueue.deliveries {
             let message = try JSONSerialization.jsonObject(with: Data(reply.body))
             let schema = reply.properties.correlationID == "integration.test" ? "connection-test-result.schema.json" : "fields-reply.schema.json"
             items.append(["schema": schema, "message": message, "valid": true])

@@ -169,19 +169,16 @@ struct TestConnectionTests {
         let stack = try await TestStack.make()
         try await stack.addIntegration(customer: "cust-1")
         let worker = try await stack.startWorker()
-        let replies = "test-replies.\(stack.id)"
-        try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
-        let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
-        let received = Mutex<[AMQPDelivery]>([])
-        let task = Task { for try await delivery in consumer { try? await delivery.ack(); received.withLock { $0.append(delivery) } } }
-        defer { task.cancel() }
+        let replyQueue = try await stack.replyQueue("fields")
+        defer { replyQueue.stop() }
+        let replies = replyQueue.name
         for (key, correlation) in [("integration.test", "corr-test"), ("integration.fields", "corr-fields")] {
             try await stack.publisher.publish(Array(#"{"schema":"ceburu.command.v1","customer_id":"cust-1","table":"incident"}"#.utf8),
                                               exchange: stack.configuration.alertsExchange, routingKey: key,
                                               properties: AMQPProperties(contentType: "application/json", correlationID: correlation, replyTo: replies))
         }
-        #expect(await stack.eventually { received.withLock { $0.count } == 2 })
-        let byCorrelation = Dictionary(received.withLock { $0 }.map { ($0.properties.correlationID ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(await stack.eventually { replyQueue.deliveries.count == 2 })
+        let byCorrelation = Dictionary(replyQueue.deliveries.map { ($0.properties.correlationID ?? "", $0) }, uniquingKeysWith: { a, _ in a })
         let testReply = try #require(byCorrelation["corr-test"])
         let fieldsReply = try #require(byCorrelation["corr-fields"])
         let test = try JSONDecoder().decode(ConnectionTestResult.self, from: Data(testReply.body))
@@ -231,16 +228,13 @@ struct TestConnectionTests {
         #expect(Set(dead.compactMap { $0.properties.headers["x-error-code"]?.stringValue }) == ["reply_to_refused", "invalid_command"])
 
         // The instance fails the listing once: the command is retried after a delay and answered.
-        let replies = "test-replies.\(stack.id).retry"
-        try await stack.publisher.declare(AMQPQueue(name: replies, kind: .classic, durable: false, exclusive: true))
-        let consumer = try await stack.publisher.consume(queue: replies, prefetch: 10)
-        let received = Mutex<[AMQPDelivery]>([])
-        let task = Task { for try await delivery in consumer { try? await delivery.ack(); received.withLock { $0.append(delivery) } } }
-        defer { task.cancel() }
+        let replyQueue = try await stack.replyQueue("retry")
+        defer { replyQueue.stop() }
+        let replies = replyQueue.name
         await stack.simulator.store.inject(.status(503), count: 1)
         try await stack.publisher.publish(command, exchange: exchange, routingKey: "integration.fields",
                                           properties: AMQPProperties(correlationID: "c2", replyTo: replies))
-        #expect(await stack.eventually { received.withLock { $0.count } == 1 })
+        #expect(await stack.eventually { replyQueue.deliveries.count == 1 })
         #expect(stack.logs.all.contains { $0.contains("will retry") && $0.contains("command failed") })
         #expect(!stack.logs.all.contains { $0.contains("the broker will redeliver it") })
     }

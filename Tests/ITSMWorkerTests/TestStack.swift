@@ -250,6 +250,14 @@ final class TestStack: Sendable {
         guard outcome == .confirmed else { throw TestFailure("publish to \(routingKey) was returned: \(outcome)") }
     }
 
+    /// A reply queue (named under the allowed `test-replies.` prefix) and what arrives on it.
+    func replyQueue(_ suffix: String) async throws -> ReplyQueue {
+        let name = "test-replies.\(id).\(suffix)"
+        try await publisher.declare(AMQPQueue(name: name, kind: .classic, durable: false, exclusive: true))
+        let consumer = try await publisher.consume(queue: name, prefetch: 10)
+        return ReplyQueue(name: name, consumer: consumer)
+    }
+
     // MARK: Looking at the results
 
     func incidents(simulator index: Int = 0) async -> [[String: String]] {
@@ -300,6 +308,28 @@ func httpGet(_ url: String) async throws -> (Int, String) {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Replies to commands, collected; ``stop()`` ends the collecting.
+final class ReplyQueue: Sendable {
+    let name: String
+    private let received = Mutex<[AMQPDelivery]>([])
+    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+
+    init(name: String, consumer: AMQPConsumer) {
+        self.name = name
+        let started = Task { [weak self] in
+            for try await delivery in consumer {
+                try? await delivery.ack()
+                self?.received.withLock { $0.append(delivery) }
+            }
+        }
+        task.withLock { $0 = started }
+    }
+
+    var deliveries: [AMQPDelivery] { received.withLock { $0 } }
+
+    func stop() { task.withLock { $0?.cancel() } }
 }
 
 /// An in-process worker.
