@@ -135,14 +135,30 @@ public final class WorkerRuntime: Sendable {
                                     pool: pool, logger: logger, replyPrefixes: configuration.commandReplyPrefixes)
     }
 
-    /// The long-running parts for the configured roles.
+    /// The long-running parts for the configured roles, in start order. `ServiceGroup` stops them
+    /// in reverse: intake first (the consumers stop taking deliveries and finish those in flight,
+    /// then the sync loop), then the observability endpoints and the audit writer, and the outbox
+    /// relay last, so that the events of work finished during the shutdown are published before
+    /// the connections close.
     public func services() -> [any Service] {
-        var services: [any Service] = [
-            ObservabilityServer(port: configuration.httpPort, metrics: metrics, health: health, amqp: amqp, logger: logger),
-            HealthSampler(pool: pool, amqp: amqp, metrics: metrics, health: health, logger: logger),
+        var services: [any Service] = []
+        if roles.contains(.outbox) {
+            services.append(OutboxRelay(pool: pool, amqp: amqp, exchange: topology.eventsExchange, signal: outboxSignal,
+                                        pollInterval: configuration.outboxPollInterval, logger: logger))
+        }
+        services += [
             AuditWriter(trail: audit, tickets: tickets, eventRetention: configuration.eventRetention),
+            HealthSampler(pool: pool, amqp: amqp, metrics: metrics, health: health, logger: logger),
+            ObservabilityServer(port: configuration.httpPort, metrics: metrics, health: health, amqp: amqp, logger: logger),
         ]
+        if roles.contains(.sync) {
+            services.append(SyncService(sync: sync, interval: configuration.syncInterval, outbox: outboxSignal, logger: logger))
+        }
         let processor = self.processor
+        if roles.contains(.status) {
+            services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, prefetch: configuration.prefetch,
+                                          maxInFlight: configuration.maxInFlight, logger: logger) { await processor.process($0, queue: $1) })
+        }
         if roles.contains(.alerts) {
             services.append(QueueConsumer(queue: topology.alertsQueue, amqp: amqp, prefetch: configuration.prefetch,
                                           maxInFlight: configuration.maxInFlight, logger: logger) { await processor.process($0, queue: $1) })
@@ -151,17 +167,6 @@ public final class WorkerRuntime: Sendable {
             services.append(QueueConsumer(queue: topology.commandsQueue, amqp: amqp, prefetch: 4, maxInFlight: 4, logger: logger) {
                 await commands.process($0, queue: $1)
             })
-        }
-        if roles.contains(.status) {
-            services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, prefetch: configuration.prefetch,
-                                          maxInFlight: configuration.maxInFlight, logger: logger) { await processor.process($0, queue: $1) })
-        }
-        if roles.contains(.sync) {
-            services.append(SyncService(sync: sync, interval: configuration.syncInterval, outbox: outboxSignal, logger: logger))
-        }
-        if roles.contains(.outbox) {
-            services.append(OutboxRelay(pool: pool, amqp: amqp, exchange: topology.eventsExchange, signal: outboxSignal,
-                                        pollInterval: configuration.outboxPollInterval, logger: logger))
         }
         return services
     }

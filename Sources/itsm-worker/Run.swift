@@ -1,9 +1,8 @@
 import ArgumentParser
-import Dispatch
 import Foundation
-import Synchronization
 import ITSMWorker
 import Logging
+import UnixSignals
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,36 +20,19 @@ struct Run: AsyncParsableCommand {
         }
         // The service group shuts down gracefully on the first SIGTERM/SIGINT; a second one means
         // "now": exit without waiting for the grace period.
-        let impatience = SecondSignalExit(logger: logger)
+        let impatience = Task {
+            var seen = 0
+            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                seen += 1
+                guard seen >= 2 else { continue }
+                logger.warning("second signal: exiting without waiting for work in flight")
+                Foundation.exit(130)
+            }
+        }
+        defer { impatience.cancel() }
         let runtime = try await WorkerRuntime.start(configuration: configuration, roles: roles, logger: logger)
         logger.info("worker started", metadata: ["roles": "\(roles.map(\.rawValue).sorted().joined(separator: ","))", "worker_id": "\(configuration.workerID)"])
         try await runtime.run()
-        withExtendedLifetime(impatience) {}
         logger.info("worker stopped")
     }
-}
-
-/// Exits the process on the second SIGTERM or SIGINT.
-final class SecondSignalExit: @unchecked Sendable {
-    // @unchecked: the sources are created in init and never changed; the counter is atomic.
-    private var sources: [any DispatchSourceSignal] = []
-    private let count = SignalCount()
-
-    init(logger: Logger) {
-        for signalNumber in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [count] in
-                if count.value.add(1, ordering: .relaxed).newValue >= 2 {
-                    logger.warning("second signal: exiting without waiting for work in flight")
-                    exit(130)
-                }
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-}
-
-final class SignalCount: Sendable {
-    let value = Atomic<Int>(0)
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
+import UnixSignals
 import ServiceNowSimulator
 
 struct SimulateServiceNow: AsyncParsableCommand {
@@ -38,28 +38,9 @@ struct SimulateServiceNow: AsyncParsableCommand {
 }
 
 /// SIGINT and SIGTERM as something to await.
-final class TerminationSignal: @unchecked Sendable {
-    // @unchecked: the sources are set once in init and only read afterwards.
-    private var sources: [any DispatchSourceSignal] = []
-    private let continuation: AsyncStream<Int32>.Continuation
-    let signals: AsyncStream<Int32>
-
-    init() {
-        (signals, continuation) = AsyncStream<Int32>.makeStream()
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [continuation] in continuation.yield(signalNumber) }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
+enum TerminationSignal {
     /// Returns at the first SIGINT or SIGTERM.
     static func wait() async {
-        let signal = TerminationSignal()
-        var iterator = signal.signals.makeAsyncIterator()
-        _ = await iterator.next()
-        withExtendedLifetime(signal) {}
+        for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ITSMWorker
+import Postgres
 import ServiceNowSimulator
 import Testing
 
@@ -82,6 +83,32 @@ struct CrashRecoveryTests {
         // SIGTERM stops the survivor cleanly.
         survivor.signal(SIGTERM)
         #expect(await survivor.waitForExit(within: 30) == 0, "\(survivor.log)")
+    }
+
+    /// Intake stops first and the outbox relay last: the events of work that finishes during the
+    /// shutdown go out before the worker exits, not at the next start.
+    @Test func aShutdownPublishesTheEventsOfWorkFinishedDuringIt() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try WorkerProcess(arguments: ["run"], environment: stack.processEnvironment)
+        defer { worker.signal(SIGKILL) }
+        // Every API call takes 1.5 s, so the creates are still in flight at the signal.
+        await stack.simulator.store.inject(.slow(.milliseconds(1500)), count: -1)
+        let alerts = ["drain-1", "drain-2", "drain-3"]
+        for alert in alerts { try await stack.publishRaised(alertID: alert) }
+        #expect(await stack.eventually(20) { await stack.simulator.store.peakConcurrency() >= 1 }, "\(worker.log)")
+        worker.signal(SIGTERM)
+        let publishedBeforeTheSignal = alerts.filter { !stack.events.forAlert($0, type: "ticket.created").isEmpty }
+        try #require(publishedBeforeTheSignal.count < alerts.count, "the work was done before the signal; nothing was in flight")
+
+        #expect(await worker.waitForExit(within: 30) == 0, "\(worker.log)")
+        await stack.simulator.store.clearFaults()
+        let unpublished = try await stack.pool.query("SELECT count(*) AS c FROM outbox WHERE published_at IS NULL")[0]["c"].int()
+        #expect(unpublished == 0, "events left in the outbox at exit")
+        for alert in alerts {
+            #expect(await stack.eventually(5) { stack.events.forAlert(alert, type: "ticket.created").count == 1 }, "no ticket.created for \(alert)")
+        }
     }
 
     @Test func aSecondSignalExitsWithoutWaitingForWorkInFlight() async throws {
