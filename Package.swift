@@ -50,12 +50,14 @@ let package = Package(
 
         // A size- and time-bounded cache, for every cache keyed by what arrives from outside.
         .target(name: "Caching", swiftSettings: swiftSettings),
+        // The one waiting mechanism (a lock with parked tasks and timeouts) and the one backoff.
+        .target(name: "Coordination", swiftSettings: swiftSettings),
 
         // Our Swift wrappers of the two C libraries; they know nothing about alerts.
         .target(
             name: "AMQP",
             dependencies: [
-                "CRabbitMQ", "CRabbitMQShims",
+                "CRabbitMQ", "CRabbitMQShims", "Coordination",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -63,7 +65,7 @@ let package = Package(
         .target(
             name: "Postgres",
             dependencies: [
-                "CLibPQ",
+                "CLibPQ", "Coordination",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -74,7 +76,7 @@ let package = Package(
         .target(
             name: "ServiceNow",
             dependencies: [
-                "Caching",
+                "Caching", "Coordination",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +116,7 @@ let package = Package(
         .target(
             name: "ITSMWorker",
             dependencies: [
-                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "Caching",
+                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "Caching", "Coordination",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -161,9 +163,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Coordination", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore"], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
+        .testTarget(name: "CoordinationTests", dependencies: ["Coordination"], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "ServiceNowTests", dependencies: ["ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),

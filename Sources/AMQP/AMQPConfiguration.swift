@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 
 /// Where and how to connect to a RabbitMQ broker or to one of the nodes of a cluster.
@@ -69,8 +70,8 @@ public struct AMQPConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Bound on synchronous broker calls (declare, bind, qos, consume).
     public var rpcTimeout: Duration
-    /// First and largest delay between reconnection attempts; the delay doubles in between.
-    public var reconnectDelay: (initial: Duration, maximum: Duration)
+    /// Delays between reconnection attempts: doubling from 200 ms to 10 s, with jitter.
+    public var reconnectDelay: Backoff
     /// Publishes sent but not yet confirmed by the broker; further publishes wait for room.
     public var maxUnconfirmedPublishes: Int
     /// How long a publish may wait for its confirm (or for room in the window) before it fails
@@ -95,7 +96,7 @@ public struct AMQPConfiguration: Sendable {
         self.connectionName = connectionName
         self.connectTimeout = .seconds(10)
         self.rpcTimeout = .seconds(30)
-        self.reconnectDelay = (.milliseconds(200), .seconds(10))
+        self.reconnectDelay = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
         self.maxUnconfirmedPublishes = 1024
         self.confirmTimeout = .seconds(30)
     }

@@ -1,5 +1,6 @@
 import CRabbitMQ
 import CRabbitMQShims
+import Coordination
 import Glibc
 import Logging
 
@@ -84,7 +85,8 @@ final class AMQPConnectionDriver {
             for command in mailbox.shut() { command(self) }
             return
         }
-        var delay = configuration.reconnectDelay.initial
+        var failures = 1
+        var delay = configuration.reconnectDelay.delay(afterFailures: failures)
         while !closing {
             guard state != nil else {
                 // Commands that arrive while disconnected are answered at once (they fail as
@@ -104,10 +106,12 @@ final class AMQPConnectionDriver {
                     connection.noteNode(configuration.endpoints[endpointIndex])
                     connection.noteRecovered()
                     logger.info("AMQP connection recovered", metadata: ["amqp.node": "\(configuration.endpoints[endpointIndex])"])
-                    delay = configuration.reconnectDelay.initial
+                    failures = 1
+                    delay = configuration.reconnectDelay.delay(afterFailures: failures)
                 } catch {
                     logger.warning("AMQP reconnection failed", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
-                    delay = min(delay * 2, configuration.reconnectDelay.maximum)
+                    failures += 1
+                    delay = configuration.reconnectDelay.delay(afterFailures: failures)
                 }
                 continue
             }

@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 import ITSMCore
 import Logging
@@ -197,7 +198,8 @@ public struct AlertHandler: Sendable {
     /// claim is usually done within moments, so a busy claim is retried briefly; anything left
     /// is applied by the sync loop's reconciliation.
     private func applyWaitingStatus(_ link: TicketLink, resolved: IntegrationResolver.Resolved, logger: Logger) async {
-        for attempt in 0..<10 {
+        let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
+        for attempt in 1...10 {
             do {
                 guard try await tickets.latestWaitingStatus(customerID: link.customerID, alertID: link.alertID) != nil,
                       let current = try await tickets.link(id: link.id), current.status == .open else { return }
@@ -206,7 +208,7 @@ public struct AlertHandler: Sendable {
                 logger.warning("could not apply the waiting status event yet", metadata: ["error": "\(error)"])
                 return
             }
-            try? await Task.sleep(for: .milliseconds(100 * (attempt + 1)))
+            try? await Task.sleep(for: backoff.delay(afterFailures: attempt))
         }
     }
 

@@ -1,6 +1,6 @@
+import Coordination
 import Foundation
 import ServiceNow
-import Synchronization
 
 /// 0 closed (traffic flows), 1 open (work for the instance is parked), 2 half-open (one trial).
 public enum CircuitState: Int, Sendable {
@@ -26,27 +26,20 @@ public final class InstanceCircuits: Sendable {
     public let permitWait: Duration
     let onChange: @Sendable (String, CircuitState) -> Void
 
-    private struct Waiter {
-        let id: UInt64
-        let continuation: CheckedContinuation<Bool, Never>
-        /// Parks the waiter after `permitWait`; cancelled when the waiter is answered sooner, so
-        /// a busy instance does not leave a sleeping task behind for every message it admitted.
-        let timer: Task<Void, Never>
-    }
-
     private struct Circuit {
         var state: CircuitState = .closed
         var failures = 0
         var openedAt: ContinuousClock.Instant?
         var trialRunning = false
         var inFlight = 0
-        var waiters: [Waiter] = []
     }
 
-    private let circuits = Mutex<[String: Circuit]>([:])
-    private let nextWaiter = Atomic<UInt64>(0)
+    /// The circuits by instance; messages waiting for a permit park here, tagged with their
+    /// instance, and a freed permit passes straight to that instance's longest waiting one.
+    private let lot = ParkingLot<[String: Circuit], Bool>([:])
+
     /// Permit-wait timers still running (for tests).
-    let runningTimers = Atomic<Int>(0)
+    var runningTimers: Int { lot.runningTimers }
 
     public init(threshold: Int = 5, openFor: Duration = .seconds(30), maxInFlight: Int = 8, permitWait: Duration = .seconds(2),
                 onChange: @escaping @Sendable (String, CircuitState) -> Void = { _, _ in }) {
@@ -73,7 +66,7 @@ public final class InstanceCircuits: Sendable {
     /// ``RetryableFailure`` with the wait.
     public func enter(_ instance: String) async throws(RetryableFailure) -> Permit {
         var changed: CircuitState?
-        let admission = circuits.withLock { circuits -> Admission in
+        let admission = lot.withLock { circuits, _ -> Admission in
             var circuit = circuits[instance] ?? Circuit()
             defer { circuits[instance] = circuit }
             if circuit.state == .open, let opened = circuit.openedAt {
@@ -109,32 +102,15 @@ public final class InstanceCircuits: Sendable {
     /// Queues for a permit that ``leave(_:outcome:)`` hands over; false after `permitWait`, when
     /// the queue is full, or when the circuit leaves the closed state.
     private func waitForPermit(_ instance: String) async -> Bool {
-        let id = nextWaiter.add(1, ordering: .relaxed).newValue
-        return await withCheckedContinuation { continuation in
-            let outcome = circuits.withLock { circuits -> Bool? in
-                guard var circuit = circuits[instance], circuit.state == .closed else { return false }
-                defer { circuits[instance] = circuit }
-                // A permit freed since the first look.
-                if circuit.inFlight < maxInFlight {
-                    circuit.inFlight += 1
-                    return true
-                }
-                guard circuit.waiters.count < maxInFlight else { return false }
-                // Started under the lock, so its own look at the queue comes after the append.
-                runningTimers.add(1, ordering: .relaxed)
-                let timer = Task { [permitWait] in
-                    defer { self.runningTimers.subtract(1, ordering: .relaxed) }
-                    guard (try? await Task.sleep(for: permitWait)) != nil else { return }
-                    let expired = self.circuits.withLock { circuits -> Waiter? in
-                        guard let index = circuits[instance]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                        return circuits[instance]?.waiters.remove(at: index)
-                    }
-                    expired?.continuation.resume(returning: false)
-                }
-                circuit.waiters.append(Waiter(id: id, continuation: continuation, timer: timer))
-                return nil
+        await lot.park(tag: instance, timeout: permitWait, onTimeout: false, onCancel: false) { [maxInFlight] circuits, waiters in
+            guard var circuit = circuits[instance], circuit.state == .closed else { return false }
+            defer { circuits[instance] = circuit }
+            // A permit freed since the first look.
+            if circuit.inFlight < maxInFlight {
+                circuit.inFlight += 1
+                return true
             }
-            if let outcome { continuation.resume(returning: outcome) }
+            return waiters.count(tag: instance) < maxInFlight ? nil : false
         }
     }
 
@@ -142,9 +118,7 @@ public final class InstanceCircuits: Sendable {
 
     public func leave(_ permit: Permit, outcome: Outcome) {
         var changed: CircuitState?
-        var granted: Waiter?
-        var refused: [Waiter] = []
-        circuits.withLock { circuits in
+        lot.withLock { circuits, waiters in
             var circuit = circuits[permit.instance] ?? Circuit()
             defer { circuits[permit.instance] = circuit }
             circuit.inFlight = max(0, circuit.inFlight - 1)
@@ -168,28 +142,18 @@ public final class InstanceCircuits: Sendable {
             }
             if circuit.state == .closed {
                 // The freed permit goes straight to the longest waiter.
-                if !circuit.waiters.isEmpty && circuit.inFlight < maxInFlight {
-                    granted = circuit.waiters.removeFirst()
+                if circuit.inFlight < maxInFlight && waiters.resumeFirst(with: true, tag: permit.instance) {
                     circuit.inFlight += 1
                 }
             } else {
-                refused = circuit.waiters
-                circuit.waiters = []
+                waiters.resumeAll(with: false, tag: permit.instance)
             }
-        }
-        if let granted {
-            granted.timer.cancel()
-            granted.continuation.resume(returning: true)
-        }
-        for waiter in refused {
-            waiter.timer.cancel()
-            waiter.continuation.resume(returning: false)
         }
         if let changed { onChange(permit.instance, changed) }
     }
 
     public func state(_ instance: String) -> CircuitState {
-        circuits.withLock { $0[instance]?.state ?? .closed }
+        lot.withLock { circuits, _ in circuits[instance]?.state ?? .closed }
     }
 
     /// How a result counts: the instance failing (down, slow, erroring) opens the circuit;

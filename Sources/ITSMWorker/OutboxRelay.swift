@@ -1,4 +1,5 @@
 import AMQP
+import Coordination
 import Foundation
 import Logging
 import Postgres
@@ -28,6 +29,7 @@ public struct OutboxRelay: Service {
     }
 
     public func run() async throws {
+        let failureBackoff = Backoff(initial: max(pollInterval, .milliseconds(100)), maximum: max(pollInterval, .seconds(10)))
         var failures = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
@@ -38,7 +40,7 @@ public struct OutboxRelay: Service {
                 failures += 1
                 logger.warning("outbox relay failed; will retry", metadata: ["error": "\(error)"])
             }
-            let wait = failures == 0 ? pollInterval : min(pollInterval * failures, .seconds(10))
+            let wait = failures == 0 ? pollInterval : failureBackoff.delay(afterFailures: failures)
             await cancelWhenGracefulShutdown { await signal.wait(timeout: wait) }
         }
         // Flush: events committed before the shutdown go out before the connections close.

@@ -1,4 +1,5 @@
 import AMQP
+import Coordination
 import Foundation
 import Logging
 import Postgres
@@ -202,15 +203,17 @@ public final class WorkerRuntime: Sendable {
 
     /// Retries `body` with backoff until it succeeds or the task is cancelled.
     static func retrying<T>(_ what: String, logger: Logger, _ body: () async throws -> T) async throws -> T {
-        var delay = Duration.milliseconds(500)
+        let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(10))
+        var failures = 0
         while true {
             do {
                 return try await body()
             } catch {
                 try Task.checkCancellation()
+                failures += 1
+                let delay = backoff.delay(afterFailures: failures)
                 logger.warning("\(what) is not reachable yet; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(10))
             }
         }
     }

@@ -1,6 +1,6 @@
+import Coordination
 import Logging
 import NIOPosix
-import Synchronization
 
 /// A bounded pool of PostgreSQL connections, usable from many tasks at once.
 ///
@@ -24,32 +24,41 @@ public final class PostgresPool: Sendable {
     private let logger: Logger
     private let threadPool: NIOThreadPool
 
-    private struct Waiter {
-        let id: Int
-        /// `nil` hands over the right to open a new connection.
-        let continuation: CheckedContinuation<Result<PostgresConnectionHandle?, PostgresError>, Never>
-    }
-
     private struct State {
         var idle: [PostgresConnectionHandle] = []
         var open = 0
-        var waiters: [Waiter] = []
         var nextID = 0
         var closed = false
+
+        mutating func newID() -> Int {
+            nextID += 1
+            return nextID
+        }
     }
 
-    private let state = Mutex(State())
+    /// What a task that asked for a connection gets.
+    private enum Grant: Sendable {
+        case use(PostgresConnectionHandle)
+        /// The right to open a new connection (a free slot), with its id.
+        case open(id: Int)
+        case failed(PostgresError)
+    }
+
+    /// Tasks waiting for a connection park here; a returned connection, or the slot of a
+    /// discarded one, passes straight to the longest waiting one.
+    private let lot: ParkingLot<State, Grant>
 
     public init(configuration: PostgresConfiguration, logger: Logger) {
         precondition(configuration.maximumConnections > 0, "a pool needs at least one connection")
         self.configuration = configuration
         self.logger = logger
+        self.lot = ParkingLot(State())
         self.threadPool = NIOThreadPool(numberOfThreads: configuration.maximumConnections)
         threadPool.start()
     }
 
     /// Connections open right now (leased or idle).
-    public var openConnections: Int { state.withLock { $0.open } }
+    public var openConnections: Int { lot.withLock { state, _ in state.open } }
 
     /// Leases a connection for `body`; it returns to the pool afterwards (or is discarded if it
     /// broke). Waits at most ``PostgresConfiguration/acquireTimeout`` for a free one.
@@ -87,11 +96,10 @@ public final class PostgresPool: Sendable {
     public func warmUp(to count: Int) async -> Int {
         let target = min(count, configuration.maximumConnections)
         while true {
-            let id: Int? = state.withLock { state in
+            let id: Int? = lot.withLock { state, _ in
                 guard !state.closed, state.open < target else { return nil }
                 state.open += 1
-                state.nextID += 1
-                return state.nextID
+                return state.newID()
             }
             guard let id else { break }
             do {
@@ -119,64 +127,39 @@ public final class PostgresPool: Sendable {
     /// Closes idle connections, fails waiters, and stops the threads. Leased connections are
     /// closed when they come back.
     public func close() async {
-        let (idle, waiters) = state.withLock { state in
+        lot.withLock { state, waiters in
             state.closed = true
-            defer { state.idle = []; state.waiters = [] }
-            return (state.idle, state.waiters)
+            state.idle = []
+            waiters.resumeAll(with: .failed(PostgresError(.closed, message: "the pool is closed")))
         }
-        for waiter in waiters { waiter.continuation.resume(returning: .failure(PostgresError(.closed, message: "the pool is closed"))) }
-        _ = idle
         try? await threadPool.shutdownGracefully()
     }
 
     // MARK: - Leasing
 
-    private enum Lease {
-        case use(PostgresConnectionHandle)
-        case open(id: Int)
-        case wait(id: Int)
-        case closed
-    }
-
     private func acquire() async throws(PostgresError) -> PostgresConnectionHandle {
-        let lease: Lease = state.withLock { state in
-            if state.closed { return .closed }
+        let exhausted = PostgresError(.poolExhausted,
+                                      message: "no connection free within \(configuration.acquireTimeout) (pool of \(configuration.maximumConnections))")
+        let cancelled = PostgresError(.poolExhausted, message: "cancelled while waiting for a connection")
+        let maximum = configuration.maximumConnections
+        let grant = await lot.park(timeout: configuration.acquireTimeout, onTimeout: .failed(exhausted), onCancel: .failed(cancelled)) { state, _ in
+            if state.closed { return .failed(PostgresError(.closed, message: "the pool is closed")) }
             if let handle = state.idle.popLast() { return .use(handle) }
-            state.nextID += 1
-            if state.open < configuration.maximumConnections {
-                state.open += 1
-                return .open(id: state.nextID)
-            }
-            return .wait(id: state.nextID)
+            guard state.open < maximum else { return nil }
+            state.open += 1
+            return .open(id: state.newID())
         }
-        switch lease {
+        switch grant {
         case .use(let handle):
             guard handle.closedWhileIdle() else { return handle }
             // Its slot opens the replacement; the server's other idle connections, if it
             // restarted, are found the same way as they are leased.
             logger.info("replacing a PostgreSQL connection the server closed while it was idle", metadata: ["postgres.connection": "\(handle.id)"])
-            return try await open(id: state.withLock { state in
-                state.nextID += 1
-                return state.nextID
-            })
-        case .closed:
-            throw PostgresError(.closed, message: "the pool is closed")
+            return try await open(id: lot.withLock { state, _ in state.newID() })
         case .open(let id):
             return try await open(id: id)
-        case .wait(let id):
-            let result = await withCheckedContinuation { continuation in
-                state.withLock { $0.waiters.append(Waiter(id: id, continuation: continuation)) }
-                let timeout = configuration.acquireTimeout
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
-                    self?.expire(waiter: id)
-                }
-            }
-            switch result {
-            case .success(let handle?): return handle
-            case .success(nil): return try await open(id: id)
-            case .failure(let error): throw error
-            }
+        case .failed(let error):
+            throw error
         }
     }
 
@@ -194,40 +177,27 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    private func expire(waiter id: Int) {
-        let waiter = state.withLock { state -> Waiter? in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index)
-        }
-        waiter?.continuation.resume(returning: .failure(PostgresError(
-            .poolExhausted, message: "no connection free within \(configuration.acquireTimeout) (pool of \(configuration.maximumConnections))")))
-    }
-
     private func release(_ handle: PostgresConnectionHandle) {
         if handle.isBroken {
             logger.warning("discarding a broken PostgreSQL connection", metadata: ["postgres.connection": "\(handle.id)"])
             slotFreed()
             return
         }
-        let waiter = state.withLock { state -> Waiter? in
+        lot.withLock { state, waiters in
             if state.closed {
                 state.open -= 1
-                return nil
+            } else if !waiters.resumeFirst(with: .use(handle)) {
+                state.idle.append(handle)
             }
-            if !state.waiters.isEmpty { return state.waiters.removeFirst() }
-            state.idle.append(handle)
-            return nil
         }
-        waiter?.continuation.resume(returning: .success(handle))
     }
 
     private func slotFreed() {
-        let waiter = state.withLock { state -> Waiter? in
-            if !state.waiters.isEmpty && !state.closed { return state.waiters.removeFirst() }
-            state.open -= 1
-            return nil
+        lot.withLock { state, waiters in
+            // The waiter inherits the slot and opens the replacement itself.
+            if state.closed || !waiters.resumeFirst(with: .open(id: state.newID())) {
+                state.open -= 1
+            }
         }
-        // The waiter inherits the slot and opens the replacement itself.
-        waiter?.continuation.resume(returning: .success(nil))
     }
 }

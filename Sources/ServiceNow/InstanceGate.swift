@@ -1,5 +1,5 @@
+import Coordination
 import Foundation
-import Synchronization
 
 /// The share of one ServiceNow instance this process may use, shared by every caller.
 ///
@@ -12,23 +12,18 @@ import Synchronization
 final class InstanceGate: Sendable {
     let limit: Int
 
-    private struct Waiter {
-        let id: Int
-        let continuation: CheckedContinuation<Bool, Never>
-    }
-
     private struct State {
         var inFlight = 0
         var peak = 0
-        var waiters: [Waiter] = []
-        var nextWaiterID = 0
         var blockedUntil: ContinuousClock.Instant?
         var rateLimit: Int?
         var rateReset: ContinuousClock.Instant?
         var usedInWindow = 0
     }
 
-    private let state = Mutex(State())
+    /// Callers waiting for a slot park here; a released slot passes straight to the longest
+    /// waiting one.
+    private let lot = ParkingLot<State, Bool>(State())
 
     init(limit: Int) {
         precondition(limit > 0)
@@ -40,7 +35,7 @@ final class InstanceGate: Sendable {
     func acquire(maximumWait: Duration) async throws(ServiceNowError) {
         let started = ContinuousClock.now
         while true {
-            let wait = state.withLock { state -> Duration? in
+            let wait = lot.withLock { state, _ -> Duration? in
                 let now = ContinuousClock.now
                 if let until = state.blockedUntil, until > now { return until - now }
                 if let limit = state.rateLimit, let reset = state.rateReset {
@@ -62,24 +57,12 @@ final class InstanceGate: Sendable {
         }
 
         let remainingWait = maximumWait - (ContinuousClock.now - started)
-        let (granted, waiterID) = state.withLock { state -> (Bool, Int?) in
-            if state.inFlight < limit {
-                state.inFlight += 1
-                state.peak = max(state.peak, state.inFlight)
-                state.usedInWindow += 1
-                return (true, nil)
-            }
-            state.nextWaiterID += 1
-            return (false, state.nextWaiterID)
-        }
-        if granted { return }
-        let id = waiterID!
-        let gotSlot = await withCheckedContinuation { continuation in
-            state.withLock { $0.waiters.append(Waiter(id: id, continuation: continuation)) }
-            Task { [weak self] in
-                try? await Task.sleep(for: max(remainingWait, .zero))
-                self?.expire(id)
-            }
+        let gotSlot = await lot.park(timeout: max(remainingWait, .zero), onTimeout: false, onCancel: false) { state, _ in
+            guard state.inFlight < limit else { return nil }
+            state.inFlight += 1
+            state.peak = max(state.peak, state.inFlight)
+            state.usedInWindow += 1
+            return true
         }
         guard gotSlot else {
             throw ServiceNowError(.instanceBusy, message: "all \(limit) request slots for this instance stayed busy for \(maximumWait)")
@@ -87,29 +70,19 @@ final class InstanceGate: Sendable {
     }
 
     func release() {
-        let waiter = state.withLock { state -> Waiter? in
-            if !state.waiters.isEmpty {
-                // The slot passes straight to the next waiter; inFlight stays the same.
+        lot.withLock { state, waiters in
+            // The slot passes straight to the next waiter; inFlight stays the same.
+            if waiters.resumeFirst(with: true) {
                 state.usedInWindow += 1
-                return state.waiters.removeFirst()
+            } else {
+                state.inFlight -= 1
             }
-            state.inFlight -= 1
-            return nil
         }
-        waiter?.continuation.resume(returning: true)
-    }
-
-    private func expire(_ id: Int) {
-        let waiter = state.withLock { state -> Waiter? in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index)
-        }
-        waiter?.continuation.resume(returning: false)
     }
 
     /// A 429 asked for a pause: no request to this instance starts before it ends.
     func block(for duration: Duration) {
-        state.withLock { state in
+        lot.withLock { state, _ in
             let until = ContinuousClock.now + duration
             if state.blockedUntil.map({ $0 < until }) ?? true { state.blockedUntil = until }
         }
@@ -118,7 +91,7 @@ final class InstanceGate: Sendable {
     /// Records the rate limit rule an answer reported (the caller bounded both numbers).
     func noteRateLimit(limit: Int, resetIn: Duration) {
         let reset = ContinuousClock.now + resetIn
-        state.withLock { state in
+        lot.withLock { state, _ in
             if let current = state.rateReset, current - reset > .seconds(1) || reset - current > .seconds(1) {
                 // A new window: the instance's count started over.
                 state.usedInWindow = 1
@@ -129,5 +102,5 @@ final class InstanceGate: Sendable {
     }
 
     /// The most requests this gate ever had in flight at once.
-    var peakInFlight: Int { state.withLock { $0.peak } }
+    var peakInFlight: Int { lot.withLock { state, _ in state.peak } }
 }

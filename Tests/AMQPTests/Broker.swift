@@ -1,4 +1,5 @@
 import AMQP
+import Coordination
 import Foundation
 import Logging
 import TestSupport
@@ -14,7 +15,7 @@ enum Broker {
         var configuration = try AMQPConfiguration(url: url)
         configuration.connectionName = name
         configuration.heartbeatSeconds = heartbeat
-        configuration.reconnectDelay = (.milliseconds(100), .seconds(1))
+        configuration.reconnectDelay = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
         var logger = Logger(label: "amqp-tests")
         logger.logLevel = .info
         return try await AMQPConnection.connect(configuration, logger: logger)

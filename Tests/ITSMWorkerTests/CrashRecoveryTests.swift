@@ -91,10 +91,15 @@ struct CrashRecoveryTests {
         let stack = try await TestStack.make()
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
-        let worker = try WorkerProcess(arguments: ["run"], environment: stack.processEnvironment)
+        var environment = stack.processEnvironment
+        // Timeouts far above the simulator's delay: on a loaded machine the stack's 3 s timeout
+        // can end the slowed calls, and the test is about the drain, not about timeouts.
+        environment["ITSM_REQUEST_TIMEOUT"] = "15s"
+        environment["ITSM_CLAIM_LEASE"] = "25s"
+        let worker = try WorkerProcess(arguments: ["run"], environment: environment)
         defer { worker.signal(SIGKILL) }
-        // Every API call takes 1.5 s, so the creates are still in flight at the signal.
-        await stack.simulator.store.inject(.slow(.milliseconds(1500)), count: -1)
+        // Every API call takes a second, so the creates are still in flight at the signal.
+        await stack.simulator.store.inject(.slow(.seconds(1)), count: -1)
         let alerts = ["drain-1", "drain-2", "drain-3"]
         for alert in alerts { try await stack.publishRaised(alertID: alert) }
         #expect(await stack.eventually(20) { await stack.simulator.store.peakConcurrency() >= 1 }, "\(worker.log)")
@@ -107,7 +112,7 @@ struct CrashRecoveryTests {
         let unpublished = try await stack.pool.query("SELECT count(*) AS c FROM outbox WHERE published_at IS NULL")[0]["c"].int()
         #expect(unpublished == 0, "events left in the outbox at exit")
         for alert in alerts {
-            #expect(await stack.eventually(5) { stack.events.forAlert(alert, type: "ticket.created").count == 1 }, "no ticket.created for \(alert)")
+            #expect(await stack.eventually(5) { stack.events.forAlert(alert, type: "ticket.created").count == 1 }, "no ticket.created for \(alert):\n\(worker.log)")
         }
     }
 

@@ -24,18 +24,18 @@ struct InstanceCircuitsTests {
         let circuits = InstanceCircuits(threshold: 1, openFor: .seconds(30), maxInFlight: 1, permitWait: .seconds(30))
         let first = try await circuits.enter("a")
         let granted = Task { try await circuits.enter("a") }
-        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 1 })
+        #expect(await eventually(2) { circuits.runningTimers == 1 })
         circuits.leave(first, outcome: .success)
         let second = try await granted.value
-        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 0 })
+        #expect(await eventually(2) { circuits.runningTimers == 0 })
         // A waiter refused because the circuit opened does not leave one either.
         let refused = Task { () -> Bool in
             do throws(RetryableFailure) { _ = try await circuits.enter("a"); return true } catch { return false }
         }
-        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 1 })
+        #expect(await eventually(2) { circuits.runningTimers == 1 })
         circuits.leave(second, outcome: .failure)
         #expect(await refused.value == false)
-        #expect(await eventually(2) { circuits.runningTimers.load(ordering: .relaxed) == 0 })
+        #expect(await eventually(2) { circuits.runningTimers == 0 })
     }
 
     @Test func aWaiterIsParkedAfterThePermitWaitAndTheQueueIsBounded() async throws {

@@ -1,0 +1,155 @@
+import Synchronization
+
+/// State behind a lock, and a first-come-first-served queue of tasks parked on it until someone
+/// holding the lock hands them a value, until their time runs out, or until they are cancelled.
+///
+/// This is the one waiting mechanism of the worker: connection pool slots, an instance's request
+/// slots, an instance's message permits and the outbox relay's wake-up are all built on it. It
+/// exists once because each hand-made copy had to get the same races right: a value handed over
+/// while a task is still parking, a timeout or a cancellation that arrives before the task has
+/// parked, and a timer that must not outlive its wait.
+///
+/// Every waiter is resumed exactly once: with the value handed to it, or with the value it named
+/// for a timeout or a cancellation. Handing a value and deciding are done under the same lock as
+/// the owner's state, so a value freed while a task parks is never missed.
+public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
+    public enum Expiry: Sendable { case timedOut, cancelled }
+
+    struct Entry: Sendable {
+        let id: UInt64
+        let tag: String
+        let continuation: CheckedContinuation<Value, Never>
+        let onTimeout: Value
+        let onCancel: Value
+        /// Ends the wait after its timeout; cancelled as soon as the wait ends otherwise, so a
+        /// busy lot does not keep a sleeping task for every waiter it ever had.
+        let timer: Task<Void, Never>?
+    }
+
+    struct Inner: Sendable {
+        var state: State
+        var waiters = Waiters()
+        /// Waits begun but not parked yet, and those of them already expired.
+        var starting: Set<UInt64> = []
+        var expired: [UInt64: Expiry] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    /// The parked tasks, seen from inside ``withLock(_:)``. Values handed over here reach their
+    /// tasks after the lock is released.
+    public struct Waiters: Sendable {
+        var entries: [Entry] = []
+        var handed: [(Entry, Value)] = []
+
+        public var count: Int { entries.count }
+
+        public func count(tag: String) -> Int { entries.lazy.filter { $0.tag == tag }.count }
+
+        /// Hands `value` to the longest-waiting task (with `tag`, if given); false if none waits.
+        @discardableResult
+        public mutating func resumeFirst(with value: Value, tag: String? = nil) -> Bool {
+            guard let index = entries.firstIndex(where: { tag == nil || $0.tag == tag }) else { return false }
+            handed.append((entries.remove(at: index), value))
+            return true
+        }
+
+        /// Hands `value` to every waiting task (with `tag`, if given).
+        public mutating func resumeAll(with value: Value, tag: String? = nil) {
+            entries.removeAll { entry in
+                guard tag == nil || entry.tag == tag else { return false }
+                handed.append((entry, value))
+                return true
+            }
+        }
+    }
+
+    private let inner: Mutex<Inner>
+    private let timers = Atomic<Int>(0)
+
+    public init(_ state: State) {
+        inner = Mutex(Inner(state: state))
+    }
+
+    /// Reads or changes the state, and hands values to parked tasks.
+    public func withLock<R>(_ body: (inout State, inout Waiters) throws -> R) rethrows -> R {
+        let (result, handed) = try inner.withLock { inner in
+            let result = try body(&inner.state, &inner.waiters)
+            defer { inner.waiters.handed = [] }
+            return (result, inner.waiters.handed)
+        }
+        Self.deliver(handed)
+        return result
+    }
+
+    /// Decides under the lock whether to return at once (`decide` returns a value) or to park
+    /// (`decide` returns nil). A parked task returns the value handed to it, `onTimeout` after
+    /// `timeout` (nil: no limit), or `onCancel` when its task is cancelled.
+    public func park(tag: String = "", timeout: Duration?, onTimeout: Value, onCancel: Value,
+                     _ decide: (inout State, Waiters) -> Value?) async -> Value {
+        let id = inner.withLock { inner in
+            inner.nextID &+= 1
+            inner.starting.insert(inner.nextID)
+            return inner.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let timer = timeout.map { timeout in
+                    timers.add(1, ordering: .relaxed)
+                    return Task { [weak self] in
+                        defer { self?.timers.subtract(1, ordering: .relaxed) }
+                        guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                        self?.expire(id, .timedOut)
+                    }
+                }
+                let immediate = inner.withLock { inner -> Value? in
+                    inner.starting.remove(id)
+                    let expiry = inner.expired.removeValue(forKey: id)
+                    if let value = decide(&inner.state, inner.waiters) { return value }
+                    switch expiry {
+                    case .timedOut?: return onTimeout
+                    case .cancelled?: return onCancel
+                    case nil: break
+                    }
+                    inner.waiters.entries.append(Entry(id: id, tag: tag, continuation: continuation, onTimeout: onTimeout,
+                                                       onCancel: onCancel, timer: timer))
+                    return nil
+                }
+                if let immediate {
+                    timer?.cancel()
+                    continuation.resume(returning: immediate)
+                }
+            }
+        } onCancel: {
+            expire(id, .cancelled)
+        }
+    }
+
+    /// Ends one wait, parked or about to park; a wait that already ended is left alone.
+    private func expire(_ id: UInt64, _ expiry: Expiry) {
+        let entry = inner.withLock { inner -> Entry? in
+            if let index = inner.waiters.entries.firstIndex(where: { $0.id == id }) {
+                return inner.waiters.entries.remove(at: index)
+            }
+            if inner.starting.contains(id) { inner.expired[id] = expiry }
+            return nil
+        }
+        guard let entry else { return }
+        entry.timer?.cancel()
+        entry.continuation.resume(returning: expiry == .timedOut ? entry.onTimeout : entry.onCancel)
+    }
+
+    private static func deliver(_ handed: [(Entry, Value)]) {
+        for (entry, value) in handed {
+            entry.timer?.cancel()
+            entry.continuation.resume(returning: value)
+        }
+    }
+
+    /// Timeout timers still running (tests: 0 once every wait has ended).
+    public var runningTimers: Int { timers.load(ordering: .relaxed) }
+
+    /// Parked tasks, and waits whose bookkeeping is not cleared yet (tests: 0 and 0 when idle).
+    public var bookkeeping: (parked: Int, unsettled: Int) {
+        inner.withLock { ($0.waiters.count, $0.starting.count + $0.expired.count) }
+    }
+}
