@@ -71,9 +71,11 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
     }
 
     /// Reads or changes the state, and hands values to parked tasks.
-    public func withLock<R>(_ body: (inout State, inout Waiters) throws -> R) rethrows -> R {
-        let (result, handed) = try inner.withLock { inner in
-            let result = try body(&inner.state, &inner.waiters)
+    /// (Not throwing: values handed before a throw would wait for the next call to reach their
+    /// tasks.)
+    public func withLock<R>(_ body: (inout State, inout Waiters) -> R) -> R {
+        let (result, handed) = inner.withLock { inner in
+            let result = body(&inner.state, &inner.waiters)
             defer { inner.waiters.handed = [] }
             return (result, inner.waiters.handed)
         }
@@ -82,42 +84,54 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
     }
 
     /// Decides under the lock whether to return at once (`decide` returns a value) or to park
-    /// (`decide` returns nil). A parked task returns the value handed to it, `onTimeout` after
+    /// (`decide` returns nil); it may be asked twice, and must change the state only when it
+    /// returns a value. A parked task returns the value handed to it, `onTimeout` after
     /// `timeout` (nil: no limit), or `onCancel` when its task is cancelled.
     public func park(tag: String = "", timeout: Duration?, onTimeout: Value, onCancel: Value,
                      _ decide: (inout State, Waiters) -> Value?) async -> Value {
-        let id = inner.withLock { inner in
+        // Most calls find what they need at once: one lock, no suspension.
+        let id: UInt64
+        switch inner.withLock({ inner -> (Value?, UInt64) in
+            if let value = decide(&inner.state, inner.waiters) { return (value, 0) }
             inner.nextID &+= 1
             inner.starting.insert(inner.nextID)
-            return inner.nextID
+            return (nil, inner.nextID)
+        }) {
+        case (let value?, _): return value
+        case (nil, let next): id = next
         }
-        return await withTaskCancellationHandler {
+        return await parkSlowly(id: id, tag: tag, timeout: timeout, onTimeout: onTimeout, onCancel: onCancel, decide)
+    }
+
+    private func parkSlowly(id: UInt64, tag: String, timeout: Duration?, onTimeout: Value, onCancel: Value,
+                      _ decide: (inout State, Waiters) -> Value?) async -> Value {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let timer = timeout.map { timeout in
-                    timers.add(1, ordering: .relaxed)
-                    return Task { [weak self] in
-                        defer { self?.timers.subtract(1, ordering: .relaxed) }
-                        guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                        self?.expire(id, .timedOut)
-                    }
-                }
                 let immediate = inner.withLock { inner -> Value? in
                     inner.starting.remove(id)
                     let expiry = inner.expired.removeValue(forKey: id)
+                    // Freed since the first look.
                     if let value = decide(&inner.state, inner.waiters) { return value }
                     switch expiry {
                     case .timedOut?: return onTimeout
                     case .cancelled?: return onCancel
                     case nil: break
                     }
+                    // Started only for a task that parks (most calls do not), and under the lock,
+                    // so its expiry cannot look for the entry before it is appended.
+                    let timer = timeout.map { timeout in
+                        timers.add(1, ordering: .relaxed)
+                        return Task { [weak self] in
+                            defer { self?.timers.subtract(1, ordering: .relaxed) }
+                            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                            self?.expire(id, .timedOut)
+                        }
+                    }
                     inner.waiters.entries.append(Entry(id: id, tag: tag, continuation: continuation, onTimeout: onTimeout,
                                                        onCancel: onCancel, timer: timer))
                     return nil
                 }
-                if let immediate {
-                    timer?.cancel()
-                    continuation.resume(returning: immediate)
-                }
+                if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
             expire(id, .cancelled)

@@ -42,6 +42,8 @@ public final class PostgresPool: Sendable {
         /// The right to open a new connection (a free slot), with its id.
         case open(id: Int)
         case failed(PostgresError)
+        case timedOut
+        case cancelled
     }
 
     /// Tasks waiting for a connection park here; a returned connection, or the slot of a
@@ -138,11 +140,8 @@ public final class PostgresPool: Sendable {
     // MARK: - Leasing
 
     private func acquire() async throws(PostgresError) -> PostgresConnectionHandle {
-        let exhausted = PostgresError(.poolExhausted,
-                                      message: "no connection free within \(configuration.acquireTimeout) (pool of \(configuration.maximumConnections))")
-        let cancelled = PostgresError(.poolExhausted, message: "cancelled while waiting for a connection")
         let maximum = configuration.maximumConnections
-        let grant = await lot.park(timeout: configuration.acquireTimeout, onTimeout: .failed(exhausted), onCancel: .failed(cancelled)) { state, _ in
+        let grant = await lot.park(timeout: configuration.acquireTimeout, onTimeout: .timedOut, onCancel: .cancelled) { state, _ in
             if state.closed { return .failed(PostgresError(.closed, message: "the pool is closed")) }
             if let handle = state.idle.popLast() { return .use(handle) }
             guard state.open < maximum else { return nil }
@@ -160,6 +159,10 @@ public final class PostgresPool: Sendable {
             return try await open(id: id)
         case .failed(let error):
             throw error
+        case .timedOut:
+            throw PostgresError(.poolExhausted, message: "no connection free within \(configuration.acquireTimeout) (pool of \(maximum))")
+        case .cancelled:
+            throw PostgresError(.poolExhausted, message: "cancelled while waiting for a connection")
         }
     }
 
