@@ -236,8 +236,9 @@ public final class AMQPConnection: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Drops the TCP connection as a network failure would, to exercise recovery in tests.
-    public func simulateConnectionLoss() async {
+    /// Drops the TCP connection as a network failure would, to exercise recovery in tests
+    /// (`package`: this package's tests only, not users of the module).
+    package func simulateConnectionLoss() async {
         _ = try? await perform { driver in driver.simulateConnectionLoss() }
     }
 }

@@ -17,12 +17,13 @@ public struct AlertHandler: Sendable {
     let status: StatusHandler
     let validator: MappingValidator
     let circuits: InstanceCircuits
-    /// Test hook: die right after ServiceNow created the incident, before the commit.
+    /// Test hook: die right after ServiceNow created the incident, before the commit. Read only
+    /// in debug builds (the tests'); a release build has no such switch.
     let crashAfterCreate: Bool
 
     public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, circuits: InstanceCircuits, workerID: String,
                 claimLease: Duration, writeWindow: Duration, reopenWindow: Duration,
-                crashAfterCreate: Bool = ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1") {
+                crashAfterCreate: Bool = false) {
         self.tickets = tickets
         self.resolver = resolver
         self.status = status
@@ -183,6 +184,14 @@ public struct AlertHandler: Sendable {
             await applyWaitingStatus(created.link, resolved: resolved, logger: logger)
         }
         return .ticketCreated(number: ticket.number)
+    }
+
+    static var crashHookRequested: Bool {
+        #if DEBUG
+        ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1"
+        #else
+        false
+        #endif
     }
 
     /// Whether a claim of `age` still covers a write: what is left of it must hold a write window

@@ -128,7 +128,7 @@ public final class WorkerRuntime: Sendable {
         validator = MappingValidator(metadata: metadata)
         let alerts = AlertHandler(tickets: tickets, resolver: resolver, status: status, validator: validator, circuits: circuits, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, writeWindow: configuration.requestTimeout + configuration.instanceSlotWait,
-                                  reopenWindow: configuration.reopenWindow)
+                                  reopenWindow: configuration.reopenWindow, crashAfterCreate: AlertHandler.crashHookRequested)
         processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, configuration: configuration,
                                      outbox: outboxSignal, observer: observer, logger: logger)
         sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, status: status, circuits: circuits, configuration: configuration, logger: logger)
