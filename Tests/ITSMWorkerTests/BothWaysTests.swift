@@ -270,8 +270,11 @@ struct BothWaysTests {
         #expect(try await stack.link(alertID: "f1")?.status == .closed)
         // A status event for the closed ticket changes nothing there.
         await stack.simulator.store.clearRequests()
-        try await stack.publishStatus("alert.acknowledged", alertID: "f1", occurredAt: Date().addingTimeInterval(5))
-        try await Task.sleep(for: .seconds(1))
+        let lateAck = try await stack.publishStatus("alert.acknowledged", alertID: "f1", occurredAt: Date().addingTimeInterval(5))
+        // Processed means settled: a write to ServiceNow would have come before this commit.
+        #expect(await stack.eventually {
+            (try? await stack.pool.query("SELECT 1 FROM processed_events WHERE event_id = $1", [.text(lateAck)]).count) == 1
+        })
         #expect(await stack.simulator.store.requests().filter { $0.method == "PATCH" }.isEmpty)
         // A re-fire creates a new ticket.
         try await stack.publishRaised(alertID: "f1", occurredAt: Date().addingTimeInterval(6))
