@@ -29,9 +29,10 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
     struct Inner: Sendable {
         var state: State
         var waiters = Waiters()
-        /// Waits begun but not parked yet, and those of them already expired.
+        /// Waits begun but not parked yet, and those of them already cancelled. (A timeout
+        /// cannot come early: a wait's timer starts when it parks.)
         var starting: Set<UInt64> = []
-        var expired: [UInt64: Expiry] = [:]
+        var cancelledEarly: Set<UInt64> = []
         var nextID: UInt64 = 0
     }
 
@@ -109,14 +110,10 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
             await withCheckedContinuation { continuation in
                 let immediate = inner.withLock { inner -> Value? in
                     inner.starting.remove(id)
-                    let expiry = inner.expired.removeValue(forKey: id)
+                    let cancelled = inner.cancelledEarly.remove(id) != nil
                     // Freed since the first look.
                     if let value = decide(&inner.state, inner.waiters) { return value }
-                    switch expiry {
-                    case .timedOut?: return onTimeout
-                    case .cancelled?: return onCancel
-                    case nil: break
-                    }
+                    if cancelled { return onCancel }
                     // Started only for a task that parks (most calls do not), and under the lock,
                     // so its expiry cannot look for the entry before it is appended.
                     let timer = timeout.map { timeout in
@@ -144,7 +141,7 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
             if let index = inner.waiters.entries.firstIndex(where: { $0.id == id }) {
                 return inner.waiters.entries.remove(at: index)
             }
-            if inner.starting.contains(id) { inner.expired[id] = expiry }
+            if expiry == .cancelled && inner.starting.contains(id) { inner.cancelledEarly.insert(id) }
             return nil
         }
         guard let entry else { return }
@@ -164,6 +161,6 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
 
     /// Parked tasks, and waits whose bookkeeping is not cleared yet (tests: 0 and 0 when idle).
     public var bookkeeping: (parked: Int, unsettled: Int) {
-        inner.withLock { ($0.waiters.count, $0.starting.count + $0.expired.count) }
+        inner.withLock { ($0.waiters.count, $0.starting.count + $0.cancelledEarly.count) }
     }
 }
