@@ -24,7 +24,7 @@ public struct TicketEvent: Sendable, Equatable, Codable {
             self.number = number
             self.url = url
             self.state = state
-            self.stateLabel = IncidentState.label(state)
+            self.stateLabel = IncidentState(rawValue: state).label
         }
 
         enum CodingKeys: String, CodingKey {
@@ -55,12 +55,12 @@ public struct TicketEvent: Sendable, Equatable, Codable {
     public var alertID: String
     public var causeEventID: String?
     public var ticket: Ticket?
-    public var alertStatus: String?
+    public var alertStatus: AlertStatus?
     public var warnings: [String]
     public var error: Failure?
 
     public init(type: Kind, eventID: String = UUID().uuidString.lowercased(), occurredAt: Date = Date(), customerID: String, networkID: String,
-                alertID: String, causeEventID: String?, ticket: Ticket?, alertStatus: String?, warnings: [String] = [], error: Failure? = nil) {
+                alertID: String, causeEventID: String?, ticket: Ticket?, alertStatus: AlertStatus?, warnings: [String] = [], error: Failure? = nil) {
         self.eventID = eventID
         self.type = type
         self.occurredAt = AlertEvent.formatTimestamp(occurredAt)
@@ -90,32 +90,4 @@ public struct TicketEvent: Sendable, Equatable, Codable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)) ?? Data()
     }
-}
-
-/// The incident table's `state` values.
-public enum IncidentState {
-    public static let new = "1"
-    public static let inProgress = "2"
-    public static let onHold = "3"
-    public static let resolved = "6"
-    public static let closed = "7"
-    public static let canceled = "8"
-    /// Not a ServiceNow state: the incident was deleted there.
-    public static let deleted = "deleted"
-
-    public static func label(_ state: String) -> String {
-        switch state {
-        case "1": return "New"
-        case "2": return "In Progress"
-        case "3": return "On Hold"
-        case "6": return "Resolved"
-        case "7": return "Closed"
-        case "8": return "Canceled"
-        case deleted: return "Deleted"
-        default: return state
-        }
-    }
-
-    /// Closed and Canceled incidents refuse writes.
-    public static func isFinal(_ state: String) -> Bool { state == closed || state == canceled }
 }

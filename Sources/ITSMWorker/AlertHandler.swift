@@ -7,13 +7,14 @@ import ServiceNow
 /// Processes `alert.raised`: exactly one ticket per (customer, alert), built from the network's
 /// mapping; a re-fire of an alert with an open ticket adds a work note instead.
 public struct AlertHandler: Sendable {
-    let tickets: TicketStore
+    let tickets: any TicketRepository
     let resolver: IntegrationResolver
     let workerID: String
     let claimLease: Duration
     /// The longest one write to ServiceNow may take: a wait for a request slot plus a request.
     let writeWindow: Duration
     let reopenWindow: Duration
+    let clock: any WallClock
     let status: StatusHandler
     let validator: MappingValidator
     let circuits: InstanceCircuits
@@ -21,9 +22,9 @@ public struct AlertHandler: Sendable {
     /// in debug builds (the tests'); a release build has no such switch.
     let crashAfterCreate: Bool
 
-    public init(tickets: TicketStore, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, circuits: InstanceCircuits, workerID: String,
+    public init(tickets: any TicketRepository, resolver: IntegrationResolver, status: StatusHandler, validator: MappingValidator, circuits: InstanceCircuits, workerID: String,
                 claimLease: Duration, writeWindow: Duration, reopenWindow: Duration,
-                crashAfterCreate: Bool = false) {
+                crashAfterCreate: Bool = false, clock: any WallClock = SystemWallClock()) {
         self.tickets = tickets
         self.resolver = resolver
         self.status = status
@@ -34,6 +35,7 @@ public struct AlertHandler: Sendable {
         self.writeWindow = writeWindow
         self.reopenWindow = reopenWindow
         self.crashAfterCreate = crashAfterCreate
+        self.clock = clock
     }
 
     public func handleRaised(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
@@ -76,12 +78,11 @@ public struct AlertHandler: Sendable {
             try await tickets.releaseClaim(link: claimed, workerID: workerID)
             return .duplicate
         }
-        let closedInServiceNow = claimed.state.map(IncidentState.isFinal) ?? false
-        let resolvedTooLongAgo = claimed.alertStatus == "resolved" && (claimed.resolvedAt.map { Date().timeIntervalSince($0) > reopenWindow.seconds } ?? true)
-        if closedInServiceNow || resolvedTooLongAgo {
-            return try await replace(claimed, event: event, mapping: mapping, resolved: resolved, logger: logger)
+        switch TicketLifecycle.refire(claimed, now: clock.now, reopenWindow: reopenWindow) {
+        case .replace: return try await replace(claimed, event: event, mapping: mapping, resolved: resolved, logger: logger)
+        case .reopen: return try await noteRefire(claimed, event: event, mapping: mapping, reopen: true, resolved: resolved, logger: logger)
+        case .addNote: return try await noteRefire(claimed, event: event, mapping: mapping, reopen: false, resolved: resolved, logger: logger)
         }
-        return try await noteRefire(claimed, event: event, mapping: mapping, reopen: claimed.alertStatus == "resolved", resolved: resolved, logger: logger)
     }
 
     private func replace(_ link: TicketLink, event: AlertEvent, mapping: AlertMapping, resolved: IntegrationResolver.Resolved,
@@ -109,10 +110,10 @@ public struct AlertHandler: Sendable {
         let tickets = self.tickets, workerID = self.workerID, lease = self.claimLease, writeWindow = self.writeWindow
         var claimedAt = claimSent
         func renew() async throws {
-            if Self.claimCovers(writeWindow: writeWindow, lease: lease, age: ContinuousClock.now - claimedAt) { return }
+            if TicketLifecycle.claimCovers(writeWindow: writeWindow, lease: lease, age: ContinuousClock.now - claimedAt) { return }
             let sent = ContinuousClock.now
             guard try await tickets.renewClaim(link: link, workerID: workerID, lease: lease) else {
-                throw RetryableFailure(reason: TicketStore.LostClaim().description)
+                throw RetryableFailure(reason: LostClaim().description)
             }
             claimedAt = sent
         }
@@ -169,14 +170,14 @@ public struct AlertHandler: Sendable {
             kill(getpid(), SIGKILL)
         }
         let ticket = TicketEvent.Ticket(table: link.table, sysID: record.sysID, number: record["number"] ?? "",
-                                        url: resolved.instance.recordLink(table: link.table, sysID: record.sysID), state: record["state"] ?? IncidentState.new)
+                                        url: resolved.instance.recordLink(table: link.table, sysID: record.sysID), state: record["state"] ?? IncidentState.new.rawValue)
         let outgoing = TicketEvent(type: .created, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
-                                   causeEventID: event.eventID, ticket: ticket, alertStatus: "open", warnings: warnings)
+                                   causeEventID: event.eventID, ticket: ticket, alertStatus: .open, warnings: warnings)
         let created: (link: TicketLink, statusWaiting: Bool)
         do {
             created = try await tickets.completeCreation(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: record["sys_updated_on"],
                                                          warnings: warnings, event: event, outgoing: outgoing)
-        } catch let lost as TicketStore.LostClaim {
+        } catch let lost as LostClaim {
             throw RetryableFailure(reason: lost.description)
         }
         logger.info("incident created", metadata: ["servicenow.number": "\(ticket.number)", "servicenow.sys_id": "\(ticket.sysID)"])
@@ -192,14 +193,6 @@ public struct AlertHandler: Sendable {
         #else
         false
         #endif
-    }
-
-    /// Whether a claim of `age` still covers a write: what is left of it must hold a write window
-    /// (slot wait and request) plus half of the lease's margin over that, for the token request
-    /// or the clock's drift. A claim taken moments ago (the usual case) does, which saves the
-    /// renewal's round trip; an older one is renewed before the write.
-    public static func claimCovers(writeWindow: Duration, lease: Duration, age: Duration) -> Bool {
-        lease - age >= writeWindow + (lease - writeWindow) / 2
     }
 
     /// After a write to a ticket: a status event that waited for it (it arrived before the
@@ -239,7 +232,7 @@ public struct AlertHandler: Sendable {
         if let severity = event.alert.severity { note += " (\(severity.rawValue))" }
         var fields = [resolved.integration.settings.notesField: note]
         if reopen {
-            fields["state"] = IncidentState.inProgress
+            fields["state"] = IncidentState.inProgress.rawValue
             fields[resolved.integration.settings.notesField] = note + ". Reopened by Ceburu."
         }
         let record: ServiceNowRecord
@@ -253,7 +246,8 @@ public struct AlertHandler: Sendable {
             if error.kind == .forbidden || error.kind == .notFound {
                 // Closed, canceled or deleted in ServiceNow since we last looked: a new ticket.
                 let current = try? await resolved.session.get(table: link.table, sysID: sysID, fields: ["state"])
-                if error.kind == .notFound || current.flatMap({ $0["state"] }).map(IncidentState.isFinal) == true {
+                let currentState = current.flatMap { $0["state"] }.map(IncidentState.init(rawValue:))
+                if TicketLifecycle.refusedWriteEndsTicket(deleted: error.kind == .notFound, currentState: currentState) {
                     return try await replace(link, event: event, mapping: mapping, resolved: resolved, logger: logger)
                 }
             }
@@ -262,13 +256,13 @@ public struct AlertHandler: Sendable {
                                              outgoing: failure(event, code: "servicenow_\(error.kind.rawValue)", message: Self.message(error)))
             return .failed(code: "servicenow_\(error.kind.rawValue)")
         }
-        let state = record["state"] ?? link.state ?? IncidentState.new
-        let alertStatus = reopen ? "open" : link.alertStatus
+        let state = record["state"].map(IncidentState.init(rawValue:)) ?? link.state ?? .new
+        let alertStatus: AlertStatus = reopen ? .open : link.alertStatus
         let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? record["number"] ?? "",
-                                        url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: sysID), state: state)
+                                        url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: sysID), state: state.rawValue)
         let outgoing = TicketEvent(type: .updated, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
                                    causeEventID: event.eventID, ticket: ticket, alertStatus: alertStatus, warnings: [])
-        try await tickets.completeStatus(link: link, workerID: workerID, record: (state, record["sys_updated_on"]), alertStatus: alertStatus,
+        try await tickets.completeStatus(link: link, workerID: workerID, record: WrittenRecord(state: state, sysUpdatedOn: record["sys_updated_on"]), alertStatus: alertStatus,
                                          statusEventAt: nil, resolvedAt: reopen ? .some(nil) : nil, reopened: reopen, applied: nil, processed: event,
                                          outcome: reopen ? "reopened" : "refire_noted", outgoing: outgoing)
         logger.info(reopen ? "alert fired again; ticket reopened" : "alert fired again; work note added", metadata: ["servicenow.number": "\(ticket.number)"])

@@ -88,7 +88,7 @@ public struct CommandProcessor: Sendable {
             // Through the retry queues with their delays, never straight back: an immediate
             // requeue of a command that keeps failing spins the worker and the broker.
             let attempt = messages.attempt(of: delivery)
-            let databaseAway = (error as? PostgresError)?.databaseUnavailable == true
+            let databaseAway = (error as? any StorageFailure)?.storeUnavailable == true
             guard databaseAway || attempt < messages.maxAttempts else {
                 return await messages.deadLetter(delivery, queue: queue, code: "retries_exhausted",
                                                  reason: "gave up after \(attempt) attempts: \(error)", logger: logger)

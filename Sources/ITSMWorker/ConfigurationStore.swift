@@ -18,8 +18,8 @@ public struct StoredIntegration: Sendable {
 /// How the worker writes status changes to an integration's instance. The defaults work on a
 /// stock instance.
 public struct IntegrationSettings: Sendable, Equatable, Codable {
-    public var acknowledgedState: String = IncidentState.inProgress
-    public var resolvedState: String = IncidentState.resolved
+    public var acknowledgedState: IncidentState = .inProgress
+    public var resolvedState: IncidentState = .resolved
     public var closeCode: String = "Solution provided"
     /// A template over the status event: `actor`, `note`, `alert.id`, `occurred_at`.
     public var closeNotes: String = "Resolved in Ceburu by {{actor}}{{#note}}: {{note}}{{/note}}"
@@ -53,8 +53,8 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = IntegrationSettings()
-        acknowledgedState = try container.decodeIfPresent(String.self, forKey: .acknowledgedState) ?? defaults.acknowledgedState
-        resolvedState = try container.decodeIfPresent(String.self, forKey: .resolvedState) ?? defaults.resolvedState
+        acknowledgedState = try container.decodeIfPresent(IncidentState.self, forKey: .acknowledgedState) ?? defaults.acknowledgedState
+        resolvedState = try container.decodeIfPresent(IncidentState.self, forKey: .resolvedState) ?? defaults.resolvedState
         closeCode = try container.decodeIfPresent(String.self, forKey: .closeCode) ?? defaults.closeCode
         closeNotes = try container.decodeIfPresent(String.self, forKey: .closeNotes) ?? defaults.closeNotes
         notesField = try container.decodeIfPresent(String.self, forKey: .notesField) ?? defaults.notesField

@@ -10,7 +10,7 @@ enum EventAdmission {
     /// Seen before → duplicate; no integration or no mapping → skipped; an integration whose
     /// secret or URL cannot be used → `ticket.failed`. `beforeResolving` runs once the event is
     /// known to be for ITSM (status events record themselves there) and may settle it.
-    static func check(_ event: AlertEvent, resolver: IntegrationResolver, tickets: TicketStore,
+    static func check(_ event: AlertEvent, resolver: IntegrationResolver, tickets: any TicketRepository,
                       beforeResolving: () async throws -> ProcessingOutcome? = { nil }) async throws -> EventAdmission {
         if try await tickets.isProcessed(event) { return .settled(.duplicate) }
         guard let integration = try await resolver.cache.integration(customerID: event.customerID) else {

@@ -139,7 +139,7 @@ public struct IncidentSync: Sendable {
                 for record in records {
                     guard let link = bySysID[record.sysID] else { continue }
                     if let updated = record["sys_updated_on"], updated > (maxSeen ?? "") { maxSeen = updated }
-                    if record["state"] == link.state {
+                    if record["state"].map(IncidentState.init(rawValue:)) == link.state {
                         if let updated = record["sys_updated_on"], updated != link.sysUpdatedOn { touched.append((link.id, updated)) }
                     } else if try await apply(record, to: link, resolved: resolved, logger: logger) {
                         report.changes += 1
@@ -166,10 +166,11 @@ public struct IncidentSync: Sendable {
 
     /// Records a state change made in ServiceNow; `true` if it was one (and was published).
     private func apply(_ record: ServiceNowRecord, to link: TicketLink, resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> Bool {
-        guard let state = record["state"], !state.isEmpty, state != link.state else { return false }
+        guard let raw = record["state"], !raw.isEmpty, IncidentState(rawValue: raw) != link.state else { return false }
+        let state = IncidentState(rawValue: raw)
         let alertStatus = configuration.alertStatusByState[state] ?? link.alertStatus
         let ticket = TicketEvent.Ticket(table: link.table, sysID: link.sysID!, number: record["number"] ?? link.number ?? "",
-                                        url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: link.sysID!), state: state)
+                                        url: link.url ?? resolved.instance.recordLink(table: link.table, sysID: link.sysID!), state: state.rawValue)
         let event = TicketEvent(type: .stateChanged, customerID: link.customerID, networkID: link.networkID, alertID: link.alertID,
                                 causeEventID: nil, ticket: ticket, alertStatus: alertStatus)
         let changed = try await pool.withTransaction { connection in
@@ -178,19 +179,20 @@ public struct IncidentSync: Sendable {
             // the worker's own updates are never echoed back.
             let rows = try await connection.query("""
                 UPDATE ticket_links SET state = $3, sys_updated_on = $4, alert_status = $5,
-                    status = CASE WHEN $3 IN ('7', '8') THEN 'closed' ELSE status END,
+                    status = CASE WHEN $3 = ANY(string_to_array($6, ',')) THEN 'closed' ELSE status END,
                     resolved_at = CASE WHEN $5 = 'resolved' THEN COALESCE(resolved_at, now()) ELSE NULL END,
                     updated_at = now()
                 WHERE id = $1 AND state IS NOT DISTINCT FROM $2 AND status = 'open'
                   AND (claimed_by IS NULL OR claim_expires_at < now())
                 RETURNING id
-                """, [.int(link.id), .text(link.state), .text(state), .text(record["sys_updated_on"]), .text(alertStatus)])
+                """, [.int(link.id), .text(link.state?.rawValue), .text(state.rawValue), .text(record["sys_updated_on"]), .text(alertStatus.rawValue),
+                      .text(IncidentState.finalStates.map(\.rawValue).joined(separator: ","))])
             guard !rows.isEmpty else { return false }
             try await TicketStore.enqueue(connection, event)
             return true
         }
         if changed {
-            logger.info("state changed in ServiceNow", metadata: ["servicenow.number": "\(ticket.number)", "state": "\(link.state ?? "") → \(state)",
+            logger.info("state changed in ServiceNow", metadata: ["servicenow.number": "\(ticket.number)", "state": "\(link.state?.rawValue ?? "") → \(state)",
                                                                   "alert_status": "\(alertStatus)", "servicenow.updated_by": "\(record["sys_updated_by"] ?? "")"])
         }
         return changed
@@ -207,7 +209,7 @@ public struct IncidentSync: Sendable {
         }
         guard missing else { return false }
         do {
-            let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "", url: link.url ?? "", state: IncidentState.deleted)
+            let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "", url: link.url ?? "", state: IncidentState.deleted.rawValue)
             let event = TicketEvent(type: .stateChanged, customerID: link.customerID, networkID: link.networkID, alertID: link.alertID,
                                     causeEventID: nil, ticket: ticket, alertStatus: nil)
             let marked = try await pool.withTransaction { connection in

@@ -2,7 +2,6 @@ import AMQP
 import Foundation
 import ITSMCore
 import Logging
-import Postgres
 import ServiceNow
 
 /// Settles one delivery from a work queue: validates it, hands it to the right handler, and
@@ -124,7 +123,7 @@ public struct MessageProcessor: Sendable {
             settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false, failure: failure, logger: logger)
         } catch let failure as RetryableFailure {
             settlement = await retryOrGiveUp(delivery, queue: queue, event: event, attempt: attempt, failure: failure, logger: logger)
-        } catch let error as PostgresError where error.databaseUnavailable {
+        } catch let error as any StorageFailure where error.storeUnavailable {
             // The database is away (restart, failover, outage): no fault of the message. It waits
             // in the retry queues without using up its attempts, however long the outage lasts.
             settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false,
@@ -172,7 +171,7 @@ public struct MessageProcessor: Sendable {
         do {
             try await alerts.tickets.markProcessed(event: event, outcome: "ticket_failed",
                                                    outgoing: alerts.failure(event, code: code, message: "gave up after \(attempt) attempts: \(message)"))
-        } catch let error as PostgresError where error.isUniqueViolation {
+        } catch let error as any StorageFailure where error.isConflict {
             // Processed meanwhile by another attempt.
         } catch {
             logger.error("could not record the failure; the message will be redelivered", metadata: ["error": "\(error)"])

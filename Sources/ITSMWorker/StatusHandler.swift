@@ -10,13 +10,16 @@ import ServiceNow
 /// `occurred_at`: every event is recorded, writes to one ticket are serialized by a short claim,
 /// and only the newest waiting event is applied, and only if it is newer than the last applied.
 public struct StatusHandler: Sendable {
-    let tickets: TicketStore
+    let tickets: any TicketRepository
     let resolver: IntegrationResolver
     let workerID: String
     let claimLease: Duration
     let circuits: InstanceCircuits
+    let clock: any WallClock
 
-    public init(tickets: TicketStore, resolver: IntegrationResolver, circuits: InstanceCircuits, workerID: String, claimLease: Duration) {
+    public init(tickets: any TicketRepository, resolver: IntegrationResolver, circuits: InstanceCircuits, workerID: String, claimLease: Duration,
+                clock: any WallClock = SystemWallClock()) {
+        self.clock = clock
         self.circuits = circuits
         self.tickets = tickets
         self.resolver = resolver
@@ -30,7 +33,7 @@ public struct StatusHandler: Sendable {
             try await tickets.recordStatusEvent(event)
             let newest = try await tickets.link(customerID: event.customerID, alertID: event.alert.id)
             guard let link = newest, link.status == .open else {
-                if let newest, newest.isBeingCreated(lease: claimLease) {
+                if let newest, newest.isBeingCreated(lease: claimLease, now: clock.now) {
                     // The creation's completion statement may have read the waiting events
                     // before this one was recorded: try again once the ticket exists.
                     return .busy
@@ -74,16 +77,19 @@ public struct StatusHandler: Sendable {
                                              applied: nil, processed: trigger, outcome: "already_applied", outgoing: nil)
             return .duplicate
         }
-        if let last = claimed.statusEventAt, waiting.occurredAt <= last {
+        let alertStatus: AlertStatus
+        switch TicketLifecycle.status(waiting.kind, occurredAt: waiting.occurredAt, on: claimed) {
+        case .stale:
             try await tickets.completeStatus(link: claimed, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
                                              applied: waiting.event, processed: trigger, outcome: "stale", outgoing: nil)
             logger.info("status event older than the last one applied; ignored")
             return .skipped(reason: "stale")
-        }
-        if let state = claimed.state, IncidentState.isFinal(state) {
+        case .ticketClosed:
             try await tickets.completeStatus(link: claimed, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
                                              linkStatus: .closed, applied: waiting.event, processed: trigger, outcome: "ticket_closed", outgoing: nil)
             return .skipped(reason: "ticket_closed")
+        case .apply(let status):
+            alertStatus = status
         }
         guard let sysID = claimed.sysID else { return .busy }
         let settings = resolved.integration.settings
@@ -94,14 +100,13 @@ public struct StatusHandler: Sendable {
         } catch {
             return try await handleRefusal(error, link: claimed, waiting: waiting, trigger: trigger, resolved: resolved, logger: logger)
         }
-        let alertStatus = waiting.kind == .resolved ? "resolved" : "acknowledged"
-        let state = record["state"] ?? fields["state"] ?? claimed.state ?? ""
+        let state = (record["state"] ?? fields["state"]).map(IncidentState.init(rawValue:)) ?? claimed.state ?? ""
         let ticket = TicketEvent.Ticket(table: claimed.table, sysID: sysID, number: record["number"] ?? claimed.number ?? "",
-                                        url: claimed.url ?? resolved.instance.recordLink(table: claimed.table, sysID: sysID), state: state)
+                                        url: claimed.url ?? resolved.instance.recordLink(table: claimed.table, sysID: sysID), state: state.rawValue)
         let outgoing = TicketEvent(type: .updated, customerID: claimed.customerID, networkID: claimed.networkID, alertID: claimed.alertID,
                                    causeEventID: waiting.eventID, ticket: ticket, alertStatus: alertStatus)
-        try await tickets.completeStatus(link: claimed, workerID: workerID, record: (state, record["sys_updated_on"]), alertStatus: alertStatus,
-                                         statusEventAt: waiting.occurredAt, resolvedAt: .some(waiting.kind == .resolved ? Date() : nil),
+        try await tickets.completeStatus(link: claimed, workerID: workerID, record: WrittenRecord(state: state, sysUpdatedOn: record["sys_updated_on"]), alertStatus: alertStatus,
+                                         statusEventAt: waiting.occurredAt, resolvedAt: .some(waiting.kind == .resolved ? clock.now : nil),
                                          applied: waiting.event, processed: trigger, outcome: "applied", outgoing: outgoing)
         logger.info("ticket updated from Ceburu", metadata: ["servicenow.number": "\(ticket.number)", "state": "\(state)", "alert_status": "\(alertStatus)"])
         return .ticketUpdated(number: ticket.number)
@@ -120,9 +125,9 @@ public struct StatusHandler: Sendable {
         }
         if error.kind == .forbidden, let sysID = link.sysID,
            let current = try? await resolved.session.get(table: link.table, sysID: sysID, fields: ["state", "sys_updated_on"]),
-           let state = current["state"], IncidentState.isFinal(state) {
+           let state = current["state"].map(IncidentState.init(rawValue:)), state.isFinal {
             // Closed or canceled in ServiceNow meanwhile: not written to.
-            try await tickets.completeStatus(link: link, workerID: workerID, record: (state, current["sys_updated_on"]), alertStatus: nil,
+            try await tickets.completeStatus(link: link, workerID: workerID, record: WrittenRecord(state: state, sysUpdatedOn: current["sys_updated_on"]), alertStatus: nil,
                                              statusEventAt: nil, resolvedAt: nil, linkStatus: .closed, applied: waiting.event, processed: trigger,
                                              outcome: "ticket_closed", outgoing: nil)
             return .skipped(reason: "ticket_closed")
@@ -142,7 +147,7 @@ public struct StatusHandler: Sendable {
         var fields = [settings.notesField: note]
         switch status.kind {
         case .resolved:
-            fields["state"] = settings.resolvedState
+            fields["state"] = settings.resolvedState.rawValue
             fields["close_code"] = settings.closeCode
             let context: [String: Any] = ["actor": actor, "note": status.note ?? "", "alert": ["id": status.alertID],
                                           "occurred_at": AlertEvent.formatTimestamp(status.occurredAt)]
@@ -150,7 +155,7 @@ public struct StatusHandler: Sendable {
             // The data policy refuses a resolve without close notes.
             fields["close_notes"] = closeNotes.isEmpty ? "Resolved in Ceburu" : closeNotes
         default:
-            fields["state"] = settings.acknowledgedState
+            fields["state"] = settings.acknowledgedState.rawValue
         }
         return fields
     }

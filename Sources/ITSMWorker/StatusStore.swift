@@ -2,35 +2,17 @@ import Foundation
 import ITSMCore
 import Postgres
 
-/// A status event as kept in `status_events`.
-public struct StoredStatusEvent: Sendable, Equatable {
-    public var eventID: String
-    public var customerID: String
-    public var networkID: String
-    public var alertID: String
-    public var kind: AlertEvent.Kind
-    public var occurredAt: Date
-    public var actorName: String?
-    public var actorEmail: String?
-    public var note: String?
-
+extension StoredStatusEvent {
     init(_ row: PostgresRow) throws {
-        eventID = try row["event_id"].string()
-        customerID = try row["customer_id"].string()
-        networkID = try row["network_id"].string()
-        alertID = try row["alert_id"].string()
-        kind = try row["kind"].string() == "resolved" ? .resolved : .acknowledged
-        occurredAt = try row["occurred_at"].date()
-        actorName = try row["actor_name"].optionalString()
-        actorEmail = try row["actor_email"].optionalString()
-        note = try row["note"].optionalString()
-    }
-
-    /// The event as the handlers see it.
-    var event: AlertEvent {
-        AlertEvent(eventID: eventID, kind: kind, occurredAt: occurredAt, customerID: customerID, networkID: networkID,
-                   alert: AlertEvent.Alert(id: alertID, type: "", labels: [:]),
-                   actor: AlertEvent.Actor(name: actorName, email: actorEmail), note: note)
+        self.init(eventID: try row["event_id"].string(),
+                  customerID: try row["customer_id"].string(),
+                  networkID: try row["network_id"].string(),
+                  alertID: try row["alert_id"].string(),
+                  kind: try row["kind"].string() == "resolved" ? .resolved : .acknowledged,
+                  occurredAt: try row["occurred_at"].date(),
+                  actorName: try row["actor_name"].optionalString(),
+                  actorEmail: try row["actor_email"].optionalString(),
+                  note: try row["note"].optionalString())
     }
 }
 
@@ -76,10 +58,9 @@ extension TicketStore {
     /// Stores what a status write did (or why it did nothing) and releases the claim, in one
     /// transaction: the link's state and Ceburu status, the applied status event (and the older
     /// ones it supersedes), the processed mark, and the outgoing event.
-    public func completeStatus(link: TicketLink, workerID: String, record: (state: String, sysUpdatedOn: String?)?,
-                               alertStatus: String?, statusEventAt: Date?, resolvedAt: Date??, linkStatus: TicketLink.Status? = nil,
-                               reopened: Bool = false, applied: AlertEvent?, processed: AlertEvent?, outcome: String,
-                               outgoing: TicketEvent?) async throws {
+    public func completeStatus(link: TicketLink, workerID: String, record: WrittenRecord?, alertStatus: AlertStatus?, statusEventAt: Date?,
+                               resolvedAt: Date??, linkStatus: TicketLink.Status?, reopened: Bool, applied: AlertEvent?, processed: AlertEvent?,
+                               outcome: String, outgoing: TicketEvent?) async throws {
         try await pool.withTransaction { connection in
             var resolvedValue: PostgresValue = .null
             var setResolved = false
@@ -92,7 +73,7 @@ extension TicketStore {
                     status = COALESCE($9, status), reopen_count = reopen_count + $10,
                     claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
                 WHERE id = $1 AND (claimed_by = $2 OR claimed_by IS NULL)
-                """, [.int(link.id), .text(workerID), .text(record?.state), .text(record?.sysUpdatedOn), .text(alertStatus),
+                """, [.int(link.id), .text(workerID), .text(record?.state.rawValue), .text(record?.sysUpdatedOn), .text(alertStatus?.rawValue),
                       .timestamp(statusEventAt), .bool(setResolved), resolvedValue, .text(linkStatus?.rawValue), .int(reopened ? 1 : 0)])
             if let applied {
                 try await connection.execute("UPDATE status_events SET applied_at = now(), outcome = $2 WHERE event_id = $1",
@@ -119,7 +100,7 @@ extension TicketStore {
 
     /// Closes a ticket that can no longer be written (Closed/Canceled in ServiceNow, or past the
     /// reopen window) and claims a new one for the alert in the same transaction.
-    public func supersede(link: TicketLink, event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> Claim {
+    public func supersede(link: TicketLink, event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> TicketClaim {
         try await pool.execute("""
             UPDATE ticket_links SET status = 'closed', claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
             WHERE id = $1 AND status = 'open'

@@ -3,7 +3,7 @@ import ITSMCore
 import Postgres
 
 /// Ticket links, processed events and the outbox, with the transactions that keep them in step.
-public struct TicketStore: Sendable {
+public struct TicketStore: TicketRepository {
     let pool: PostgresPool
     /// Woken right after every commit here that queued an event, so the event goes out while
     /// the handler is still settling its message (looking for waiting status events,
@@ -13,16 +13,6 @@ public struct TicketStore: Sendable {
     public init(pool: PostgresPool, outbox: OutboxSignal? = nil) {
         self.pool = pool
         self.outbox = outbox
-    }
-
-    public enum Claim: Sendable {
-        /// This worker may create the ticket. With `mustLookUp`, an earlier attempt may already
-        /// have created it: search by correlation_id before creating.
-        case claimed(TicketLink, mustLookUp: Bool)
-        /// The alert already has an open ticket.
-        case open(TicketLink)
-        /// Another attempt holds the claim; try again later.
-        case busy
     }
 
     /// Whether the customer's event had its effect already. Event ids are the customer's: the
@@ -43,7 +33,7 @@ public struct TicketStore: Sendable {
     }
 
     /// Claims the right to create the ticket for an alert, or reports its open ticket.
-    public func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> Claim {
+    public func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> TicketClaim {
         let leaseSeconds = lease.seconds
         // The usual case, an alert seen for the first time, in one statement: no link at all
         // means generation 0 and nothing to look up. A concurrent claim that inserted first makes
@@ -66,10 +56,10 @@ public struct TicketStore: Sendable {
                 WHERE customer_id = $1 AND alert_id = $2 AND status IN ('pending', 'open')
                 FOR UPDATE
                 """, [.text(event.customerID), .text(event.alert.id)])
-            if let row = live.first {
-                let link = try TicketLink(row)
-                if link.status == .open { return .open(link) }
-                if link.claimedBy != nil, let expires = link.claimExpiresAt, expires > Date() { return .busy }
+            switch TicketLifecycle.claim(live: try live.first.map(TicketLink.init), now: Date()) {
+            case .open(let link): return .open(link)
+            case .busy: return .busy
+            case .takeOver(let link):
                 let taken = try await connection.query("""
                     UPDATE ticket_links
                     SET claimed_by = $2, claim_expires_at = now() + make_interval(secs => $3),
@@ -77,6 +67,8 @@ public struct TicketStore: Sendable {
                     WHERE id = $1 RETURNING *
                     """, [.int(link.id), .text(workerID), .double(leaseSeconds)])
                 return .claimed(try TicketLink(taken[0]), mustLookUp: true)
+            case .createNew:
+                break
             }
             let history = try await connection.query("""
                 SELECT count(*) AS tickets, max(id) AS latest FROM ticket_links WHERE customer_id = $1 AND alert_id = $2
@@ -97,11 +89,6 @@ public struct TicketStore: Sendable {
             guard let row = inserted.first else { return .busy }
             return .claimed(try TicketLink(row), mustLookUp: false)
         }
-    }
-
-    /// The claim was lost to another worker (it expired while this one was still working).
-    public struct LostClaim: Error, CustomStringConvertible {
-        public var description: String { "the claim on the ticket expired and was taken over" }
     }
 
     /// Stores the created ticket, marks the event processed and queues `ticket.created`, in one
@@ -172,7 +159,7 @@ public struct TicketStore: Sendable {
     }
 
     /// Marks an event processed with no other effect (skips, failures before any ticket).
-    public func markProcessed(event: AlertEvent, outcome: String, outgoing: TicketEvent? = nil) async throws {
+    public func markProcessed(event: AlertEvent, outcome: String, outgoing: TicketEvent?) async throws {
         try await pool.withTransaction { connection in
             try await Self.markProcessed(connection, event: event, outcome: outcome)
             if let outgoing { try await Self.enqueue(connection, outgoing) }

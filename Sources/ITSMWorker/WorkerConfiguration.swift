@@ -1,3 +1,4 @@
+import ITSMCore
 import AMQP
 import Foundation
 import Postgres
@@ -93,7 +94,7 @@ public struct WorkerConfiguration: Sendable {
     /// How long instance metadata (fields, choices, reference lookups) is cached.
     public var metadataCacheTTL: Duration
     /// ServiceNow incident state → Ceburu alert status, for `ticket.state_changed`.
-    public var alertStatusByState: [String: String]
+    public var alertStatusByState: [IncidentState: AlertStatus]
     /// `ITSM_` variables that mean nothing to the worker (typos, usually); logged at start.
     public var unknownSettings: [String] = []
 
@@ -142,7 +143,7 @@ public struct WorkerConfiguration: Sendable {
         circuitThreshold = 5
         circuitOpenFor = .seconds(30)
         instanceMaxInFlight = 8
-        alertStatusByState = ["1": "open", "2": "acknowledged", "3": "acknowledged", "6": "resolved", "7": "resolved", "8": "resolved"]
+        alertStatusByState = [.new: .open, .inProgress: .acknowledged, .onHold: .acknowledged, .resolved: .resolved, .closed: .resolved, .canceled: .resolved]
     }
 
     /// Reads the configuration. `file` holds `KEY=value` lines; the environment wins over it.
@@ -252,13 +253,13 @@ public struct WorkerConfiguration: Sendable {
         instanceMaxInFlight = try reader.int("ITSM_INSTANCE_MAX_IN_FLIGHT", in: 1...1000) ?? (instanceConcurrency * 2)
         let pairs = reader.list("ITSM_STATE_MAP")
         if !pairs.isEmpty {
-            var map: [String: String] = [:]
+            var map: [IncidentState: AlertStatus] = [:]
             for pair in pairs {
                 let parts = pair.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, ["open", "acknowledged", "resolved"].contains(parts[1]) else {
+                guard parts.count == 2, let status = AlertStatus(rawValue: parts[1]) else {
                     throw ConfigurationError(variable: "ITSM_STATE_MAP", reason: "expected state=open|acknowledged|resolved pairs, got '\(pair)'")
                 }
-                map[parts[0]] = parts[1]
+                map[IncidentState(rawValue: parts[0])] = status
             }
             alertStatusByState = map
         }

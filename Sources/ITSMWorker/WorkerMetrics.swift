@@ -1,3 +1,4 @@
+import ITSMCore
 import CoreMetrics
 import Foundation
 import Metrics

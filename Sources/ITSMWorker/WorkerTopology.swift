@@ -1,3 +1,4 @@
+import ITSMCore
 import AMQP
 
 /// The exchanges and queues the worker declares, named from the configuration.

@@ -36,8 +36,8 @@ struct IntegrationCommand: AsyncParsableCommand {
             guard let key = configuration.secretKey else { throw fail(SecretBoxError.noKey.description, code: configurationExitCode) }
             let box = try SecretBox(currentKey: key, previousKeys: configuration.previousSecretKeys)
             var settings = IntegrationSettings()
-            if let acknowledgedState { settings.acknowledgedState = acknowledgedState }
-            if let resolvedState { settings.resolvedState = resolvedState }
+            if let acknowledgedState { settings.acknowledgedState = IncidentState(rawValue: acknowledgedState) }
+            if let resolvedState { settings.resolvedState = IncidentState(rawValue: resolvedState) }
             if let closeCode { settings.closeCode = closeCode }
             if let closeNotes { settings.closeNotes = closeNotes }
             if let notesField {

@@ -25,7 +25,7 @@ struct TicketCommand: AsyncParsableCommand {
                 let links = try rows.map { row -> [String: String] in
                     ["customer_id": try row["customer_id"].string(), "status": try row["status"].string(),
                      "number": try row["number"].optionalString() ?? "-", "sys_id": try row["sys_id"].optionalString() ?? "-",
-                     "url": try row["url"].optionalString() ?? "-", "state": IncidentState.label(try row["state"].optionalString() ?? "-"),
+                     "url": try row["url"].optionalString() ?? "-", "state": IncidentState(rawValue: try row["state"].optionalString() ?? "-").label,
                      "alert_status": try row["alert_status"].string(), "warnings": try row["warnings"].string(),
                      "created_at": AlertEvent.formatTimestamp(try row["created_at"].date())]
                 }

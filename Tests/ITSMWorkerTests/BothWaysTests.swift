@@ -53,7 +53,7 @@ struct BothWaysTests {
         #expect((resolvedEvent["ticket"] as? [String: Any])?["state"] as? String == "6")
         let link = try #require(try await stack.link(alertID: "a1"))
         #expect(link.state == "6")
-        #expect(link.alertStatus == "resolved")
+        #expect(link.alertStatus == .resolved)
         #expect(link.sysUpdatedOn == incident["sys_updated_on"])
         // Each update asked for only the fields the worker reads back (sys_updated_on above is
         // one of them).
@@ -165,7 +165,7 @@ struct BothWaysTests {
         #expect(changed["alert_id"] as? String == "c1")
         #expect(changed["alert_status"] as? String == "resolved")
         #expect((changed["ticket"] as? [String: Any])?["state"] as? String == "6")
-        #expect(try await stack.link(alertID: "c1")?.alertStatus == "resolved")
+        #expect(try await stack.link(alertID: "c1")?.alertStatus == .resolved)
 
         let third = await worker.runtime.sync.syncAll()
         #expect(third.first?.changes == 0)

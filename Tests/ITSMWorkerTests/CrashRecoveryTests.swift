@@ -1,4 +1,5 @@
 import Foundation
+import ITSMCore
 import ITSMWorker
 import Postgres
 import ServiceNowSimulator

@@ -1,4 +1,4 @@
-import ITSMWorker
+import ITSMCore
 import Testing
 
 struct TicketLinkTests {
