@@ -41,6 +41,9 @@ public final class InstanceCircuits: Sendable {
     /// Permit-wait timers still running (for tests).
     var runningTimers: Int { lot.runningTimers }
 
+    /// Messages waiting for a permit (for tests).
+    var waiting: Int { lot.bookkeeping.parked }
+
     public init(threshold: Int = 5, openFor: Duration = .seconds(30), maxInFlight: Int = 8, permitWait: Duration = .seconds(2),
                 onChange: @escaping @Sendable (String, CircuitState) -> Void = { _, _ in }) {
         self.threshold = threshold

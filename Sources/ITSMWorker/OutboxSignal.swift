@@ -30,7 +30,7 @@ public final class OutboxSignal: Sendable {
     }
 
     /// Waits in progress and the bookkeeping they left (tests: both 0 between waits).
-    var bookkeeping: (waiting: Int, unsettled: Int) {
+    public var bookkeeping: (waiting: Int, unsettled: Int) {
         let (parked, unsettled) = lot.bookkeeping
         return (parked, unsettled)
     }

@@ -75,9 +75,9 @@ struct AlertToIncidentTests {
         try await ConfigurationStore(pool: stack.pool).saveIntegration(customerID: "cust-2", instanceURL: stack.simulatorURLs[0], clientID: "worker-client",
                                                                        sealedSecret: try SecretBox(currentKey: strangerKey).seal("x", customerID: "cust-2"), settings: IntegrationSettings())
         try await stack.addMapping(customer: "cust-2", network: "net-1")
-        try await stack.startWorker()
-        // Let the relay's first poll at start-up pass.
-        try await Task.sleep(for: .milliseconds(500))
+        let worker = try await stack.startWorker()
+        // The relay's first poll at start-up is done once it waits on the signal.
+        #expect(await stack.eventually { worker.runtime.outboxSignal.bookkeeping.waiting == 1 })
         let within = 10.0
 
         try await stack.publishRaised(alertID: "woken")

@@ -1,8 +1,10 @@
+import AMQP
 import Foundation
 import ITSMCore
 import ITSMWorker
 import Postgres
 import ServiceNowSimulator
+import TestSupport
 import Testing
 
 /// A worker as its own process (the built `itsm-worker` binary).
@@ -41,8 +43,7 @@ final class WorkerProcess: @unchecked Sendable {
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
     func waitForExit(within seconds: Double) async -> Int32? {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        await eventually(seconds) { !process.isRunning }
         return process.isRunning ? nil : process.terminationStatus
     }
 
@@ -131,7 +132,8 @@ struct CrashRecoveryTests {
         try await stack.publishRaised(alertID: "slow")
         #expect(await stack.eventually(20) { await stack.simulator.store.peakConcurrency() >= 1 }, "\(worker.log)")
         worker.signal(SIGTERM)
-        try await Task.sleep(for: .milliseconds(500))
+        // The graceful shutdown has begun once the worker stopped consuming; it still waits.
+        #expect(await stack.eventually(10) { (try? await stack.publisher.inspectQueue(stack.topology.alertsQueue).consumerCount) == 0 })
         #expect(worker.process.isRunning, "the first signal should wait for the hanging call")
         worker.signal(SIGTERM)
         #expect(await worker.waitForExit(within: 5) == 130, "\(worker.log)")

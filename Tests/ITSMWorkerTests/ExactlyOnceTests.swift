@@ -21,7 +21,7 @@ struct ExactlyOnceTests {
         for (customer, network) in networks {
             try await stack.addMapping(customer: customer, network: network, fields: #"{"short_description": "{{alert.title}} [\#(network)]", "category": "network", "description": "network \#(network)"}"#)
         }
-        try await stack.startWorker()
+        let worker = try await stack.startWorker()
         var expected: [String: (customer: String, network: String)] = [:]
         var unmapped = 0
         for n in 0..<100 {
@@ -34,8 +34,8 @@ struct ExactlyOnceTests {
         }
         // An alert for a customer without an integration is skipped too.
         try await stack.publishRaised(customer: "cust-unknown", network: "net-x", alertID: "a-unknown")
-        #expect(await stack.eventually(30) { stack.events.ofType("ticket.created").count >= expected.count })
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(await stack.eventually(30) { stack.settled(worker, type: "alert.raised") >= 101 })
+        #expect(try await stack.eventsCaughtUp())
         #expect(stack.events.ofType("ticket.created").count == expected.count)
         var total = 0
         for (index, customer) in customers.enumerated() {
@@ -59,12 +59,12 @@ struct ExactlyOnceTests {
         let stack = try await TestStack.make()
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
-        try await stack.startWorker()
+        let worker = try await stack.startWorker()
         let alertID = "trg-dup"
         let eventID = UUID().uuidString.lowercased()
         for _ in 0..<5 { try await stack.publishRaised(alertID: alertID, eventID: eventID) }
-        #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
-        try await Task.sleep(for: .seconds(1))
+        #expect(await stack.eventually { stack.settled(worker, type: "alert.raised") >= 5 })
+        #expect(try await stack.eventsCaughtUp())
         #expect(await stack.incidents().count == 1)
         #expect(stack.events.forAlert(alertID).count == 1)
         let processed = try await stack.pool.query("SELECT outcome FROM processed_events WHERE event_id = $1", [.text(eventID)])
@@ -88,7 +88,8 @@ struct ExactlyOnceTests {
         let stack = try await TestStack.make(configureSimulator: { $0.baseLatency = .milliseconds(20) })
         try await stack.addIntegration(customer: "cust-1")
         try await stack.addMapping(customer: "cust-1", network: "net-1")
-        for name in ["w1", "w2", "w3"] { try await stack.startWorker(name: name) }
+        var workers: [RunningWorker] = []
+        for name in ["w1", "w2", "w3"] { workers.append(try await stack.startWorker(name: name)) }
         let alerts = (0..<300).map { "alert-\($0)" }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for alertID in alerts {
@@ -100,8 +101,9 @@ struct ExactlyOnceTests {
             }
             try await group.waitForAll()
         }
-        #expect(await stack.eventually(60) { await stack.incidents().count >= 300 && stack.events.ofType("ticket.created").count >= 300 })
-        try await Task.sleep(for: .seconds(1))
+        // 300 alerts, 30 of them (ending in 7) published three times.
+        #expect(await stack.eventually(60) { stack.settled(workers[0], workers[1], workers[2], type: "alert.raised") >= 360 })
+        #expect(try await stack.eventsCaughtUp())
         let incidents = await stack.incidents()
         let byAlert = Dictionary(grouping: incidents, by: { $0["correlation_display"]! })
         #expect(incidents.count == 300)

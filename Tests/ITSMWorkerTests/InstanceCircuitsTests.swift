@@ -1,5 +1,6 @@
 @testable import ITSMWorker
 import Synchronization
+import TestSupport
 import Testing
 
 /// The circuit breaker and bulkhead as pure logic (the end-to-end behaviour is in OperationsTests).
@@ -11,7 +12,7 @@ struct InstanceCircuitsTests {
         _ = try await circuits.enter("a")
         let started = ContinuousClock.now
         let third = Task { try await circuits.enter("a") }
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await eventually(5) { circuits.waiting == 1 })
         circuits.leave(first, outcome: .success)
         _ = try await third.value
         #expect(ContinuousClock.now - started < .seconds(5), "the waiter was not handed the freed permit")
@@ -44,7 +45,7 @@ struct InstanceCircuitsTests {
         let waiting = Task { () -> Bool in
             do throws(RetryableFailure) { _ = try await circuits.enter("a"); return true } catch { return !error.parked }
         }
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually(5) { circuits.waiting == 1 })
         // The queue holds one waiter (the cap): the next one is parked at once.
         let started = ContinuousClock.now
         await #expect(throws: RetryableFailure.self) { try await circuits.enter("a") }
@@ -59,7 +60,7 @@ struct InstanceCircuitsTests {
         let waiting = Task { () -> String in
             do throws(RetryableFailure) { _ = try await circuits.enter("a"); return "admitted" } catch { return error.parked ? "parked" : "other" }
         }
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(await eventually(5) { circuits.waiting == 1 })
         circuits.leave(permit, outcome: .failure)
         #expect(await waiting.value == "parked")
         #expect(ContinuousClock.now - started < .seconds(5))

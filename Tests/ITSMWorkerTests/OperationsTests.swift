@@ -119,7 +119,10 @@ struct OperationsTests {
         #expect(await stack.incidents(simulator: 0).isEmpty)
         #expect(await stack.eventually(15) { worker.runtime.circuits.state(stack.simulatorURLs[0]) == .open })
         await stack.simulators[0].store.clearRequests()
-        try await Task.sleep(for: .seconds(1))
+        // The sick customer's messages come back from the retry queue and are parked again.
+        let parked = stack.counter(worker, "itsm_parked_total")
+        #expect(await stack.eventually(2.5) { stack.counter(worker, "itsm_parked_total") >= parked + 5 })
+        #expect(worker.runtime.circuits.state(stack.simulatorURLs[0]) == .open)
         // While the circuit is open the sick instance gets no traffic: parked, not hammered.
         let requestsWhileOpen = await stack.simulators[0].store.requests().count
         #expect(requestsWhileOpen == 0, "the failing instance got \(requestsWhileOpen) requests while its circuit was open")

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import ITSMWorker
 
@@ -25,7 +26,7 @@ struct OutboxSignalTests {
         await signal.wait(timeout: .milliseconds(50))
         let started = ContinuousClock.now
         let waiter = Task { await signal.wait(timeout: .seconds(30)) }
-        while signal.bookkeeping.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await eventually(5) { signal.bookkeeping.waiting == 1 })
         signal.notify()
         await waiter.value
         #expect(ContinuousClock.now - started < .seconds(10), "the notification did not wake the waiter")
@@ -42,7 +43,7 @@ struct OutboxSignalTests {
         let signal = OutboxSignal()
         let started = ContinuousClock.now
         let waiter = Task { await signal.wait(timeout: .seconds(30)) }
-        while signal.bookkeeping.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await eventually(5) { signal.bookkeeping.waiting == 1 })
         waiter.cancel()
         await waiter.value
         #expect(ContinuousClock.now - started < .seconds(10))

@@ -271,7 +271,42 @@ final class TestStack: Sendable {
     /// Waits until `condition` holds or `seconds` pass; returns whether it held.
     @discardableResult
     func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        try await ITSMWorkerTests.eventually(seconds, condition)
+        try await TestSupport.eventually(seconds, condition)
+    }
+
+    /// Everything the worker had queued in its outbox has reached `events`: waits until the
+    /// outbox holds nothing unpublished (a row is marked published only once the broker
+    /// confirmed it), then sends a marker through the events exchange and waits for it, since
+    /// the collector's queue delivers in order. The positive end of a "nothing more was
+    /// published" check, instead of a quiet period.
+    func eventsCaughtUp(within seconds: Double = 20) async throws -> Bool {
+        let drained = await eventually(seconds) {
+            (try? await pool.query("SELECT 1 FROM outbox WHERE published_at IS NULL LIMIT 1").isEmpty) == true
+        }
+        guard drained else { return false }
+        let marker = UUID().uuidString
+        try await publisher.publish(Array(#"{"type":"\#(EventCollector.markerType)","marker":"\#(marker)"}"#.utf8),
+                                    exchange: configuration.eventsExchange, routingKey: EventCollector.markerType)
+        return await eventually(seconds) { events.sawMarker(marker) }
+    }
+
+    /// How many messages of `type` (`alert.resolved`, ...) the workers have settled for good
+    /// (acknowledged with any outcome, duplicates included, or dead-lettered; not sent to a
+    /// retry queue), as their metrics count them: the marker that every copy of a message
+    /// published so far was handled.
+    func settled(_ workers: RunningWorker..., type: String) -> Int {
+        workers.flatMap { $0.runtime.metrics.render().split(separator: "\n") }
+            .filter { $0.hasPrefix("itsm_messages_total{type=\"\(type)\",") && !$0.contains("outcome=\"retry\"") && !$0.contains("outcome=\"requeued\"") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0) { $0 + Int($1) }
+    }
+
+    /// A counter of the worker's metrics, summed over its labels.
+    func counter(_ worker: RunningWorker, _ name: String) -> Int {
+        worker.runtime.metrics.render().split(separator: "\n")
+            .filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0) { $0 + Int($1) }
     }
 
     /// Messages in the dead-letter queue (consumed and acked).
@@ -290,7 +325,11 @@ final class TestStack: Sendable {
             }
         }
         await eventually(seconds) { collected.withLock { $0.count } >= count }
-        try await Task.sleep(for: .milliseconds(300))
+        // Anything beyond `count` that is already queued is taken too, so a test that expects
+        // exactly `count` sees the extras; what the worker has yet to send is the test's to
+        // rule out with a marker.
+        let extra = (try? await publisher.inspectQueue(queue).messageCount) ?? 0
+        if extra > 0 { await eventually(5) { collected.withLock { $0.count } >= count + extra } }
         try? await consumer.cancel()
         task.cancel()
         return collected.withLock { $0 }
@@ -372,9 +411,16 @@ final class EventCollector: Sendable {
         return collector
     }
 
-    var all: [[String: Any]] {
+    /// The type of the markers ``TestStack/eventsCaughtUp(within:)`` sends; never in ``all``.
+    static let markerType = "test.marker"
+
+    private var decoded: [[String: Any]] {
         received.withLock { $0 }.compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
     }
+
+    var all: [[String: Any]] { decoded.filter { $0["type"] as? String != Self.markerType } }
+
+    func sawMarker(_ marker: String) -> Bool { decoded.contains { $0["marker"] as? String == marker } }
 
     func ofType(_ type: String) -> [[String: Any]] { all.filter { $0["type"] as? String == type } }
 
@@ -388,16 +434,6 @@ final class EventCollector: Sendable {
     }
 }
 
-/// Waits until `condition` holds or `seconds` pass; returns whether it held.
-@discardableResult
-func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}
 
 /// Stops every ``TestStack`` a test made once the test has ended, and waits for that. A stop left
 /// to an unstructured task after the test had not run yet when the test process exited, which

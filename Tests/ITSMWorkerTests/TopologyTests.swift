@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import ITSMWorker
 import Logging
+import TestSupport
 import Testing
 
 @Suite struct TopologyTests {
@@ -44,12 +45,7 @@ import Testing
         // A retried message comes back to its own queue through the return exchange.
         let probe = AMQPProperties(headers: ["itsm-origin-queue": .string(topology.statusQueue)])
         _ = try await connection.publish(Array("{}".utf8), exchange: "", routingKey: topology.retryQueue(attempt: 1).queue, properties: probe)
-        var arrived = false
-        for _ in 0..<40 where !arrived {
-            try await Task.sleep(for: .milliseconds(250))
-            arrived = try await connection.inspectQueue(topology.statusQueue).messageCount == 1
-        }
-        #expect(arrived)
+        #expect(await eventually(10) { (try? await connection.inspectQueue(topology.statusQueue).messageCount) == 1 })
         // Only there: not copied into the other work queues.
         #expect(try await connection.inspectQueue(topology.alertsQueue).messageCount == 0)
         #expect(try await connection.inspectQueue(topology.commandsQueue).messageCount == 0)
