@@ -23,20 +23,23 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
     public let capacity: Int
     public let ttl: Duration?
     private let state = Mutex(State())
+    private let now: @Sendable () -> ContinuousClock.Instant
 
     /// - Parameters:
     ///   - capacity: the most entries kept (at least 1).
     ///   - ttl: how long an entry is served; nil keeps it until it is evicted for room.
-    public init(capacity: Int, ttl: Duration? = nil) {
+    ///   - now: the clock expiry is measured by (tests move their own).
+    public init(capacity: Int, ttl: Duration? = nil, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.capacity = max(1, capacity)
         self.ttl = ttl
+        self.now = now
     }
 
     /// The value stored for `key`, unless it is absent or expired.
     public func value(for key: Key) -> Value? {
         state.withLock { state in
             guard let entry = state.entries[key] else { return nil }
-            if let expires = entry.expires, expires <= .now {
+            if let expires = entry.expires, expires <= now() {
                 state.entries[key] = nil
                 return nil
             }
@@ -52,7 +55,7 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
     /// cache's lock: keep it cheap and free of I/O.
     public func value(for key: Key, orInsert make: () -> Value) -> Value {
         state.withLock { state in
-            if let entry = state.entries[key], entry.expires.map({ $0 > .now }) ?? true { return entry.value }
+            if let entry = state.entries[key], entry.expires.map({ $0 > now() }) ?? true { return entry.value }
             let value = make()
             insert(value, for: key, into: &state)
             return value
@@ -75,7 +78,7 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
 
     private func insert(_ value: Value, for key: Key, into state: inout State) {
         if state.entries[key] == nil && state.entries.count >= capacity {
-            let now = ContinuousClock.now
+            let now = self.now()
             state.entries = state.entries.filter { $0.value.expires.map { $0 > now } ?? true }
             if state.entries.count >= capacity {
                 let keep = capacity / 2
@@ -85,6 +88,6 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
             }
         }
         state.nextSequence += 1
-        state.entries[key] = Entry(value: value, expires: ttl.map { ContinuousClock.now + $0 }, sequence: state.nextSequence)
+        state.entries[key] = Entry(value: value, expires: ttl.map { now() + $0 }, sequence: state.nextSequence)
     }
 }

@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 /// Collects a consumer's deliveries in the background so a test can look at them while the
@@ -29,12 +30,7 @@ final class DeliveryCollector: Sendable {
 
     /// Waits until `condition` holds for what was received, or the deadline passes.
     func wait(atMost seconds: Double = 10, until condition: ([AMQPDelivery]) -> Bool) async -> [AMQPDelivery] {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            let now = deliveries
-            if condition(now) { return now }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await eventually(seconds) { condition(deliveries) }
         return deliveries
     }
 
@@ -71,8 +67,7 @@ struct AMQPBrokerTests {
         #expect(delivery.properties.headers["x-flag"] == .bool(true))
         try await delivery.ack()
         collector.stop()
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(try await connection.inspectQueue(queue).messageCount == 0)
+        #expect(await eventually(5) { (try? await connection.inspectQueue(queue).messageCount) == 0 })
         try await connection.deleteQueue(queue)
     }
 
@@ -167,12 +162,13 @@ struct AMQPBrokerTests {
         for n in 0..<20 { try await connection.publish(Array("m\(n)".utf8), exchange: "", routingKey: queue) }
         let collector = DeliveryCollector(try await connection.consume(queue: queue, prefetch: 5))
         _ = await collector.wait { $0.count >= 5 }
-        // Give the broker time to overshoot, if it were going to.
-        try await Task.sleep(for: .milliseconds(500))
+        // The broker's own count: what it did not deliver is still ready. An overshoot would
+        // show there, whether or not it has reached the collector yet.
+        #expect(try await connection.inspectQueue(queue).messageCount == 15)
         #expect(collector.deliveries.count == 5)
         try await collector.deliveries[0].ack()
         let after = await collector.wait { $0.count >= 6 }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await connection.inspectQueue(queue).messageCount == 14)
         #expect(after.count == 6)
         #expect(collector.deliveries.count == 6)
         collector.stop()
@@ -248,8 +244,7 @@ struct AMQPBrokerTests {
         #expect(consumerConnection.recoveries >= 1)
         #expect(consumerConnection.isConnected)
         // Everything was acked after recovery: nothing is left behind.
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try await consumerConnection.inspectQueue(queue).messageCount == 0)
+        #expect(await eventually(5) { (try? await consumerConnection.inspectQueue(queue).messageCount) == 0 })
         collector.stop()
         try await consumerConnection.deleteQueue(queue)
     }
@@ -280,8 +275,7 @@ struct AMQPBrokerTests {
         let failures = results.filter { if case .failure = $0 { return true } else { return false } }.count
         print("publishes failed by the simulated loss: \(failures) of 2000")
         // Reconnecting waits out the first backoff (200 ms) and a handshake, longer on a busy machine.
-        for _ in 0..<100 where connection.recoveries == 0 { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(connection.recoveries >= 1)
+        #expect(await eventually(10) { connection.recoveries >= 1 })
         try await connection.deleteQueue(queue)
     }
 

@@ -1,4 +1,5 @@
 import Caching
+import Synchronization
 import Testing
 
 @Suite struct BoundedCacheTests {
@@ -12,14 +13,16 @@ import Testing
         #expect(cache.value(for: "customer-0") == nil)
     }
 
-    @Test func expiredEntriesAreNotServedAndMakeRoomFirst() async throws {
-        let cache = BoundedCache<String, Int>(capacity: 4, ttl: .milliseconds(50))
+    @Test func expiredEntriesAreNotServedAndMakeRoomFirst() {
+        let clock = Mutex(ContinuousClock.now)
+        let cache = BoundedCache<String, Int>(capacity: 4, ttl: .milliseconds(50), now: { clock.withLock { $0 } })
         cache.set(1, for: "a")
+        clock.withLock { $0 += .milliseconds(49) }
         #expect(cache.value(for: "a") == 1)
-        try await Task.sleep(for: .milliseconds(80))
+        clock.withLock { $0 += .milliseconds(1) }
         #expect(cache.value(for: "a") == nil)
         for key in ["b", "c", "d", "e"] { cache.set(0, for: key) }
-        try await Task.sleep(for: .milliseconds(80))
+        clock.withLock { $0 += .milliseconds(50) }
         cache.set(5, for: "f")
         #expect(cache.count == 1, "expired entries were dropped before live ones")
         #expect(cache.evictions == 0)

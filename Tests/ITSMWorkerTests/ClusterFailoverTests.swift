@@ -55,11 +55,7 @@ struct ClusterFailoverTests {
                 try await FaultInjections.run(["kill", "-9", pid])
                 // When worker w1 is connected to another node.
                 moved = Task {
-                    for _ in 0..<600 {
-                        if first.runtime.amqp.isConnected && first.runtime.amqp.currentNode != victim { return Date() }
-                        try? await Task.sleep(for: .milliseconds(50))
-                    }
-                    return nil
+                    await eventually(30) { first.runtime.amqp.isConnected && first.runtime.amqp.currentNode != victim } ? Date() : nil
                 }
                 print("cluster: killed itsm-\(victimNode) (pid \(pid)), the node of worker w1, after \(n) alerts")
             }

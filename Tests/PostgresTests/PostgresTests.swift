@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Postgres
+import TestSupport
 import Testing
 
 enum TestDatabase {
@@ -277,11 +278,8 @@ struct PostgresTests {
             SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1
             """, [.text(name)]).map { try $0["pid"].int() }
         #expect(terminated.count == 3)
-        for _ in 0..<200 {
-            let left = try await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",
-                                             [.text(name)])[0]["n"].int()
-            if left == 0 { break }
-            try await Task.sleep(for: .milliseconds(10))
+        await eventually(5, poll: .milliseconds(10)) {
+            (try? await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1", [.text(name)])[0]["n"].int()) == 0
         }
         // Each lease finds its connection closed and opens a new one: no statement fails.
         var pids: Set<Int> = []
@@ -297,12 +295,10 @@ struct PostgresTests {
     }
 
     private func waitUntilActive(pid: Int, admin: PostgresPool) async throws {
-        for _ in 0..<200 {
-            let state = try await admin.query("SELECT state FROM pg_stat_activity WHERE pid = $1", [.int(pid)]).first
-            if try state?["state"].optionalString() == "active" { return }
-            try await Task.sleep(for: .milliseconds(10))
+        let active = await eventually(5, poll: .milliseconds(10)) {
+            (try? await admin.query("SELECT state FROM pg_stat_activity WHERE pid = $1", [.int(pid)]).first?["state"].optionalString()) == "active"
         }
-        Issue.record("backend \(pid) never became active")
+        if !active { Issue.record("backend \(pid) never became active") }
     }
 
     @Test func statementTimeoutCancelsLongQueries() async throws {

@@ -41,7 +41,7 @@ struct ProxyTests {
         let created = try await sim.session.create(table: "incident", fields: ["short_description": "through the proxy"])
         #expect(created["number"]?.hasPrefix("INC") == true)
         let port = try #require(sim.instance.port)
-        #expect(await eventuallyTrue { Self.proxyLogLines(mentioning: port).contains { $0.contains("CONNECT localhost:\(port)") } },
+        #expect(await eventually(5) { Self.proxyLogLines(mentioning: port).contains { $0.contains("CONNECT localhost:\(port)") } },
                 "the proxy saw no CONNECT to the instance")
         #expect(!sim.logs.all.contains { $0.contains("proxy-secret") })
     }
@@ -96,13 +96,4 @@ struct ProxyTests {
         #expect(settings.proxy(for: "acme.servicenowservices.com") == proxy)
         #expect(ServiceNowProxySettings(proxy: proxy, noProxy: ["*"]).proxy(for: "anything") == nil)
     }
-}
-
-/// Polls `condition` for up to five seconds.
-func eventuallyTrue(_ condition: () async -> Bool) async -> Bool {
-    for _ in 0..<50 {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(100))
-    }
-    return false
 }

@@ -4,7 +4,7 @@
 @discardableResult
 public func eventually(_ seconds: Double = 20, poll: Duration = .milliseconds(20),
                        _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    let deadline = ContinuousClock.now + .milliseconds(Int(min(seconds, 1e9) * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
         try? await Task.sleep(for: poll)

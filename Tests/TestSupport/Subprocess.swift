@@ -9,7 +9,7 @@ import Glibc
 /// test that blocked one in `waitUntilExit` or `readDataToEndOfFile` while `rabbitmqctl` or
 /// Python ran (seconds on a loaded machine) stalled every other test's requests and timers for
 /// as long, which showed up as timeouts in unrelated tests. Here the child's output goes to a
-/// file and its exit is polled with `Task.sleep`. It also avoids Foundation's `Process`, whose
+/// file and its exit is polled. It also avoids Foundation's `Process`, whose
 /// `waitUntilExit` hung when the command left a daemon behind (`pg_ctl restart`).
 public enum Subprocess {
     public struct Outcome: Sendable {
@@ -50,7 +50,8 @@ public enum Subprocess {
         let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ)
         guard spawned == 0 else { throw SubprocessError(message: "could not start \(arguments[0]): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        // No deadline of its own: the callers' commands carry theirs (`timeout`, a test's limit).
+        await eventually(.greatestFiniteMagnitude) { waitpid(pid, &status, WNOHANG) != 0 }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Outcome(status: exitStatus, output: output)
