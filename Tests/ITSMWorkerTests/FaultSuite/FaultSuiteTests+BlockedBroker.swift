@@ -1,5 +1,10 @@
 import AMQP
 import Foundation
+import ITSMWorker
+import Logging
+import TestSupport
+import Testing
+
 @testable import ITSMWorker
 import Logging
 import Postgres
