@@ -39,7 +39,7 @@ final class AMQPConnectionDriver {
     private var consumers: [String: ConsumerRecord] = [:]
     private var consumerSequence = 0
 
-    struct PublishRequest {
+    struct PublishRequest: ConfirmablePublish {
         let body: [UInt8]
         let exchange: String
         let routingKey: String
@@ -49,20 +49,13 @@ final class AMQPConnectionDriver {
         /// Set when the request reaches the driver: confirm (or window room) by then.
         var deadline: ContinuousClock.Instant = .now
     }
-    private struct Unconfirmed {
-        let tag: UInt64
-        let request: PublishRequest
-        var returned: (UInt16, String)?
-    }
-    private var nextPublishTag: UInt64 = 0
-    /// In tag order: tags grow by one per publish on a channel.
-    private var unconfirmed: [Unconfirmed] = []
-    private var waitingForWindow: [PublishRequest] = []
+    private var confirms: ConfirmWindow<PublishRequest>
 
     init(configuration: AMQPConfiguration, logger: Logger, mailbox: AMQPMailbox, connection: AMQPConnection) {
         self.endpointIndex = configuration.firstEndpoint.map { min(max($0, 0), configuration.endpoints.count - 1) }
             ?? Int.random(in: 0..<configuration.endpoints.count)
         self.configuration = configuration
+        self.confirms = ConfirmWindow(limit: configuration.maxUnconfirmedPublishes)
         self.logger = logger
         self.mailbox = mailbox
         self.connection = connection
@@ -131,13 +124,9 @@ final class AMQPConnectionDriver {
         mailbox.clearWake()
     }
 
-    /// Fails the publishes whose confirm (or room in the window) did not come in time. Confirms
-    /// come in tag order, so the oldest unconfirmed publish is the first to expire.
+    /// Fails the publishes whose confirm (or room in the window) did not come in time.
     private func expirePublishes() {
-        let now = ContinuousClock.now
-        var expired: [PublishRequest] = []
-        while let first = unconfirmed.first, first.request.deadline <= now { expired.append(unconfirmed.removeFirst().request) }
-        while let first = waitingForWindow.first, first.deadline <= now { expired.append(waitingForWindow.removeFirst()) }
+        let expired = confirms.expire(now: .now)
         guard !expired.isEmpty else { return }
         let why = connection.blocked.map { " (the broker blocked the connection: \($0))" } ?? ""
         logger.warning("publishes were not confirmed in time", metadata: ["count": "\(expired.count)", "timeout": "\(configuration.confirmTimeout)\(why)"])
@@ -227,14 +216,7 @@ final class AMQPConnectionDriver {
                 return
             }
             amqp_destroy_message(&message)
-            // The broker returns a message before confirming it, and returns come in publish
-            // order; without a sequence number on the return, match the oldest unconfirmed
-            // mandatory publish to the same exchange and routing key.
-            if let index = unconfirmed.firstIndex(where: {
-                $0.request.mandatory && $0.returned == nil && $0.request.exchange == exchange && $0.request.routingKey == routingKey
-            }) {
-                unconfirmed[index].returned = (code, text)
-            }
+            confirms.returned(exchange: exchange, routingKey: routingKey, code: code, text: text)
         case CRabbitMQShims_BASIC_CANCEL:
             let cancel = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = cancel.consumer_tag.string
@@ -401,7 +383,7 @@ final class AMQPConnectionDriver {
         amqp_confirm_select(state, channel)
         try check("confirm.select")
         generation += 1
-        nextPublishTag = 0
+        confirms.restartNumbering()
     }
 
     /// Interprets the reply of the synchronous call just made. A channel or connection closed by
@@ -489,10 +471,7 @@ final class AMQPConnectionDriver {
     }
 
     private func failInFlightPublishes(_ error: AMQPError) {
-        let failed = unconfirmed.map(\.request) + waitingForWindow
-        unconfirmed = []
-        waitingForWindow = []
-        for request in failed { request.completion(.failure(error)) }
+        for request in confirms.removeAll() { request.completion(.failure(error)) }
     }
 
     private func shutdown() {
@@ -618,11 +597,7 @@ final class AMQPConnectionDriver {
             request.completion(.failure(.connectionLost(reason: "not connected")))
             return
         }
-        if unconfirmed.count >= configuration.maxUnconfirmedPublishes {
-            waitingForWindow.append(request)
-            return
-        }
-        send(request)
+        if confirms.admit(request) { send(request) }
     }
 
     private func send(_ request: PublishRequest) {
@@ -643,31 +618,12 @@ final class AMQPConnectionDriver {
             connectionLost(reason: "publish: \(String(cString: amqp_error_string2(status)))")
             return
         }
-        nextPublishTag += 1
-        unconfirmed.append(Unconfirmed(tag: nextPublishTag, request: request))
+        confirms.sent(request)
     }
 
     private func settleConfirms(upTo tag: UInt64, multiple: Bool, nacked: Bool) {
-        var settled: [Unconfirmed] = []
-        if multiple {
-            let count = unconfirmed.prefix { $0.tag <= tag }.count
-            settled = Array(unconfirmed.prefix(count))
-            unconfirmed.removeFirst(count)
-        } else if let index = unconfirmed.firstIndex(where: { $0.tag == tag }) {
-            settled = [unconfirmed.remove(at: index)]
-        }
-        for entry in settled {
-            if nacked {
-                entry.request.completion(.failure(.publishNacked))
-            } else if let (code, text) = entry.returned {
-                entry.request.completion(.success(.returned(replyCode: code, replyText: text)))
-            } else {
-                entry.request.completion(.success(.confirmed))
-            }
-        }
-        while !waitingForWindow.isEmpty && unconfirmed.count < configuration.maxUnconfirmedPublishes && state != nil {
-            send(waitingForWindow.removeFirst())
-        }
+        for (request, outcome) in confirms.settle(upTo: tag, multiple: multiple, nacked: nacked) { request.completion(outcome) }
+        while state != nil, let next = confirms.nextToSend() { send(next) }
     }
 
     func consume(queue: String, prefetch: UInt16, continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation) throws(AMQPError) -> String {
