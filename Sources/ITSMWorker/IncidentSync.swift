@@ -107,6 +107,9 @@ public struct IncidentSync: Sendable {
         return applied
     }
 
+    /// One pass over the customer's open tickets, a batch of sys_ids at a time; the newest
+    /// `sys_updated_on` seen, the next watermark. Without a watermark (a full pass) tickets
+    /// missing from the answers are checked for deletion.
     private func poll(_ customerID: String, resolved: IntegrationResolver.Resolved, since watermark: String?,
                       report: inout Report, logger: Logger) async throws -> String? {
         let links = try await pool.query("""
@@ -123,37 +126,10 @@ public struct IncidentSync: Sendable {
                 let batch = Array(tableLinks[start..<min(start + Self.batchSize, tableLinks.count)])
                 let bySysID = Dictionary(batch.map { ($0.sysID!, $0) }, uniquingKeysWith: { first, _ in first })
                 let query = "sys_idIN\(bySysID.keys.sorted().joined(separator: ","))\(condition)^ORDERBYsys_updated_on"
-                var records: [ServiceNowRecord] = []
-                var offset = 0
-                // Every page, however many: no cap that silently drops rows.
-                while true {
-                    let page = try await resolved.session.queryPage(table: table, ServiceNowQuery(query, fields: Self.fields, pageSize: Self.batchSize), offset: offset)
-                    report.listRequests += 1
-                    records += page.records
-                    guard let next = page.nextOffset, next > offset, !page.records.isEmpty else { break }
-                    offset = next
-                }
-                // Unchanged states only refresh sys_updated_on: one statement for the whole batch
-                // (a statement per record made a 10,000-ticket cycle take minutes).
-                var touched: [(id: Int, updatedOn: String)] = []
-                for record in records {
-                    guard let link = bySysID[record.sysID] else { continue }
-                    if let updated = record["sys_updated_on"], updated > (maxSeen ?? "") { maxSeen = updated }
-                    if record["state"].map(IncidentState.init(rawValue:)) == link.state {
-                        if let updated = record["sys_updated_on"], updated != link.sysUpdatedOn { touched.append((link.id, updated)) }
-                    } else if try await apply(record, to: link, resolved: resolved, logger: logger) {
-                        report.changes += 1
-                    }
-                }
-                if !touched.isEmpty {
-                    try await pool.execute("""
-                        UPDATE ticket_links AS l SET sys_updated_on = t.updated_on
-                        FROM unnest($1::bigint[], $2::text[]) AS t(id, updated_on) WHERE l.id = t.id
-                        """, [.text("{" + touched.map { String($0.id) }.joined(separator: ",") + "}"),
-                              .text("{" + touched.map { "\"\($0.updatedOn)\"" }.joined(separator: ",") + "}")])
-                }
+                let records = try await fetchAllPages(table: table, query: query, session: resolved.session, report: &report)
+                let newest = try await compare(records, with: bySysID, resolved: resolved, report: &report, logger: logger)
+                maxSeen = [maxSeen, newest].compactMap { $0 }.max()
                 if watermark == nil {
-                    // A full pass: a ticket missing from the answer may have been deleted.
                     let seen = Set(records.map(\.sysID))
                     for (sysID, link) in bySysID where !seen.contains(sysID) {
                         if try await checkDeleted(link, sysID: sysID, resolved: resolved, logger: logger) { report.deleted += 1 }
@@ -162,6 +138,50 @@ public struct IncidentSync: Sendable {
             }
         }
         return maxSeen
+    }
+
+    /// Every page of a query, however many: no cap that silently drops rows. An instance that
+    /// answers with a next offset that does not move on, or an empty page, ends the listing.
+    private func fetchAllPages(table: String, query: String, session: ServiceNowSession, report: inout Report) async throws -> [ServiceNowRecord] {
+        var records: [ServiceNowRecord] = []
+        var offset = 0
+        while true {
+            let page = try await session.queryPage(table: table, ServiceNowQuery(query, fields: Self.fields, pageSize: Self.batchSize), offset: offset)
+            report.listRequests += 1
+            records += page.records
+            guard let next = page.nextOffset, next > offset, !page.records.isEmpty else { return records }
+            offset = next
+        }
+    }
+
+    /// Publishes the state changes among `records` and refreshes the change stamps of the rest;
+    /// the newest `sys_updated_on` among them.
+    private func compare(_ records: [ServiceNowRecord], with bySysID: [String: TicketLink], resolved: IntegrationResolver.Resolved,
+                         report: inout Report, logger: Logger) async throws -> String? {
+        var maxSeen: String?
+        var touched: [(id: Int, updatedOn: String)] = []
+        for record in records {
+            guard let link = bySysID[record.sysID] else { continue }
+            if let updated = record["sys_updated_on"], updated > (maxSeen ?? "") { maxSeen = updated }
+            if record["state"].map(IncidentState.init(rawValue:)) == link.state {
+                if let updated = record["sys_updated_on"], updated != link.sysUpdatedOn { touched.append((link.id, updated)) }
+            } else if try await apply(record, to: link, resolved: resolved, logger: logger) {
+                report.changes += 1
+            }
+        }
+        try await refreshStamps(touched)
+        return maxSeen
+    }
+
+    /// Unchanged states only refresh sys_updated_on: one statement for the whole batch (a
+    /// statement per record made a 10,000-ticket cycle take minutes).
+    private func refreshStamps(_ touched: [(id: Int, updatedOn: String)]) async throws {
+        guard !touched.isEmpty else { return }
+        try await pool.execute("""
+            UPDATE ticket_links AS l SET sys_updated_on = t.updated_on
+            FROM unnest($1::bigint[], $2::text[]) AS t(id, updated_on) WHERE l.id = t.id
+            """, [.text("{" + touched.map { String($0.id) }.joined(separator: ",") + "}"),
+                  .text("{" + touched.map { "\"\($0.updatedOn)\"" }.joined(separator: ",") + "}")])
     }
 
     /// Records a state change made in ServiceNow; `true` if it was one (and was published).
