@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "itsm-worker", targets: ["itsm-worker"]),
+        .executable(name: "itsm-demo", targets: ["itsm-demo"]),
         .library(name: "AMQP", targets: ["AMQP"]),
         .library(name: "Postgres", targets: ["Postgres"]),
     ],
@@ -133,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "itsm-worker",
             dependencies: [
-                "AMQP", "Postgres", "ITSMCore", "ITSMWorker", "ServiceNow", "ServiceNowSimulator",
+                "AMQP", "Postgres", "ITSMCore", "ITSMWorker", "ServiceNow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -150,6 +151,18 @@ let package = Package(
                 .unsafeFlags(["-use-ld=lld", "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
                              .when(platforms: [.linux], configuration: .release)),
             ]
+        ),
+
+        // The demo (scripts/run) and the simulator as a server, apart from the production binary.
+        .executableTarget(
+            name: "itsm-demo",
+            dependencies: [
+                "AMQP", "ITSMCore", "ITSMWorker", "ServiceNowSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
         ),
 
         // The benchmark: load generator and scenarios (scripts/bench).

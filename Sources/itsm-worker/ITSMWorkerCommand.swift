@@ -8,7 +8,7 @@ struct ITSMWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "itsm-worker",
         abstract: "Keeps Ceburu alerts and ServiceNow incidents in step.",
-        subcommands: [Run.self, Demo.self, Sync.self, Migrate.self, IntegrationCommand.self, MappingCommand.self, ServiceNowCommand.self, ShowConfig.self, SimulateServiceNow.self, TicketCommand.self, Probe.self]
+        subcommands: [Run.self, Sync.self, Migrate.self, IntegrationCommand.self, MappingCommand.self, ServiceNowCommand.self, ShowConfig.self, TicketCommand.self, Probe.self]
     )
 }
 

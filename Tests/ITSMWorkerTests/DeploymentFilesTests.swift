@@ -80,6 +80,8 @@ import Testing
         let worker = try #require(services["worker"] as? [String: Any])
         #expect((worker["deploy"] as? [String: Any])?["replicas"] as? Int == 2)
         #expect((services["simulator"] as? [String: Any])?["profiles"] as? [String] == ["demo"])
+        // The simulator is not in the production binary.
+        #expect((services["simulator"] as? [String: Any])?["entrypoint"] as? [String] == ["/app/itsm-demo"])
         let environment = try #require(((compose["x-worker"] as? [String: Any])?["environment"]) as? [String: Any])
         for key in ["ITSM_AMQP_TLS_CA_FILE", "ITSM_AMQP_TLS_CERT_FILE", "ITSM_AMQP_TLS_KEY_FILE", "HTTPS_PROXY", "NO_PROXY"] {
             #expect(environment[key] != nil, "docker-compose.yml passes no \(key)")

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import ITSMWorker
 import Logging
-import UnixSignals
 import ServiceNowSimulator
+import UnixSignals
 
 struct SimulateServiceNow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +19,7 @@ struct SimulateServiceNow: AsyncParsableCommand {
     @Option(help: "An assignment group a business rule refuses (repeatable).") var rejectAssignmentGroup: [String] = []
 
     func run() async throws {
-        guard let latency = parseDurationArgument(latency) else { throw fail("--latency: expected a duration such as 200ms") }
+        guard let latency = parseDuration(latency) else { throw fail("--latency: expected a duration such as 200ms") }
         var configuration = SimulatorConfiguration(clients: [SimulatedClient(clientID: clientID, clientSecret: clientSecret)])
         configuration.baseLatency = latency
         configuration.rejectedAssignmentGroups = Set(rejectAssignmentGroup)

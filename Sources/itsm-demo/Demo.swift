@@ -9,13 +9,14 @@ import ServiceNowSimulator
 /// The README's "run it": the whole job on one machine, with a simulated ServiceNow.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Run the worker against a simulated ServiceNow with a sample customer, publish sample alerts, print what happens, and keep running until Ctrl-C.")
 
-    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "A file of KEY=value settings; the environment overrides it.") var config: String?
     @Option(help: "Port of the ServiceNow simulator.") var simulatorPort: Int = 8089
 
     func run() async throws {
-        var (configuration, logger) = try global.load()
+        var (configuration, logger) = try loadConfiguration(file: config)
         configuration.allowInsecureInstanceURLs = true
         configuration.retryDelays = [.seconds(1), .seconds(3), .seconds(10)]
         guard configuration.secretKey != nil else { throw fail(SecretBoxError.noKey.description, code: configurationExitCode) }
