@@ -170,6 +170,7 @@ let package = Package(
             name: "itsm-bench",
             dependencies: [
                 "AMQP", "Postgres", "ITSMCore", "ITSMWorker", "ServiceNow", "ServiceNowSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import AMQP
+import ArgumentParser
 import Foundation
 import ITSMCore
 import ITSMWorker
@@ -8,29 +9,28 @@ import ServiceNowSimulator
 import Synchronization
 
 // Benchmark scenarios (see scripts/bench). Prints figures; asserts nothing.
-//   itsm-bench [--quick] [--only 1,5] [--rate N] [--timeline PREFIX] --worker PATH
-// --only runs some scenarios (to repeat one while profiling); scenario 5 then paces at --rate
-// alerts/s (default: half of scenario 1's throughput when it ran, else 200). --timeline writes
-// each run's latencies to PREFIX.<run>.
 // Servers: ITSM_AMQP_URL and ITSM_DATABASE_URL (an account that may create databases).
 
-let arguments = CommandLine.arguments
-let quick = arguments.contains("--quick")
-guard let workerIndex = arguments.firstIndex(of: "--worker"), workerIndex + 1 < arguments.count else {
-    FileHandle.standardError.write(Data("usage: itsm-bench [--quick] --worker PATH-TO-itsm-worker\n".utf8))
-    exit(2)
+struct BenchOptions: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "itsm-bench", abstract: "The worker's benchmark scenarios; prints figures.")
+
+    @Option(help: "The itsm-worker binary to measure.") var worker: String
+    @Flag(help: "Small runs (the debug-build check CI does).") var quick = false
+    @Option(help: "Run only these scenarios, e.g. 1,5 (to repeat one while profiling).") var only: String?
+    @Option(help: "Scenario 5's pace in alerts/s (default: half of scenario 1's throughput when it ran, else 200).") var rate: Double?
+    @Option(help: "Write each run's latencies to PREFIX.<run>.") var timeline: String?
+    @Option(help: "ITSM_CONFIG_CACHE_TTL for the worker (e.g. 1ms to measure without the cache).") var configCacheTTL: String?
 }
-// --config-cache-ttl X passes ITSM_CONFIG_CACHE_TTL to the worker (e.g. 1ms to measure without the cache).
-func option(_ name: String) -> String? {
-    arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
-}
-let configCacheTTL = option("--config-cache-ttl")
-let only = option("--only").map { Set($0.split(separator: ",").compactMap { Int($0) }) }
+
+let options = BenchOptions.parseOrExit()
+let quick = options.quick
+let configCacheTTL = options.configCacheTTL
+let only = options.only.map { Set($0.split(separator: ",").compactMap { Int($0) }) }
 func runs(_ scenario: Int) -> Bool { only?.contains(scenario) ?? true }
 let environment = BenchEnvironment(
     amqpURL: ProcessInfo.processInfo.environment["ITSM_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f",
     adminDatabaseURL: ProcessInfo.processInfo.environment["ITSM_DATABASE_URL"] ?? "postgres://itsm:itsm@127.0.0.1:5432/itsm",
-    workerBinary: arguments[workerIndex + 1])
+    workerBinary: options.worker)
 let quietLogger: Logger = {
     var logger = Logger(label: "bench")
     logger.logLevel = .error
@@ -141,7 +141,7 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     let (p50, p99) = generator.percentiles
     var createsAfter: CreateTimings?
     if let metricsPort { createsAfter = await CreateTimings.scrape(port: metricsPort) }
-    if let prefix = option("--timeline") {
+    if let prefix = options.timeline {
         // One line per alert: seconds since the first publish, latency in ms (to see stalls);
         // the header's wall-clock start lines them up with server logs and system samples.
         let points = generator.timeline.withLock { $0 }.sorted { $0.0 < $1.0 }
@@ -326,7 +326,7 @@ if runs(4) {
 
 // 5. Footprint and added latency at half of scenario 1's rate.
 if runs(5) {
-    let halfRate = option("--rate").flatMap(Double.init) ?? full.map { max(10, $0.throughput / 2) } ?? 200
+    let halfRate = options.rate ?? full.map { max(10, $0.throughput / 2) } ?? 200
     let paced = try await runWorker("paced", simulators: instant, urls: instantURLs, customers: 4, alerts: quick ? 200 : 2000, rate: halfRate)
     let idle = full ?? paced
     row("5. idle RSS", String(format: "%.1f MB, of which %.1f MB anonymous (the rest: pages of the binary and shared libraries)", idle.idleRSS, idle.idleAnonymous), "< 40 MB")
