@@ -1,6 +1,7 @@
-import ITSMCore
 import AMQP
+import Configuration
 import Foundation
+import ITSMCore
 import Postgres
 import ServiceNow
 
@@ -149,12 +150,7 @@ public struct WorkerConfiguration: Sendable {
     /// Reads the configuration. `file` holds `KEY=value` lines; the environment wins over it.
     public init(environment: [String: String], file: String? = nil) throws(ConfigurationError) {
         self.init()
-        var values: [String: String] = [:]
-        if let file {
-            values = try Self.readFile(file)
-        }
-        values.merge(environment.filter { $0.key.hasPrefix("ITSM_") }) { _, fromEnvironment in fromEnvironment }
-        var reader = Reader(values: values)
+        var reader = Reader(environment: environment.filter { $0.key.hasPrefix("ITSM_") }, file: try file.map(Self.readFile) ?? [:])
 
         amqpURL = reader.string("ITSM_AMQP_URL") ?? amqpURL
         amqpTLSCAFile = reader.string("ITSM_AMQP_TLS_CA_FILE")
@@ -360,18 +356,35 @@ public func parseDuration(_ text: String) -> Duration? {
     return .milliseconds(Int64((value * 1000).rounded()))
 }
 
+/// The settings through swift-configuration: the environment over the config file, each an
+/// `EnvironmentVariablesProvider`, with the variables that carry credentials marked secret (the
+/// library's access reports redact them). The typed reading stays here: an operator gets one
+/// line naming the variable, the expected form and the value given, and exit code 78.
 private struct Reader {
-    let values: [String: String]
-    private(set) var unread: Set<String>
+    /// Variables whose values hold a password or a key.
+    static let secretNames: Set<String> = ["ITSM_SECRET_KEY", "ITSM_SECRET_KEY_PREVIOUS", "ITSM_AMQP_URL", "ITSM_DATABASE_URL", "ITSM_HTTPS_PROXY"]
 
-    init(values: [String: String]) {
-        self.values = values
-        self.unread = Set(values.keys)
+    private let config: ConfigReader
+    private let present: Set<String>
+    private var read: Set<String> = []
+
+    /// Settings given but never read: misspelt or retired names.
+    var unread: Set<String> { present.subtracting(read) }
+
+    init(environment: [String: String], file: [String: String]) {
+        let secrets = SecretsSpecifier<String, String>.specific(Self.secretNames)
+        config = ConfigReader(providers: [
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: secrets),
+            EnvironmentVariablesProvider(environmentVariables: file, secretsSpecifier: secrets),
+        ])
+        present = Set(environment.keys).union(file.keys)
     }
 
+    /// The value, or nil when it is unset or empty (an empty variable means the default, also
+    /// over a value in the file).
     mutating func string(_ name: String) -> String? {
-        unread.remove(name)
-        guard let value = values[name], !value.isEmpty else { return nil }
+        read.insert(name)
+        guard let value = config.string(forKey: ConfigKey([name]), isSecret: Self.secretNames.contains(name)), !value.isEmpty else { return nil }
         return value
     }
 

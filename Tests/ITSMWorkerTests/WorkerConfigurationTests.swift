@@ -75,6 +75,19 @@ import Testing
         #expect(configuration.unknownSettings == ["ITSM_TYPO"])
     }
 
+    /// An empty variable stands for the default, over the file too: a deployment can blank a
+    /// setting that a shared file makes.
+    @Test func anEmptyVariableMeansTheDefault() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("itsm-\(UUID()).env").path
+        try "ITSM_SYNC_INTERVAL=2m\nITSM_HTTP_PORT=9100\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let defaults = try WorkerConfiguration(environment: [:])
+        let configuration = try WorkerConfiguration(environment: ["ITSM_SYNC_INTERVAL": ""], file: path)
+        #expect(configuration.syncInterval == defaults.syncInterval)
+        #expect(configuration.httpPort == 9100)
+        #expect(configuration.unknownSettings.isEmpty)
+    }
+
     @Test func durations() {
         #expect(parseDuration("500ms") == .milliseconds(500))
         #expect(parseDuration("30s") == .seconds(30))
