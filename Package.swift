@@ -104,12 +104,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The domain: messages, mapping rules, ticket events. Pure logic, no I/O.
+        // The domain and the use cases: messages, mappings, ticket rules, the alert and status
+        // handlers, and the ports (repository, gateway, directory, clock) adapters implement.
+        // No I/O and no import of AMQP, Postgres or ServiceNow.
         .target(
             name: "ITSMCore",
             dependencies: [
-                "Caching",
+                "Caching", "Coordination",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
@@ -183,7 +186,7 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Coordination", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         // The in-memory twins, the manual clock and the contract every ticket repository keeps.
         .target(name: "ITSMCoreTesting", dependencies: ["ITSMCore"], path: "Tests/ITSMCoreTesting", swiftSettings: swiftSettings),
-        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination"], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),

@@ -15,23 +15,7 @@ public struct StoredIntegration: Sendable {
     public var updatedAt: Date
 }
 
-/// How the worker writes status changes to an integration's instance. The defaults work on a
-/// stock instance.
-public struct IntegrationSettings: Sendable, Equatable, Codable {
-    public var acknowledgedState: IncidentState = .inProgress
-    public var resolvedState: IncidentState = .resolved
-    public var closeCode: String = "Solution provided"
-    /// A template over the status event: `actor`, `note`, `alert.id`, `occurred_at`.
-    public var closeNotes: String = "Resolved in Ceburu by {{actor}}{{#note}}: {{note}}{{/note}}"
-    /// `work_notes` (internal) or `comments` (customer-visible).
-    public var notesField: String = "work_notes"
-    /// This integration's way to its instance: nil follows `HTTPS_PROXY` / `NO_PROXY`, `none`
-    /// goes direct, an `http://host:port` URL (no credentials: they would sit in plain text
-    /// here) goes through that proxy.
-    public var proxy: String?
-
-    public init() {}
-
+extension IntegrationSettings {
     /// The route ``proxy`` asks for.
     public var proxyChoice: ServiceNowProxyChoice {
         get throws(ServiceNowError) {
@@ -39,41 +23,6 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
             if proxy == "none" { return .direct }
             return .proxy(try ServiceNowProxy(url: proxy))
         }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case acknowledgedState = "acknowledged_state"
-        case resolvedState = "resolved_state"
-        case closeCode = "close_code"
-        case closeNotes = "close_notes"
-        case notesField = "notes_field"
-        case proxy
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let defaults = IntegrationSettings()
-        acknowledgedState = try container.decodeIfPresent(IncidentState.self, forKey: .acknowledgedState) ?? defaults.acknowledgedState
-        resolvedState = try container.decodeIfPresent(IncidentState.self, forKey: .resolvedState) ?? defaults.resolvedState
-        closeCode = try container.decodeIfPresent(String.self, forKey: .closeCode) ?? defaults.closeCode
-        closeNotes = try container.decodeIfPresent(String.self, forKey: .closeNotes) ?? defaults.closeNotes
-        notesField = try container.decodeIfPresent(String.self, forKey: .notesField) ?? defaults.notesField
-        proxy = try container.decodeIfPresent(String.self, forKey: .proxy)
-    }
-}
-
-/// A mapping as stored, with its key.
-public struct StoredMapping: Sendable, Equatable {
-    public var customerID: String
-    public var networkID: String
-    public var alertType: String
-    public var mapping: AlertMapping
-
-    public init(customerID: String, networkID: String, alertType: String, mapping: AlertMapping) {
-        self.customerID = customerID
-        self.networkID = networkID
-        self.alertType = alertType
-        self.mapping = mapping
     }
 }
 

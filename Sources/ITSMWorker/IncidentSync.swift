@@ -15,6 +15,7 @@ public struct IncidentSync: Sendable {
     let pool: PostgresPool
     let tickets: TicketStore
     let resolver: IntegrationResolver
+    let directory: ServiceNowDirectory
     let status: StatusHandler
     let circuits: InstanceCircuits
     let configuration: WorkerConfiguration
@@ -102,7 +103,7 @@ public struct IncidentSync: Sendable {
         var applied = 0
         for alertID in alerts {
             guard let link = try? await tickets.link(customerID: customerID, alertID: alertID), link.status == .open else { continue }
-            if (try? await status.applyWaiting(link: link, resolved: resolved, trigger: nil, logger: logger)) != nil { applied += 1 }
+            if (try? await status.applyWaiting(link: link, resolved: directory.connected(resolved), trigger: nil, logger: logger)) != nil { applied += 1 }
         }
         return applied
     }

@@ -43,12 +43,7 @@ public struct IntegrationResolver: Sendable {
         public let session: ServiceNowSession
     }
 
-    /// Why a stored integration cannot be used; final until an operator fixes it.
-    public struct Unusable: Error, CustomStringConvertible {
-        public let code: String
-        public let message: String
-        public var description: String { "\(code): \(message)" }
-    }
+    public typealias Unusable = IntegrationUnusable
 
     public func resolve(_ integration: StoredIntegration) throws(Unusable) -> Resolved {
         if let entry = recent.entries.value(for: integration.customerID), entry.instanceURL == integration.instanceURL,

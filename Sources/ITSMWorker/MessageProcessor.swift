@@ -166,11 +166,11 @@ public struct MessageProcessor: Sendable {
         guard attempt >= maxAttempts else {
             return await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: true, failure: failure, logger: logger)
         }
-        let code = failure.serviceNowError.map { "servicenow_\($0.kind.rawValue)" } ?? "retries_exhausted"
-        let message = failure.serviceNowError.map(AlertHandler.message) ?? failure.reason
+        let code = failure.gatewayError?.code ?? "retries_exhausted"
+        let message = failure.gatewayError?.ownWords ?? failure.reason
         do {
             try await alerts.tickets.markProcessed(event: event, outcome: "ticket_failed",
-                                                   outgoing: alerts.failure(event, code: code, message: "gave up after \(attempt) attempts: \(message)"))
+                                                   outgoing: TicketEvent.failure(event, code: code, message: "gave up after \(attempt) attempts: \(message)"))
         } catch let error as any StorageFailure where error.isConflict {
             // Processed meanwhile by another attempt.
         } catch {

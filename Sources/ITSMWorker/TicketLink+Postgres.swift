@@ -30,8 +30,4 @@ extension TicketLink {
                   createdAt: try row["created_at"].date(),
                   updatedAt: try row["updated_at"].date())
     }
-
-    /// What the worker reads from ServiceNow's answer to a create or an update; asking for only
-    /// these spares decoding the rest of the record on every write.
-    static let writeAnswerFields = ["sys_id", "number", "state", "sys_updated_on"]
 }

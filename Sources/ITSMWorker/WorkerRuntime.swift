@@ -1,3 +1,4 @@
+import ITSMCore
 import AMQP
 import Coordination
 import Foundation
@@ -122,18 +123,32 @@ public final class WorkerRuntime: Sendable {
                                        policy: configuration.instanceURLPolicy,
                                        secrets: secrets, cacheTTL: configuration.configurationCacheTTL)
         health = HealthState()
-        let status = StatusHandler(tickets: tickets, resolver: resolver, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease)
-        statusHandler = status
         metadata = InstanceMetadata(ttl: configuration.metadataCacheTTL)
         validator = MappingValidator(metadata: metadata)
-        let alerts = AlertHandler(tickets: tickets, resolver: resolver, status: status, validator: validator, circuits: circuits, workerID: configuration.workerID,
+        let directory = ServiceNowDirectory(resolver: resolver, validator: validator)
+        let status = StatusHandler(tickets: tickets, directory: directory, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease)
+        statusHandler = status
+        let alerts = AlertHandler(tickets: tickets, directory: directory, status: status, circuits: circuits, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, writeWindow: configuration.requestTimeout + configuration.instanceSlotWait,
-                                  reopenWindow: configuration.reopenWindow, crashAfterCreate: AlertHandler.crashHookRequested)
+                                  reopenWindow: configuration.reopenWindow, afterCreate: Self.crashHook)
         processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, configuration: configuration,
                                      outbox: outboxSignal, observer: observer, logger: logger)
-        sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, status: status, circuits: circuits, configuration: configuration, logger: logger)
+        sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, directory: directory, status: status, circuits: circuits,
+                            configuration: configuration, logger: logger)
         commands = CommandProcessor(messages: processor, tester: ConnectionTester(resolver: resolver), resolver: resolver, metadata: metadata,
                                     pool: pool, logger: logger, replyPrefixes: configuration.commandReplyPrefixes)
+    }
+
+    /// The crash tests' switch: with `ITSM_TEST_CRASH_AFTER_CREATE=1`, die right after the
+    /// instance created an incident, before the commit. Read only in debug builds (the tests');
+    /// a release build has no such switch.
+    static var crashHook: @Sendable () -> Void {
+        #if DEBUG
+        if ProcessInfo.processInfo.environment["ITSM_TEST_CRASH_AFTER_CREATE"] == "1" {
+            return { kill(getpid(), SIGKILL) }
+        }
+        #endif
+        return {}
     }
 
     /// The long-running parts for the configured roles, in start order. `ServiceGroup` stops them

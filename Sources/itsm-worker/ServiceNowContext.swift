@@ -1,3 +1,4 @@
+import ITSMCore
 import Foundation
 import ITSMWorker
 import Logging

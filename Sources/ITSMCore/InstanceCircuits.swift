@@ -1,6 +1,5 @@
 import Coordination
 import Foundation
-import ServiceNow
 
 /// 0 closed (traffic flows), 1 open (work for the instance is parked), 2 half-open (one trial).
 public enum CircuitState: Int, Sendable {
@@ -164,15 +163,11 @@ public final class InstanceCircuits: Sendable {
     /// neither.
     public static func outcome(of error: (any Error)?) -> Outcome {
         guard let error else { return .success }
-        let serviceNow = (error as? RetryableFailure)?.serviceNowError ?? (error as? ServiceNowError)
-        guard let serviceNow else { return .neutral }
-        switch serviceNow.kind {
-        case .unreachable, .timeout, .serverError, .hibernating, .notProcessed, .tls:
-            return .failure
-        case .rateLimited, .instanceBusy:
-            return .neutral
-        default:
-            return .success
+        guard let failure = (error as? RetryableFailure)?.gatewayError ?? (error as? GatewayError) else { return .neutral }
+        switch failure.health {
+        case .failing: return .failure
+        case .unknown: return .neutral
+        case .answering: return .success
         }
     }
 }

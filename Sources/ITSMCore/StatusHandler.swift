@@ -1,7 +1,5 @@
 import Foundation
-import ITSMCore
 import Logging
-import ServiceNow
 
 /// Processes `alert.acknowledged` and `alert.resolved`, and applies status events that waited
 /// for their ticket.
@@ -11,25 +9,25 @@ import ServiceNow
 /// and only the newest waiting event is applied, and only if it is newer than the last applied.
 public struct StatusHandler: Sendable {
     let tickets: any TicketRepository
-    let resolver: IntegrationResolver
+    let directory: any IntegrationDirectory
     let workerID: String
     let claimLease: Duration
     let circuits: InstanceCircuits
     let clock: any WallClock
 
-    public init(tickets: any TicketRepository, resolver: IntegrationResolver, circuits: InstanceCircuits, workerID: String, claimLease: Duration,
+    public init(tickets: any TicketRepository, directory: any IntegrationDirectory, circuits: InstanceCircuits, workerID: String, claimLease: Duration,
                 clock: any WallClock = SystemWallClock()) {
         self.clock = clock
         self.circuits = circuits
         self.tickets = tickets
-        self.resolver = resolver
+        self.directory = directory
         self.workerID = workerID
         self.claimLease = claimLease
     }
 
     public func handle(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
         var openLink: TicketLink?
-        let admission = try await EventAdmission.check(event, resolver: resolver, tickets: tickets) {
+        let admission = try await EventAdmission.check(event, directory: directory, tickets: tickets) {
             try await tickets.recordStatusEvent(event)
             let newest = try await tickets.link(customerID: event.customerID, alertID: event.alert.id)
             guard let link = newest, link.status == .open else {
@@ -51,7 +49,7 @@ public struct StatusHandler: Sendable {
             if case .settled(let outcome) = admission { return outcome }
             return .busy
         }
-        let permit = try await circuits.enter(resolved.instance.key)
+        let permit = try await circuits.enter(resolved.gateway.instanceKey)
         do {
             let outcome = try await applyWaiting(link: link, resolved: resolved, trigger: event, logger: logger)
             circuits.leave(permit, outcome: .success)
@@ -65,7 +63,7 @@ public struct StatusHandler: Sendable {
     /// Applies the newest waiting status event of the link's alert (if newer than the last one
     /// applied). `trigger` is the event whose message is being processed, marked processed in the
     /// same transaction.
-    func applyWaiting(link: TicketLink, resolved: IntegrationResolver.Resolved, trigger: AlertEvent?, logger: Logger) async throws -> ProcessingOutcome {
+    public func applyWaiting(link: TicketLink, resolved: ConnectedIntegration, trigger: AlertEvent?, logger: Logger) async throws -> ProcessingOutcome {
         guard let claimed = try await tickets.claimOpen(link: link, workerID: workerID, lease: claimLease) else { return .busy }
         if let trigger, try await tickets.isProcessed(trigger) {
             try await tickets.releaseClaim(link: claimed, workerID: workerID)
@@ -92,17 +90,16 @@ public struct StatusHandler: Sendable {
             alertStatus = status
         }
         guard let sysID = claimed.sysID else { return .busy }
-        let settings = resolved.integration.settings
-        let fields = Self.fields(for: waiting, settings: settings)
-        let record: ServiceNowRecord
+        let fields = Self.fields(for: waiting, settings: resolved.settings)
+        let record: IncidentRecord
         do {
-            record = try await resolved.session.update(table: claimed.table, sysID: sysID, fields: fields, returning: TicketLink.writeAnswerFields)
+            record = try await resolved.gateway.update(table: claimed.table, sysID: sysID, fields: fields)
         } catch {
             return try await handleRefusal(error, link: claimed, waiting: waiting, trigger: trigger, resolved: resolved, logger: logger)
         }
         let state = (record["state"] ?? fields["state"]).map(IncidentState.init(rawValue:)) ?? claimed.state ?? ""
         let ticket = TicketEvent.Ticket(table: claimed.table, sysID: sysID, number: record["number"] ?? claimed.number ?? "",
-                                        url: claimed.url ?? resolved.instance.recordLink(table: claimed.table, sysID: sysID), state: state.rawValue)
+                                        url: claimed.url ?? resolved.gateway.recordLink(table: claimed.table, sysID: sysID), state: state.rawValue)
         let outgoing = TicketEvent(type: .updated, customerID: claimed.customerID, networkID: claimed.networkID, alertID: claimed.alertID,
                                    causeEventID: waiting.eventID, ticket: ticket, alertStatus: alertStatus)
         try await tickets.completeStatus(link: claimed, workerID: workerID, record: WrittenRecord(state: state, sysUpdatedOn: record["sys_updated_on"]), alertStatus: alertStatus,
@@ -112,8 +109,8 @@ public struct StatusHandler: Sendable {
         return .ticketUpdated(number: ticket.number)
     }
 
-    private func handleRefusal(_ error: ServiceNowError, link: TicketLink, waiting: StoredStatusEvent, trigger: AlertEvent?,
-                               resolved: IntegrationResolver.Resolved, logger: Logger) async throws -> ProcessingOutcome {
+    private func handleRefusal(_ error: GatewayError, link: TicketLink, waiting: StoredStatusEvent, trigger: AlertEvent?,
+                               resolved: ConnectedIntegration, logger: Logger) async throws -> ProcessingOutcome {
         if error.isRetryable {
             try await tickets.releaseClaim(link: link, workerID: workerID)
             throw RetryableFailure(error)
@@ -124,7 +121,7 @@ public struct StatusHandler: Sendable {
             return .skipped(reason: "ticket_deleted")
         }
         if error.kind == .forbidden, let sysID = link.sysID,
-           let current = try? await resolved.session.get(table: link.table, sysID: sysID, fields: ["state", "sys_updated_on"]),
+           let current = try? await resolved.gateway.read(table: link.table, sysID: sysID, fields: ["state", "sys_updated_on"]),
            let state = current["state"].map(IncidentState.init(rawValue:)), state.isFinal {
             // Closed or canceled in ServiceNow meanwhile: not written to.
             try await tickets.completeStatus(link: link, workerID: workerID, record: WrittenRecord(state: state, sysUpdatedOn: current["sys_updated_on"]), alertStatus: nil,
@@ -132,11 +129,11 @@ public struct StatusHandler: Sendable {
                                              outcome: "ticket_closed", outgoing: nil)
             return .skipped(reason: "ticket_closed")
         }
-        let failed = Self.failure(waiting.event, networkID: link.networkID, code: "servicenow_\(error.kind.rawValue)", message: AlertHandler.message(error))
+        let failed = TicketEvent.failure(waiting.event, networkID: link.networkID, code: error.code, message: error.ownWords)
         try await tickets.completeStatus(link: link, workerID: workerID, record: nil, alertStatus: nil, statusEventAt: nil, resolvedAt: nil,
                                          applied: waiting.event, processed: trigger, outcome: "ticket_failed", outgoing: failed)
         logger.warning("ServiceNow refused the status change", metadata: ["error": "\(error)"])
-        return .failed(code: "servicenow_\(error.kind.rawValue)")
+        return .failed(code: error.code)
     }
 
     /// The fields a status event writes.
@@ -158,9 +155,5 @@ public struct StatusHandler: Sendable {
             fields["state"] = settings.acknowledgedState.rawValue
         }
         return fields
-    }
-
-    static func failure(_ event: AlertEvent, networkID: String? = nil, code: String, message: String) -> TicketEvent {
-        TicketEvent.failure(event, networkID: networkID, code: code, message: message)
     }
 }

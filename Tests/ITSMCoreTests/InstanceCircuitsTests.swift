@@ -1,4 +1,4 @@
-@testable import ITSMWorker
+@testable import ITSMCore
 import Synchronization
 import TestSupport
 import Testing
