@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Coordination", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         // The in-memory twins, the manual clock and the contract every ticket repository keeps.
         .target(name: "ITSMCoreTesting", dependencies: ["ITSMCore"], path: "Tests/ITSMCoreTesting", swiftSettings: swiftSettings),
-        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination"], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
