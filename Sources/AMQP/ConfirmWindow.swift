@@ -1,11 +1,3 @@
-/// What the confirm window needs to know of a publish.
-protocol ConfirmablePublish {
-    var exchange: String { get }
-    var routingKey: String { get }
-    var mandatory: Bool { get }
-    /// The confirm (or room in the window) is due by then.
-    var deadline: ContinuousClock.Instant { get }
-}
 
 /// The publisher-confirm bookkeeping of one channel, without the socket: which publishes await
 /// their confirm (by delivery tag), which wait for room in the window, which came back as

@@ -1,11 +1,6 @@
 import Coordination
 import Foundation
 
-/// 0 closed (traffic flows), 1 open (work for the instance is parked), 2 half-open (one trial).
-public enum CircuitState: Int, Sendable {
-    case closed = 0, open = 1, halfOpen = 2
-}
-
 /// A circuit breaker and a bulkhead per ServiceNow instance.
 ///
 /// When an instance fails or times out `threshold` times in a row, its circuit opens: its work

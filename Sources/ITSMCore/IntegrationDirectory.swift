@@ -1,27 +1,3 @@
-/// A customer's integration, ready to write with: its settings and its instance.
-public struct ConnectedIntegration: Sendable {
-    public let settings: IntegrationSettings
-    public let gateway: any IncidentGateway
-
-    public init(settings: IntegrationSettings, gateway: any IncidentGateway) {
-        self.settings = settings
-        self.gateway = gateway
-    }
-}
-
-/// Why a stored integration cannot be used (its secret cannot be opened, its URL or proxy is
-/// refused); final until an operator fixes it.
-public struct IntegrationUnusable: Error, CustomStringConvertible {
-    public let code: String
-    public let message: String
-
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
-}
 
 /// Where the use cases find a customer's integration and a network's mapping.
 public protocol IntegrationDirectory: Sendable {

@@ -1,34 +1,5 @@
 import Foundation
 
-/// The outcome of asking to create an alert's ticket.
-public enum TicketClaim: Sendable, Equatable {
-    /// This worker may create the ticket. With `mustLookUp`, an earlier attempt may already
-    /// have created it: search by correlation_id before creating.
-    case claimed(TicketLink, mustLookUp: Bool)
-    /// The alert already has an open ticket.
-    case open(TicketLink)
-    /// Another attempt holds the claim; try again later.
-    case busy
-}
-
-/// The claim on a ticket was lost to another worker (it expired while this one was still
-/// working); nothing this worker learned may be written.
-public struct LostClaim: Error, CustomStringConvertible {
-    public init() {}
-    public var description: String { "the claim on the ticket expired and was taken over" }
-}
-
-/// What ServiceNow reported back after a write: the state and its change stamp.
-public struct WrittenRecord: Sendable, Equatable {
-    public var state: IncidentState
-    public var sysUpdatedOn: String?
-
-    public init(state: IncidentState, sysUpdatedOn: String?) {
-        self.state = state
-        self.sysUpdatedOn = sysUpdatedOn
-    }
-}
-
 /// What the use cases need of the worker's memory: ticket links and their claims, processed
 /// events, status events waiting for their ticket, and the outbox. Each method that queues an
 /// outgoing event does so in the same transaction as its other effects, so an event is

@@ -5,9 +5,3 @@ import Foundation
 public protocol WallClock: Sendable {
     var now: Date { get }
 }
-
-/// The system's clock.
-public struct SystemWallClock: WallClock {
-    public init() {}
-    public var now: Date { Date() }
-}

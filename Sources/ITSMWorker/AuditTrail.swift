@@ -6,15 +6,6 @@ import ServiceLifecycle
 import ServiceNow
 import Synchronization
 
-/// The alert a task is working for; ServiceNow calls made inside are recorded against it.
-public struct AuditContext: Sendable {
-    public var customerID: String
-    public var alertID: String
-    public var eventID: String?
-
-    @TaskLocal public static var current: AuditContext?
-}
-
 /// Writes the audit trail in the background, in batches, so that recording never slows the
 /// message path; rows older than the retention are pruned.
 public final class AuditTrail: Sendable {
@@ -91,33 +82,5 @@ public final class AuditTrail: Sendable {
     public func prune() async throws -> Int {
         try await pool.execute("DELETE FROM audit_log WHERE at < now() - make_interval(secs => $1)",
                                [.double(Double(retention.components.seconds))])
-    }
-}
-
-/// Flushes the audit trail every second; hourly, prunes it and the event history (processed
-/// event ids, published outbox rows) past their retentions.
-struct AuditWriter: Service {
-    let trail: AuditTrail
-    let tickets: TicketStore
-    let eventRetention: Duration
-
-    func run() async throws {
-        var lastPrune = ContinuousClock.now - .seconds(3600)
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await trail.flush()
-                if ContinuousClock.now - lastPrune >= .seconds(3600) {
-                    let pruned = try await trail.prune()
-                    let history = try await tickets.pruneHistory(olderThan: eventRetention)
-                    lastPrune = .now
-                    if pruned > 0 { trail.logger.info("audit rows past retention pruned", metadata: ["rows": "\(pruned)"]) }
-                    if history > 0 { trail.logger.info("event history past retention pruned", metadata: ["rows": "\(history)"]) }
-                }
-            } catch {
-                trail.logger.debug("audit flush failed; will retry", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
-        }
-        _ = try? await trail.flush()
     }
 }

@@ -329,19 +329,6 @@ public struct WorkerConfiguration: Sendable {
     }
 }
 
-/// A setting that cannot be used; `description` is the one line an operator needs.
-public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
-    public let variable: String
-    public let reason: String
-
-    public init(variable: String, reason: String) {
-        self.variable = variable
-        self.reason = reason
-    }
-
-    public var description: String { "\(variable): \(reason)" }
-}
-
 /// Parses durations written as `500ms`, `30s`, `5m`, `2h`, `1d` (a bare number is seconds).
 public func parseDuration(_ text: String) -> Duration? {
     let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()

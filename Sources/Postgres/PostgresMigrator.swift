@@ -1,38 +1,6 @@
 import Foundation
 import Logging
 
-/// One numbered schema change.
-public struct PostgresMigration: Sendable, Hashable {
-    public let version: Int
-    public let name: String
-    public let sql: String
-
-    public init(version: Int, name: String, sql: String) {
-        self.version = version
-        self.name = name
-        self.sql = sql
-    }
-
-    /// Reads `NNNN_name.sql` files from a folder, ordered by number.
-    public static func load(from directory: URL) throws -> [PostgresMigration] {
-        let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
-        var migrations: [PostgresMigration] = []
-        for file in files where file.pathExtension == "sql" {
-            let base = file.deletingPathExtension().lastPathComponent
-            guard let separator = base.firstIndex(of: "_"), let version = Int(base[..<separator]) else {
-                throw PostgresError(.invalidConfiguration, message: "migration file \(file.lastPathComponent) is not named NNNN_name.sql")
-            }
-            let sql = try String(contentsOf: file, encoding: .utf8)
-            migrations.append(PostgresMigration(version: version, name: String(base[base.index(after: separator)...]), sql: sql))
-        }
-        migrations.sort { $0.version < $1.version }
-        for (a, b) in zip(migrations, migrations.dropFirst()) where a.version == b.version {
-            throw PostgresError(.invalidConfiguration, message: "two migrations are numbered \(a.version)")
-        }
-        return migrations
-    }
-}
-
 /// Applies pending migrations in order, each in its own transaction, recording them in a
 /// table. Safe to run from several processes at once and to run again.
 public struct PostgresMigrator: Sendable {
@@ -93,13 +61,4 @@ public struct PostgresMigrator: Sendable {
         }
         return applied
     }
-}
-
-/// A migration that failed; nothing of it was kept.
-public struct MigrationError: Error, CustomStringConvertible {
-    public let version: Int
-    public let name: String
-    public let underlying: any Error
-
-    public var description: String { "migration \(version)_\(name) failed: \(underlying)" }
 }

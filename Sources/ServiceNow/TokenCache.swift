@@ -1,13 +1,6 @@
 import Foundation
 import Synchronization
 
-/// An access token and when to stop using it.
-struct CachedToken: Sendable {
-    let value: String
-    let expiresAt: ContinuousClock.Instant
-    let refreshAt: ContinuousClock.Instant
-}
-
 /// One integration's token: cached until shortly before it expires, refreshed by a single
 /// request however many calls need it at once, dropped when the API refuses it.
 final class TokenCache: Sendable {

@@ -1,21 +1,3 @@
-/// An OAuth application the simulated instance knows.
-public struct SimulatedClient: Sendable, Hashable {
-    public var clientID: String
-    public var clientSecret: String
-    public var active: Bool
-    /// The instance's client-credentials grant switch, for this client.
-    public var grantEnabled: Bool
-    /// The OAuth Application User the token acts as (`sys_updated_by`); `nil` for none.
-    public var applicationUser: String?
-
-    public init(clientID: String, clientSecret: String, active: Bool = true, grantEnabled: Bool = true, applicationUser: String? = "itsm.integration") {
-        self.clientID = clientID
-        self.clientSecret = clientSecret
-        self.active = active
-        self.grantEnabled = grantEnabled
-        self.applicationUser = applicationUser
-    }
-}
 
 /// How the simulated instance behaves.
 public struct SimulatorConfiguration: Sendable {
@@ -47,45 +29,4 @@ public struct SimulatorConfiguration: Sendable {
         self.rateLimit = nil
         self.operatorUser = "dana.operator"
     }
-}
-
-/// A fault the simulator answers with instead of the real thing.
-public enum SimulatorFault: Sendable, Hashable {
-    /// An error status with ServiceNow's error body; 429 carries `Retry-After`.
-    case status(Int, retryAfterSeconds: Int? = nil)
-    /// 200 with the HTML page of a hibernating instance.
-    case hibernating
-    /// 202 Accepted, unprocessed.
-    case accepted
-    /// Answer normally, but only after this long.
-    case slow(Duration)
-    /// Close the connection without an answer.
-    case dropConnection
-    /// Never answer (the client's timeout fires).
-    case hang
-    /// 302 to another URL (clients must not follow it).
-    case redirect
-    /// Any answer at all: a hostile or broken instance's status, headers and body.
-    case answer(status: Int, headers: [String: String], body: String)
-    /// A 200 whose body is this many bytes of JSON-looking filler.
-    case largeBody(bytes: Int)
-    /// A 200 whose body trickles forever, a few bytes at a time.
-    case endlessBody
-}
-
-/// Which requests a fault applies to.
-public enum SimulatorFaultScope: String, Sendable {
-    case all, api, token
-}
-
-/// A request the simulator received; the `Authorization` value is never kept.
-public struct SimulatorRequest: Sendable, Hashable {
-    public let method: String
-    public let path: String
-    public let query: String
-    public let status: Int
-    public let hadAuthorization: Bool
-    /// Whether the client sent a cookie back (it must not: sessions serialize requests).
-    public let hadCookie: Bool
-    public let table: String?
 }

@@ -37,11 +37,3 @@ struct SimulateServiceNow: AsyncParsableCommand {
         await simulator.stop()
     }
 }
-
-/// SIGINT and SIGTERM as something to await.
-enum TerminationSignal {
-    /// Returns at the first SIGINT or SIGTERM.
-    static func wait() async {
-        for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return }
-    }
-}

@@ -134,14 +134,6 @@ func printReport(_ report: MappingValidator.Report, dryRun: Bool) {
     print(report.valid ? "mapping is valid" : "mapping is NOT valid")
 }
 
-struct MappingView: Encodable {
-    let customer_id: String
-    let network_id: String
-    let alert_type: String
-    let table: String
-    let fields: [String: FieldRule]
-}
-
 func loadMapping(table: String, path: String) throws -> AlertMapping {
     guard let data = FileManager.default.contents(atPath: path) else { throw fail("--fields: cannot read \(path)") }
     do {

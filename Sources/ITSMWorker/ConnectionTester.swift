@@ -2,60 +2,6 @@ import Foundation
 import ITSMCore
 import ServiceNow
 
-/// The outcome of one Test Connection check.
-public struct ConnectionCheck: Sendable, Codable, Equatable {
-    public enum Status: String, Sendable, Codable { case ok, warning, failed, skipped }
-
-    public var name: String
-    public var status: Status
-    public var durationMs: Int
-    /// What went wrong (or what is worth knowing, for warnings).
-    public var cause: String?
-    /// What to do about it.
-    public var remedy: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name, status, cause, remedy
-        case durationMs = "duration_ms"
-    }
-}
-
-/// Every check of a Test Connection run, in order; `status` is `failed` if any check failed.
-public struct ConnectionTestResult: Sendable, Codable, Equatable {
-    public var customerID: String
-    public var instanceURL: String
-    public var status: String
-    public var testedAt: String
-    public var checks: [ConnectionCheck]
-
-    enum CodingKeys: String, CodingKey {
-        case status, checks
-        case customerID = "customer_id"
-        case instanceURL = "instance_url"
-        case testedAt = "tested_at"
-    }
-
-    public var passed: Bool { status == "ok" }
-
-    public func encoded(pretty: Bool = false) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data()
-    }
-
-    /// For a person: one line per check.
-    public var text: String {
-        var lines = ["Test Connection for \(customerID) (\(instanceURL)): \(status.uppercased())"]
-        for check in checks {
-            var line = "  [\(check.status.rawValue)] \(check.name) (\(check.durationMs) ms)"
-            if let cause = check.cause { line += "\n      cause: \(cause)" }
-            if let remedy = check.remedy { line += "\n      remedy: \(remedy)" }
-            lines.append(line)
-        }
-        return lines.joined(separator: "\n")
-    }
-}
-
 /// Test Connection: the checks an operator needs when rolling out an integration, each turned
 /// into a cause and a remedy.
 public struct ConnectionTester: Sendable {
@@ -243,33 +189,5 @@ public struct ConnectionTester: Sendable {
             if let reason = policy.refusal(address) { return "\(host) resolves to \(address): \(reason)" }
         }
         return nil
-    }
-}
-
-/// Resolves a host name to numeric addresses; the system's resolver, or a scripted one in tests.
-public struct AddressLookup: Sendable {
-    public let addresses: @Sendable (String) -> [String]?
-
-    public init(_ addresses: @escaping @Sendable (String) -> [String]?) {
-        self.addresses = addresses
-    }
-
-    /// getaddrinfo(3).
-    public static let system = AddressLookup { host in
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
-        defer { freeaddrinfo(result) }
-        var addresses: [String] = []
-        var pointer: UnsafeMutablePointer<addrinfo>? = first
-        while let entry = pointer {
-            var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
-                addresses.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-            }
-            pointer = entry.pointee.ai_next
-        }
-        return addresses
     }
 }

@@ -1,0 +1,7 @@
+import Foundation
+
+/// The system's clock.
+public struct SystemWallClock: WallClock {
+    public init() {}
+    public var now: Date { Date() }
+}

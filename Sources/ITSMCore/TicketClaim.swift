@@ -1,0 +1,12 @@
+import Foundation
+
+/// The outcome of asking to create an alert's ticket.
+public enum TicketClaim: Sendable, Equatable {
+    /// This worker may create the ticket. With `mustLookUp`, an earlier attempt may already
+    /// have created it: search by correlation_id before creating.
+    case claimed(TicketLink, mustLookUp: Bool)
+    /// The alert already has an open ticket.
+    case open(TicketLink)
+    /// Another attempt holds the claim; try again later.
+    case busy
+}

@@ -1,0 +1,21 @@
+import Foundation
+import ITSMCore
+import ServiceNow
+
+/// The outcome of one Test Connection check.
+public struct ConnectionCheck: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case ok, warning, failed, skipped }
+
+    public var name: String
+    public var status: Status
+    public var durationMs: Int
+    /// What went wrong (or what is worth knowing, for warnings).
+    public var cause: String?
+    /// What to do about it.
+    public var remedy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, status, cause, remedy
+        case durationMs = "duration_ms"
+    }
+}

@@ -1,0 +1,9 @@
+import Foundation
+import Synchronization
+
+/// An access token and when to stop using it.
+struct CachedToken: Sendable {
+    let value: String
+    let expiresAt: ContinuousClock.Instant
+    let refreshAt: ContinuousClock.Instant
+}

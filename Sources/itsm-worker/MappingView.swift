@@ -1,0 +1,12 @@
+import ArgumentParser
+import Foundation
+import ITSMCore
+import ITSMWorker
+
+struct MappingView: Encodable {
+    let customer_id: String
+    let network_id: String
+    let alert_type: String
+    let table: String
+    let fields: [String: FieldRule]
+}
