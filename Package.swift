@@ -118,11 +118,38 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The application: configuration, stores, message handling, services.
+        // The PostgreSQL adapter: ticket links, status events, the outbox, integrations and
+        // mappings, the schema and its migrations.
+        .target(
+            name: "ITSMPostgres",
+            dependencies: [
+                "Postgres", "ITSMCore", "Caching", "Coordination",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                // Postgres's interface names NIOPosix types; its C shims must be visible here.
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            resources: [.copy("Migrations")],
+            swiftSettings: swiftSettings
+        ),
+        // The ServiceNow adapter: the incident gateway and integration directory over sessions,
+        // mapping validation, instance metadata, Test Connection.
+        .target(
+            name: "ITSMServiceNow",
+            dependencies: [
+                "ServiceNow", "ITSMCore", "ITSMPostgres", "Caching",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The AMQP side (consumers, retry and dead-letter topology, the outbox relay), the sync,
+        // commands, observability, configuration, and WorkerRuntime, which composes it all.
         .target(
             name: "ITSMWorker",
             dependencies: [
-                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "Caching", "Coordination",
+                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "ITSMPostgres", "ITSMServiceNow", "Caching", "Coordination",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -132,7 +159,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
 

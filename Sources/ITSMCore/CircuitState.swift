@@ -1,4 +1,3 @@
-import Coordination
 import Foundation
 
 /// 0 closed (traffic flows), 1 open (work for the instance is parked), 2 half-open (one trial).

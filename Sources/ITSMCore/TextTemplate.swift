@@ -1,4 +1,3 @@
-import Caching
 import Foundation
 import Mustache
 import Synchronization

@@ -1,9 +1,6 @@
-import ITSMCore
 import Foundation
 import Logging
-import Postgres
 import ServiceLifecycle
-import ServiceNow
 import Synchronization
 
 /// The alert a task is working for; ServiceNow calls made inside are recorded against it.

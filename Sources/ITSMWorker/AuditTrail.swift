@@ -1,5 +1,5 @@
-import ITSMCore
 import Foundation
+import ITSMCore
 import Logging
 import Postgres
 import ServiceLifecycle

@@ -1,9 +1,7 @@
-import ITSMCore
 import Foundation
+import ITSMPostgres
 import Logging
-import Postgres
 import ServiceLifecycle
-import ServiceNow
 import Synchronization
 
 /// Flushes the audit trail every second; hourly, prunes it and the event history (processed

@@ -1,6 +1,8 @@
 import AMQP
 import Foundation
 import ITSMCore
+import ITSMPostgres
+import ITSMServiceNow
 import Logging
 import Postgres
 import ServiceNow

@@ -1,9 +1,5 @@
-import AMQP
 import Configuration
 import Foundation
-import ITSMCore
-import Postgres
-import ServiceNow
 
 /// A setting that cannot be used; `description` is the one line an operator needs.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {

@@ -1,8 +1,6 @@
-import AMQP
 import Foundation
 import Hummingbird
 import Logging
-import Postgres
 import ServiceLifecycle
 import Synchronization
 

@@ -1,5 +1,7 @@
 import Foundation
 import ITSMCore
+import ITSMPostgres
+import ITSMServiceNow
 import Logging
 import Postgres
 import ServiceNow

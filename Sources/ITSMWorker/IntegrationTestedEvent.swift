@@ -1,9 +1,6 @@
-import AMQP
 import Foundation
 import ITSMCore
 import Logging
-import Postgres
-import ServiceNow
 
 /// `integration.tested` on the events exchange.
 public struct IntegrationTestedEvent: Sendable, Codable {

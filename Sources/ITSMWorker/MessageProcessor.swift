@@ -2,7 +2,6 @@ import AMQP
 import Foundation
 import ITSMCore
 import Logging
-import ServiceNow
 
 /// Settles one delivery from a work queue: validates it, hands it to the right handler, and
 /// turns the result into an ack, a delayed retry, or a dead-letter with the reason — so that no

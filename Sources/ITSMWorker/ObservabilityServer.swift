@@ -2,7 +2,6 @@ import AMQP
 import Foundation
 import Hummingbird
 import Logging
-import Postgres
 import ServiceLifecycle
 import Synchronization
 

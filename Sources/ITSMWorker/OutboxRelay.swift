@@ -1,6 +1,7 @@
 import AMQP
 import Coordination
 import Foundation
+import ITSMCore
 import Logging
 import Postgres
 import ServiceLifecycle

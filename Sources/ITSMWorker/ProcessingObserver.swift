@@ -1,8 +1,5 @@
-import AMQP
 import Foundation
-import ITSMCore
 import Logging
-import ServiceNow
 
 public struct ProcessingObserver: Sendable {
     let onProcessed: @Sendable (String, MessageProcessor.Settlement, Duration) -> Void

@@ -1,5 +1,4 @@
 import Foundation
-import ITSMCore
 import Logging
 
 /// Redacts sensitive metadata keys before another handler writes the line.

@@ -1,3 +1,4 @@
+import ITSMCore
 import Logging
 import ServiceLifecycle
 

@@ -1,5 +1,4 @@
 import Foundation
-import ITSMCore
 import Logging
 
 /// Sets up swift-log once per process from the configuration: readable lines in a terminal,

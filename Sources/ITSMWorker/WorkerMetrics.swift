@@ -1,6 +1,6 @@
-import ITSMCore
 import CoreMetrics
 import Foundation
+import ITSMCore
 import Metrics
 import Prometheus
 import ServiceNow

@@ -1,11 +1,6 @@
-import ITSMCore
-import AMQP
-import Coordination
 import Foundation
 import Logging
-import Postgres
 import ServiceLifecycle
-import ServiceNow
 import UnixSignals
 
 /// What a worker process does; `itsm-worker run --roles …` picks some.

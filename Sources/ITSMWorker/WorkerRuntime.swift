@@ -1,7 +1,9 @@
-import ITSMCore
 import AMQP
 import Coordination
 import Foundation
+import ITSMCore
+import ITSMPostgres
+import ITSMServiceNow
 import Logging
 import Postgres
 import ServiceLifecycle

@@ -1,5 +1,6 @@
-import ITSMCore
 import AMQP
+import ITSMCore
+
 
 /// The exchanges and queues the worker declares, named from the configuration.
 ///

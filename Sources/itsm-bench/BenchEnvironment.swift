@@ -1,10 +1,11 @@
 import AMQP
 import AsyncHTTPClient
 import Foundation
-import NIOCore
 import ITSMCore
+import ITSMPostgres
 import ITSMWorker
 import Logging
+import NIOCore
 import Postgres
 import ServiceNowSimulator
 import Synchronization

@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import Foundation
 import ITSMCore
+import ITSMPostgres
 import ITSMWorker
 import Logging
 import ServiceNowSimulator

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ITSMCore
+import ITSMPostgres
+import ITSMServiceNow
 import ITSMWorker
 
 struct MappingCommand: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ITSMPostgres
 import ITSMWorker
 import Logging
 import Postgres

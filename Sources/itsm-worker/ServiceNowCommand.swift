@@ -1,4 +1,5 @@
 import ArgumentParser
+import ITSMServiceNow
 import ITSMWorker
 import ServiceNow
 

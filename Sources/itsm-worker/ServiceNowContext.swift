@@ -1,5 +1,7 @@
-import ITSMCore
 import Foundation
+import ITSMCore
+import ITSMPostgres
+import ITSMServiceNow
 import ITSMWorker
 import Logging
 import Postgres

@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import ITSMPostgres
 import ITSMWorker
 import Postgres
 import ServiceNowSimulator

@@ -1,4 +1,5 @@
 import Foundation
+import ITSMPostgres
 import ITSMWorker
 import ServiceNowSimulator
 import Testing

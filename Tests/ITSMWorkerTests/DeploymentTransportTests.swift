@@ -1,8 +1,10 @@
 import AMQP
 import Foundation
-import Postgres
 import ITSMCore
+import ITSMPostgres
+import ITSMServiceNow
 @testable import ITSMWorker
+import Postgres
 import Testing
 
 /// The worker over the transports real deployments use.

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import ITSMCore
+import ITSMPostgres
 @testable import ITSMWorker
 import Postgres
 import ServiceNowSimulator

@@ -1,7 +1,9 @@
-import Crypto
 import AMQP
+import Crypto
 import Foundation
 import ITSMCore
+import ITSMPostgres
+import ITSMServiceNow
 import ITSMWorker
 import Postgres
 import ServiceNowSimulator

@@ -1,6 +1,7 @@
+import ITSMCore
+@testable import ITSMWorker
 import TestSupport
 import Testing
-@testable import ITSMWorker
 
 /// The relay's wake-up: notified at once, otherwise after its poll interval, and able to wait
 /// again after any of those. (Lower bounds only: a sleep never ends early, so they cannot flake.)

@@ -1,6 +1,8 @@
 import AMQP
 import Foundation
 import ITSMCore
+import ITSMPostgres
+@testable import ITSMServiceNow
 @testable import ITSMWorker
 import Logging
 import Postgres

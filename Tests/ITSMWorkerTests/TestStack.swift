@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import ITSMCore
+import ITSMPostgres
 import ITSMWorker
 import Logging
 import Postgres

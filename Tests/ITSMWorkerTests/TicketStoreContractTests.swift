@@ -1,6 +1,7 @@
 import Foundation
 import ITSMCore
 import ITSMCoreTesting
+import ITSMPostgres
 import ITSMWorker
 import Logging
 import Postgres

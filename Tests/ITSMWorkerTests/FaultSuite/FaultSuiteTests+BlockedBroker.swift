@@ -1,13 +1,14 @@
 import AMQP
 import Foundation
+import ITSMCore
+import ITSMPostgres
 import ITSMWorker
-import Logging
-import TestSupport
-import Testing
-
 @testable import ITSMWorker
 import Logging
+import Logging
 import Postgres
+import TestSupport
+import Testing
 import Testing
 
 extension FaultSuiteTests {

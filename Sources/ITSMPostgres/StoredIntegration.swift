@@ -1,7 +1,5 @@
 import Foundation
 import ITSMCore
-import Postgres
-import ServiceNow
 
 /// A customer's ServiceNow integration as stored (the secret still sealed).
 public struct StoredIntegration: Sendable {

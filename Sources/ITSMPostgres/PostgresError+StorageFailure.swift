@@ -1,6 +1,7 @@
 import ITSMCore
 import Postgres
 
+
 extension PostgresError: StorageFailure {
     public var storeUnavailable: Bool { databaseUnavailable }
     public var isConflict: Bool { isUniqueViolation }

@@ -1,6 +1,7 @@
 import Caching
 import Foundation
 import ITSMCore
+import ITSMPostgres
 import ServiceNow
 
 /// Turns a customer's stored integration into a ServiceNow session: opens the sealed secret and

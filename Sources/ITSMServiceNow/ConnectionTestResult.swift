@@ -1,6 +1,4 @@
 import Foundation
-import ITSMCore
-import ServiceNow
 
 /// Every check of a Test Connection run, in order; `status` is `failed` if any check failed.
 public struct ConnectionTestResult: Sendable, Codable, Equatable {
@@ -9,6 +7,14 @@ public struct ConnectionTestResult: Sendable, Codable, Equatable {
     public var status: String
     public var testedAt: String
     public var checks: [ConnectionCheck]
+
+    public init(customerID: String, instanceURL: String, status: String, testedAt: String, checks: [ConnectionCheck]) {
+        self.customerID = customerID
+        self.instanceURL = instanceURL
+        self.status = status
+        self.testedAt = testedAt
+        self.checks = checks
+    }
 
     enum CodingKeys: String, CodingKey {
         case status, checks

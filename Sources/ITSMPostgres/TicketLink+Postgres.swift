@@ -5,7 +5,7 @@ import Postgres
 extension TicketLink {
     /// A `ticket_links` row. An unknown status reads as failed, so a row written by a newer
     /// worker is left alone rather than written to.
-    init(_ row: PostgresRow) throws {
+    public init(_ row: PostgresRow) throws {
         self.init(id: try row["id"].int(),
                   customerID: try row["customer_id"].string(),
                   networkID: try row["network_id"].string(),

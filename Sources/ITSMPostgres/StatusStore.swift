@@ -3,7 +3,7 @@ import ITSMCore
 import Postgres
 
 extension StoredStatusEvent {
-    init(_ row: PostgresRow) throws {
+    public init(_ row: PostgresRow) throws {
         self.init(eventID: try row["event_id"].string(),
                   customerID: try row["customer_id"].string(),
                   networkID: try row["network_id"].string(),

@@ -1,6 +1,4 @@
 import Foundation
-import ITSMCore
-import ServiceNow
 
 /// Resolves a host name to numeric addresses; the system's resolver, or a scripted one in tests.
 public struct AddressLookup: Sendable {

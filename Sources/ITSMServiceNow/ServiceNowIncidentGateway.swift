@@ -1,6 +1,7 @@
 import ITSMCore
 import ServiceNow
 
+
 /// The incident gateway over one customer's ServiceNow session: the Table API for writes and
 /// reads, the mapping validator (table metadata, reference look-ups) for payloads.
 struct ServiceNowIncidentGateway: IncidentGateway {

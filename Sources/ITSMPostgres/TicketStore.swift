@@ -181,18 +181,18 @@ public struct TicketStore: TicketRepository {
                              [.text(customerID), .text(alertID)]).map(TicketLink.init)
     }
 
-    static func markProcessed(_ connection: PostgresConnection, event: AlertEvent, outcome: String) async throws {
+    public static func markProcessed(_ connection: PostgresConnection, event: AlertEvent, outcome: String) async throws {
         try await connection.execute("""
             INSERT INTO processed_events (event_id, customer_id, event_type, outcome) VALUES ($1, $2, $3, $4)
             """, [.text(event.eventID), .text(event.customerID), .text(event.kind.rawValue), .text(outcome)])
     }
 
     /// Writes an event to the outbox; the relay publishes it after the transaction commits.
-    static func enqueue(_ connection: PostgresConnection, _ event: TicketEvent) async throws {
+    public static func enqueue(_ connection: PostgresConnection, _ event: TicketEvent) async throws {
         try await enqueue(connection, eventID: event.eventID, routingKey: event.type.rawValue, payload: event.encoded())
     }
 
-    static func enqueue(_ connection: PostgresConnection, eventID: String, routingKey: String, payload: Data) async throws {
+    public static func enqueue(_ connection: PostgresConnection, eventID: String, routingKey: String, payload: Data) async throws {
         try await connection.execute("INSERT INTO outbox (event_id, routing_key, payload) VALUES ($1::uuid, $2, $3::jsonb)",
                                      [.text(eventID), .text(routingKey), .json(String(decoding: payload, as: UTF8.self))])
     }

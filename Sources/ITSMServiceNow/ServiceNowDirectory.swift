@@ -1,25 +1,31 @@
 import ITSMCore
-import ServiceNow
+import ITSMPostgres
+
 
 /// The integration directory over the stored integrations (cached) and ServiceNow sessions.
-struct ServiceNowDirectory: IntegrationDirectory {
+public struct ServiceNowDirectory: IntegrationDirectory {
     let resolver: IntegrationResolver
     let validator: MappingValidator
 
-    func hasIntegration(customerID: String) async throws -> Bool {
+    public init(resolver: IntegrationResolver, validator: MappingValidator) {
+        self.resolver = resolver
+        self.validator = validator
+    }
+
+    public func hasIntegration(customerID: String) async throws -> Bool {
         try await resolver.cache.integration(customerID: customerID) != nil
     }
 
-    func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping? {
+    public func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping? {
         try await resolver.cache.mapping(customerID: customerID, networkID: networkID, alertType: alertType)
     }
 
-    func connect(customerID: String) async throws -> ConnectedIntegration? {
+    public func connect(customerID: String) async throws -> ConnectedIntegration? {
         guard let integration = try await resolver.cache.integration(customerID: customerID) else { return nil }
         return connected(try resolver.resolve(integration))
     }
 
-    func connected(_ resolved: IntegrationResolver.Resolved) -> ConnectedIntegration {
+    public func connected(_ resolved: IntegrationResolver.Resolved) -> ConnectedIntegration {
         ConnectedIntegration(settings: resolved.integration.settings,
                              gateway: ServiceNowIncidentGateway(session: resolved.session, instance: resolved.instance, validator: validator,
                                                                 customerID: resolved.integration.customerID))

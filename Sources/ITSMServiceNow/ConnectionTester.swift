@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import ITSMPostgres
 import ServiceNow
 
 /// Test Connection: the checks an operator needs when rolling out an integration, each turned

@@ -1,5 +1,6 @@
 import Coordination
 
+
 /// Wakes the outbox relay when a transaction has queued an event, so events go out at once
 /// rather than at the next poll.
 ///
@@ -21,7 +22,7 @@ public final class OutboxSignal: Sendable {
 
     /// Returns when notified (at once if a notification came since the last wait), after
     /// `timeout`, or when the task is cancelled, whichever is first.
-    func wait(timeout: Duration) async {
+    public func wait(timeout: Duration) async {
         await lot.park(timeout: timeout, onTimeout: (), onCancel: ()) { pending, _ in
             guard pending else { return nil }
             pending = false

@@ -1,18 +1,6 @@
 import Foundation
 import ITSMCore
 import Postgres
-import ServiceNow
-
-extension IntegrationSettings {
-    /// The route ``proxy`` asks for.
-    public var proxyChoice: ServiceNowProxyChoice {
-        get throws(ServiceNowError) {
-            guard let proxy else { return .environment }
-            if proxy == "none" { return .direct }
-            return .proxy(try ServiceNowProxy(url: proxy))
-        }
-    }
-}
 
 /// Integrations and mappings in PostgreSQL.
 public struct ConfigurationStore: Sendable {

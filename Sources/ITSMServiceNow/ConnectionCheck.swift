@@ -1,6 +1,4 @@
 import Foundation
-import ITSMCore
-import ServiceNow
 
 /// The outcome of one Test Connection check.
 public struct ConnectionCheck: Sendable, Codable, Equatable {
@@ -13,6 +11,14 @@ public struct ConnectionCheck: Sendable, Codable, Equatable {
     public var cause: String?
     /// What to do about it.
     public var remedy: String?
+
+    public init(name: String, status: Status, durationMs: Int, cause: String? = nil, remedy: String? = nil) {
+        self.name = name
+        self.status = status
+        self.durationMs = durationMs
+        self.cause = cause
+        self.remedy = remedy
+    }
 
     enum CodingKeys: String, CodingKey {
         case name, status, cause, remedy
