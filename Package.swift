@@ -144,12 +144,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The AMQP side (consumers, retry and dead-letter topology, the outbox relay), the sync,
-        // commands, observability, configuration, and WorkerRuntime, which composes it all.
+        // The AMQP adapter: the topology with its retry and dead-letter queues, the consumers,
+        // and the processor that settles every delivery (ack, delayed retry, dead letter).
+        .target(
+            name: "ITSMAMQP",
+            dependencies: [
+                "AMQP", "ITSMCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Composition (WorkerRuntime, configuration, metrics, logging, observability) and what
+        // spans two technologies: the outbox relay, the sync, the commands, the audit trail.
         .target(
             name: "ITSMWorker",
             dependencies: [
-                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "ITSMPostgres", "ITSMServiceNow", "Caching", "Coordination",
+                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "Caching", "Coordination",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import ITSMAMQP
 import ITSMCore
 import Metrics
 import Prometheus

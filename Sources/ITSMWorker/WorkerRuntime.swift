@@ -1,6 +1,7 @@
 import AMQP
 import Coordination
 import Foundation
+import ITSMAMQP
 import ITSMCore
 import ITSMPostgres
 import ITSMServiceNow
@@ -109,7 +110,8 @@ public final class WorkerRuntime: Sendable {
         let alerts = AlertHandler(tickets: tickets, directory: directory, status: status, circuits: circuits, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, writeWindow: configuration.requestTimeout + configuration.instanceSlotWait,
                                   reopenWindow: configuration.reopenWindow, afterCreate: Self.crashHook)
-        processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, configuration: configuration,
+        processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, maxAttempts: configuration.maxAttempts,
+                                     maxMessageBytes: configuration.maxMessageBytes, workerID: configuration.workerID,
                                      outbox: outboxSignal, observer: observer, logger: logger)
         sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, directory: directory, status: status, circuits: circuits,
                             configuration: configuration, logger: logger)

@@ -1,6 +1,7 @@
 import AMQP
 import ArgumentParser
 import Foundation
+import ITSMAMQP
 import ITSMCore
 import ITSMPostgres
 import ITSMWorker

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import ITSMAMQP
 import ITSMWorker
 import Postgres
 import ServiceNow

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import ITSMAMQP
 import ITSMCore
 import ITSMWorker
 import Postgres

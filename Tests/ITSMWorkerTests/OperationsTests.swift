@@ -1,6 +1,7 @@
 import AMQP
 import Crypto
 import Foundation
+import ITSMAMQP
 import ITSMCore
 import ITSMPostgres
 import ITSMServiceNow

@@ -1,4 +1,5 @@
 import AMQP
+import ITSMAMQP
 import ITSMWorker
 import Logging
 import Postgres

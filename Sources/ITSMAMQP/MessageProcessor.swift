@@ -8,25 +8,25 @@ import Logging
 /// message is ever dropped silently and none blocks the queue.
 public struct MessageProcessor: Sendable {
     let topology: WorkerTopology
-    let amqp: AMQPConnection
+    package let amqp: AMQPConnection
     let alerts: AlertHandler
     let status: StatusHandler?
-    let maxAttempts: Int
-    let maxMessageBytes: Int
+    package let maxAttempts: Int
+    package let maxMessageBytes: Int
     let workerID: String
-    let outbox: OutboxSignal
-    let observer: ProcessingObserver
+    package let outbox: OutboxSignal
+    package let observer: ProcessingObserver
     let logger: Logger
 
-    public init(topology: WorkerTopology, amqp: AMQPConnection, alerts: AlertHandler, status: StatusHandler?, configuration: WorkerConfiguration,
-                outbox: OutboxSignal, observer: ProcessingObserver, logger: Logger) {
+    public init(topology: WorkerTopology, amqp: AMQPConnection, alerts: AlertHandler, status: StatusHandler?, maxAttempts: Int, maxMessageBytes: Int,
+                workerID: String, outbox: OutboxSignal, observer: ProcessingObserver, logger: Logger) {
         self.topology = topology
         self.amqp = amqp
         self.alerts = alerts
         self.status = status
-        self.maxAttempts = configuration.maxAttempts
-        self.maxMessageBytes = configuration.maxMessageBytes
-        self.workerID = configuration.workerID
+        self.maxAttempts = maxAttempts
+        self.maxMessageBytes = maxMessageBytes
+        self.workerID = workerID
         self.outbox = outbox
         self.observer = observer
         self.logger = logger
@@ -35,7 +35,7 @@ public struct MessageProcessor: Sendable {
     /// The worker's own attempt counter, read only from a message that came back through its retry
     /// queues (the return exchange, which publishers have no business writing to). A publisher
     /// could set the header on a fresh alert to have it given up on at its first failure.
-    func attempt(of delivery: AMQPDelivery) -> Int {
+    package func attempt(of delivery: AMQPDelivery) -> Int {
         guard delivery.exchange == topology.returnExchange,
               let value = delivery.properties.headers[Self.attemptHeader]?.intValue ?? delivery.properties.headers["x-attempt"]?.intValue
         else { return 1 }
@@ -48,7 +48,7 @@ public struct MessageProcessor: Sendable {
 
     /// The routing key the message was first published with: a retried message comes back
     /// from its retry queue with that queue's name as its routing key.
-    func routingKey(of delivery: AMQPDelivery) -> String {
+    package func routingKey(of delivery: AMQPDelivery) -> String {
         guard delivery.exchange == topology.returnExchange, let original = delivery.properties.headers[Self.routingKeyHeader]?.stringValue else {
             return delivery.routingKey
         }
@@ -180,7 +180,7 @@ public struct MessageProcessor: Sendable {
                                 reason: "gave up after \(attempt) attempts: \(failure.reason)", logger: logger)
     }
 
-    func retry(_ delivery: AMQPDelivery, queue: String, attempt: Int, countsAsAttempt: Bool, failure: RetryableFailure, logger: Logger) async -> Settlement {
+    package func retry(_ delivery: AMQPDelivery, queue: String, attempt: Int, countsAsAttempt: Bool, failure: RetryableFailure, logger: Logger) async -> Settlement {
         let next = countsAsAttempt ? attempt + 1 : attempt
         let (retryQueue, delay) = topology.retryQueue(attempt: countsAsAttempt ? attempt : 1, minimum: failure.retryAfter)
         if failure.parked { observer.parked() }
@@ -203,7 +203,7 @@ public struct MessageProcessor: Sendable {
         return .retryScheduled(attempt: next, delay: delay)
     }
 
-    func deadLetter(_ delivery: AMQPDelivery, queue: String, code: String, reason: String, logger: Logger) async -> Settlement {
+    package func deadLetter(_ delivery: AMQPDelivery, queue: String, code: String, reason: String, logger: Logger) async -> Settlement {
         var properties = delivery.properties
         properties.headers["x-reason"] = .string(String(reason.prefix(1000)))
         properties.headers["x-error-code"] = .string(code)
@@ -234,7 +234,7 @@ public struct MessageProcessor: Sendable {
 
 /// Receives every settlement (metrics, tests).
 extension MessageProcessor.Settlement {
-    var auditDescription: String {
+    package var auditDescription: String {
         switch self {
         case .acked(let outcome):
             switch outcome {

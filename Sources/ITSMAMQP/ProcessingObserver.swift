@@ -13,10 +13,10 @@ public struct ProcessingObserver: Sendable {
 
     public static let none = ProcessingObserver { _, _, _ in }
 
-    func processed(type: String, settlement: MessageProcessor.Settlement, duration: Duration) {
+    package func processed(type: String, settlement: MessageProcessor.Settlement, duration: Duration) {
         onProcessed(type, settlement, duration)
     }
 
     /// A message parked by a circuit breaker or bulkhead.
-    func parked() { onParked() }
+    package func parked() { onParked() }
 }

@@ -2,7 +2,7 @@ import AMQP
 import ITSMCore
 
 
-/// The exchanges and queues the worker declares, named from the configuration.
+/// The exchanges and queues the worker declares, named from its settings.
 ///
 /// ```
 /// ceburu.alerts (topic) ── alert.raised ──────────────────────▶ itsm.alerts
@@ -30,20 +30,20 @@ public struct WorkerTopology: Sendable {
     let deliveryLimit: Int
     let retryDelays: [Duration]
 
-    public init(_ configuration: WorkerConfiguration) {
-        let prefix = configuration.queuePrefix
+    public init(queuePrefix prefix: String, alertsExchange: String, eventsExchange: String, queueType: AMQPQueue.Kind, deliveryLimit: Int,
+                retryDelays: [Duration]) {
         self.prefix = prefix
-        alertsExchange = configuration.alertsExchange
-        eventsExchange = configuration.eventsExchange
+        self.alertsExchange = alertsExchange
+        self.eventsExchange = eventsExchange
         alertsQueue = "\(prefix).alerts"
         statusQueue = "\(prefix).status"
         commandsQueue = "\(prefix).commands"
         deadExchange = "\(prefix).dead"
         deadQueue = "\(prefix).dead"
         returnExchange = "\(prefix).retry.return"
-        queueType = configuration.queueType
-        deliveryLimit = configuration.deliveryLimit
-        retryDelays = configuration.retryDelays
+        self.queueType = queueType
+        self.deliveryLimit = deliveryLimit
+        self.retryDelays = retryDelays
     }
 
     /// Every retry queue's TTL in milliseconds: each tier and its 1.5× variant.
