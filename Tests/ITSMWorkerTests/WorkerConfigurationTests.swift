@@ -130,9 +130,3 @@ import Testing
         for secret in ["tok-7f3a", "hunter2", "Bearer x"] { #expect(!line.contains(secret)) }
     }
 }
-
-final class LineSink: Sendable {
-    private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-}

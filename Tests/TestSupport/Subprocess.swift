@@ -57,8 +57,3 @@ public enum Subprocess {
         return Outcome(status: exitStatus, output: output)
     }
 }
-
-public struct SubprocessError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
-}

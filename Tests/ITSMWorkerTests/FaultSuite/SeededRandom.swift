@@ -13,7 +13,3 @@ struct SeededRandom: Sendable {
         return state &* 2_685_821_657_736_338_717
     }
 }
-
-enum AlertEventClock {
-    static func now() -> String { AlertEvent.formatTimestamp(Date()) }
-}

@@ -1,0 +1,24 @@
+import AMQP
+import Foundation
+import ITSMAMQP
+import ITSMCore
+import ITSMPostgres
+import ITSMWorker
+import Logging
+import Postgres
+import ServiceNow
+import ServiceNowSimulator
+import Synchronization
+import TestSupport
+import Testing
+
+/// An in-process worker.
+struct RunningWorker: Sendable {
+    let runtime: WorkerRuntime
+    let task: Task<Void, any Error>
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}

@@ -1,0 +1,37 @@
+import AMQP
+import Foundation
+import ITSMAMQP
+import ITSMCore
+import ITSMPostgres
+import ITSMWorker
+import Logging
+import Postgres
+import ServiceNow
+import ServiceNowSimulator
+import Synchronization
+import TestSupport
+import Testing
+
+/// Stops every ``TestStack`` a test made once the test has ended, and waits for that. A stop left
+/// to an unstructured task after the test had not run yet when the test process exited, which
+/// left the last tests' queues, exchanges and databases behind on the servers.
+struct StopsTestStacks: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        guard !test.isSuite else { return try await function() }
+        let made = MadeStacks()
+        do {
+            try await MadeStacks.$current.withValue(made) { try await function() }
+        } catch {
+            await made.stopAll()
+            throw error
+        }
+        await made.stopAll()
+    }
+}
+
+extension Trait where Self == StopsTestStacks {
+    /// For suites whose tests make a ``TestStack``.
+    static var stopsTestStacks: Self { Self() }
+}

@@ -1,0 +1,18 @@
+import AMQP
+import Foundation
+import ITSMAMQP
+import ITSMCore
+import ITSMPostgres
+import ITSMWorker
+import Logging
+import Postgres
+import ServiceNow
+import ServiceNowSimulator
+import Synchronization
+import TestSupport
+import Testing
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
