@@ -1,7 +1,6 @@
 import CRabbitMQ
 import CRabbitMQShims
 import Glibc
-import Logging
 
 extension AMQPConnectionDriver {
     // MARK: - Commands (run on the thread through the mailbox)

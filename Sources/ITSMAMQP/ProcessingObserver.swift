@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 
 public struct ProcessingObserver: Sendable {
     let onProcessed: @Sendable (String, MessageProcessor.Settlement, Duration) -> Void

@@ -1,6 +1,5 @@
 import Foundation
 import Mustache
-import Synchronization
 
 /// A network's rule for turning one alert type into a ticket: the target table and how each
 /// field is filled.

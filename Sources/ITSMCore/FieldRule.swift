@@ -1,6 +1,5 @@
 import Foundation
 import Mustache
-import Synchronization
 
 /// How one field of a ticket is filled from an alert.
 public enum FieldRule: Sendable, Equatable, Codable {

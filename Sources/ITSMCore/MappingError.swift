@@ -1,6 +1,5 @@
 import Foundation
 import Mustache
-import Synchronization
 
 /// A mapping that cannot be saved, and why.
 public struct MappingError: Error, Equatable, CustomStringConvertible {

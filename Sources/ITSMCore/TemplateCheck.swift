@@ -1,7 +1,6 @@
 import Caching
 import Foundation
 import Mustache
-import Synchronization
 
 /// The variables templates may use, and the checks made when a mapping is saved.
 enum TemplateCheck {

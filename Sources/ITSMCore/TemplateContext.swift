@@ -1,6 +1,5 @@
 import Foundation
 import Mustache
-import Synchronization
 
 /// The values a template sees.
 enum TemplateContext {

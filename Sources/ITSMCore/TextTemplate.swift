@@ -1,6 +1,5 @@
 import Foundation
 import Mustache
-import Synchronization
 
 /// Plain-text templates outside mappings (close notes, work notes): same engine, no escaping.
 public enum TextTemplate {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 public enum SecretBoxError: Error, Equatable, CustomStringConvertible {

@@ -2,7 +2,6 @@ import Foundation
 import ITSMCore
 import Logging
 import Postgres
-import ServiceLifecycle
 import ServiceNow
 import Synchronization
 

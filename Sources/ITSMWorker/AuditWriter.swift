@@ -2,7 +2,6 @@ import Foundation
 import ITSMPostgres
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Flushes the audit trail every second; hourly, prunes it and the event history (processed
 /// event ids, published outbox rows) past their retentions.

@@ -1,4 +1,3 @@
-import Configuration
 import Foundation
 
 /// A setting that cannot be used; `description` is the one line an operator needs.

@@ -1,10 +1,8 @@
 import AMQP
 import Foundation
-import Hummingbird
 import Logging
 import Postgres
 import ServiceLifecycle
-import Synchronization
 
 /// Every few seconds: is PostgreSQL reachable, how big and old is the outbox backlog, how far
 /// behind is each integration's sync.

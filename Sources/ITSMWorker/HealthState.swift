@@ -1,7 +1,4 @@
 import Foundation
-import Hummingbird
-import Logging
-import ServiceLifecycle
 import Synchronization
 
 /// What `/readyz` reports, kept fresh by ``HealthSampler``.

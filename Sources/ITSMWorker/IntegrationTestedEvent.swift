@@ -1,6 +1,5 @@
 import Foundation
 import ITSMCore
-import Logging
 
 /// `integration.tested` on the events exchange.
 public struct IntegrationTestedEvent: Sendable, Codable {

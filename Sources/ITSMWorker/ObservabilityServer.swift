@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// `/metrics` (Prometheus text), `/healthz` (the process answers) and `/readyz` (RabbitMQ and
 /// PostgreSQL reachable, and the broker not blocking this connection) on `ITSM_HTTP_PORT`.

@@ -1,7 +1,4 @@
 import Foundation
-import Logging
-import ServiceLifecycle
-import UnixSignals
 
 /// What a worker process does; `itsm-worker run --roles …` picks some.
 public enum WorkerRole: String, Sendable, CaseIterable {

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 
 /// A migration that failed; nothing of it was kept.
 public struct MigrationError: Error, CustomStringConvertible {

@@ -2,7 +2,6 @@ import CLibPQ
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
 import NIOPosix
 
 /// A leased connection, valid inside ``PostgresPool/withConnection(_:)`` or

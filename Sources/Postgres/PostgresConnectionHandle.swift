@@ -1,7 +1,5 @@
 import CLibPQ
 import Glibc
-import Logging
-import NIOPosix
 
 /// A libpq connection (`PGconn`).
 ///

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 
 /// One numbered schema change.
 public struct PostgresMigration: Sendable, Hashable {

@@ -1,7 +1,5 @@
 import CLibPQ
 import Glibc
-import Logging
-import NIOPosix
 
 /// The rows and row count of one statement, copied out of libpq's result.
 struct PostgresResult: Sendable {

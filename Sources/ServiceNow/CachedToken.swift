@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// An access token and when to stop using it.
 struct CachedToken: Sendable {

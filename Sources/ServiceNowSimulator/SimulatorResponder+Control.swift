@@ -2,7 +2,6 @@ import Foundation
 import NIOFoundationCompat
 import HTTPTypes
 import Hummingbird
-import NIOCore
 
 /// The simulator's own API, for processes that cannot reach ``SimulatorStore`` directly (the
 /// fault suite, benchmarks, a person trying things with curl):

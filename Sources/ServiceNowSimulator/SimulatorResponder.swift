@@ -5,10 +5,8 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import NIOSSL
-import Logging
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 
 struct SimulatorResponder: HTTPResponder {
     typealias Context = BasicRequestContext

@@ -5,10 +5,8 @@ import ITSMCore
 import ITSMPostgres
 import ITSMWorker
 import Logging
-import NIOCore
 import Postgres
 import ServiceNowSimulator
-import Synchronization
 
 /// Where the benchmark's servers are and where the worker binary is.
 struct BenchEnvironment {

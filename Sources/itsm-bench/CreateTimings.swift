@@ -1,13 +1,11 @@
 import AMQP
 import AsyncHTTPClient
 import Foundation
-import NIOCore
 import ITSMCore
 import ITSMWorker
-import Logging
+import NIOCore
 import Postgres
 import ServiceNowSimulator
-import Synchronization
 
 /// The worker's creates as it timed them (from its /metrics): how many, and their total seconds.
 struct CreateTimings {

@@ -1,10 +1,8 @@
 import AMQP
 import AsyncHTTPClient
 import Foundation
-import NIOCore
 import ITSMCore
 import ITSMWorker
-import Logging
 import Postgres
 import ServiceNowSimulator
 import Synchronization

@@ -1,13 +1,10 @@
 import AMQP
 import AsyncHTTPClient
 import Foundation
-import NIOCore
 import ITSMCore
 import ITSMWorker
-import Logging
 import Postgres
 import ServiceNowSimulator
-import Synchronization
 
 /// CPU seconds used by each part of the machine, from /proc, to say what bounds a run.
 struct MachineCPU {

@@ -1,13 +1,10 @@
 import AMQP
 import AsyncHTTPClient
 import Foundation
-import NIOCore
 import ITSMCore
 import ITSMWorker
-import Logging
 import Postgres
 import ServiceNowSimulator
-import Synchronization
 
 /// The worker under test, as its own process, so that its CPU time and memory can be read.
 final class WorkerUnderTest: @unchecked Sendable {

@@ -4,7 +4,6 @@ import Foundation
 import ITSMCore
 import ITSMPostgres
 import ITSMWorker
-import Logging
 import ServiceNowSimulator
 
 /// The README's "run it": the whole job on one machine, with a simulated ServiceNow.

@@ -3,7 +3,6 @@ import Foundation
 import ITSMWorker
 import Logging
 import ServiceNowSimulator
-import UnixSignals
 
 struct SimulateServiceNow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import ITSMWorker
-import Logging
 import ServiceNowSimulator
 import UnixSignals
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import ITSMPostgres
 import ITSMWorker
-import Logging
 import Postgres
 
 struct Migrate: AsyncParsableCommand {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import ITSMWorker
-import Logging
 import Postgres
 
 struct ShowConfig: AsyncParsableCommand {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import ITSMWorker
-import Logging
 
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import ITSMCore
 import ITSMWorker
-import Logging
 import Postgres
 
 struct TicketCommand: AsyncParsableCommand {

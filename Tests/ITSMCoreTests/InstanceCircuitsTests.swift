@@ -1,5 +1,4 @@
 @testable import ITSMCore
-import Synchronization
 import TestSupport
 import Testing
 

@@ -3,7 +3,6 @@ import Foundation
 import ITSMCore
 import ITSMWorker
 import ServiceNowSimulator
-import Synchronization
 import TestSupport
 import Testing
 

@@ -4,7 +4,6 @@ import ITSMAMQP
 import ITSMCore
 import ITSMPostgres
 import ITSMWorker
-import Logging
 import Postgres
 import ServiceNow
 import ServiceNowSimulator

@@ -5,7 +5,6 @@ import ITSMCore
 import ITSMWorker
 import Postgres
 import ServiceNowSimulator
-import Synchronization
 import TestSupport
 import Testing
 

@@ -1,5 +1,4 @@
 import AMQP
-import Crypto
 import Foundation
 import ITSMAMQP
 import ITSMCore

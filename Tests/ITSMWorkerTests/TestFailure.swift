@@ -4,11 +4,9 @@ import ITSMAMQP
 import ITSMCore
 import ITSMPostgres
 import ITSMWorker
-import Logging
 import Postgres
 import ServiceNow
 import ServiceNowSimulator
-import Synchronization
 import TestSupport
 import Testing
 

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 struct CapturingHandler: LogHandler {
     let logs: CapturedLogs

@@ -4,7 +4,6 @@ import ITSMAMQP
 import ITSMWorker
 import Postgres
 import ServiceNowSimulator
-import Synchronization
 
 struct FaultChecker {
     let stack: TestStack

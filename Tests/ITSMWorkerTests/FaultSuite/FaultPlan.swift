@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// How hard the suite pushes, from `ITSM_FAULT_SUITE`.
 struct FaultPlan: Sendable {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 struct FaultReport {
     var validAlerts = 0

@@ -2,10 +2,8 @@ import AMQP
 import Foundation
 import ITSMCore
 import ITSMWorker
-import Logging
 import Postgres
 import ServiceNowSimulator
-import Synchronization
 import TestSupport
 import Testing
 

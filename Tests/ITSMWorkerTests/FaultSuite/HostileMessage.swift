@@ -1,6 +1,5 @@
 import Foundation
 import ITSMCore
-import Synchronization
 
 /// Hostile bodies: not JSON, truncated, deeply nested, wrong shapes and types, huge, unknown
 /// customers, oversized identifiers, control characters.

@@ -1,6 +1,5 @@
 import Foundation
 import ITSMCore
-import Synchronization
 
 /// xorshift64*: reproducible from the seed printed at the start.
 struct SeededRandom: Sendable {
