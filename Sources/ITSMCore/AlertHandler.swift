@@ -249,7 +249,3 @@ public struct AlertHandler: Sendable {
         return .ticketUpdated(number: ticket.number)
     }
 }
-
-extension String {
-    var nonEmpty: String? { isEmpty ? nil : self }
-}

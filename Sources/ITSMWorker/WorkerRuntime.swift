@@ -139,8 +139,7 @@ public final class WorkerRuntime: Sendable {
     public func services() -> [any Service] {
         var services: [any Service] = []
         if roles.contains(.outbox) {
-            services.append(OutboxRelay(pool: pool, amqp: amqp, exchange: topology.eventsExchange, signal: outboxSignal,
-                                        pollInterval: configuration.outboxPollInterval, logger: logger))
+            services.append(outboxRelay)
         }
         services += [
             AuditWriter(trail: audit, tickets: tickets, eventRetention: configuration.eventRetention),
@@ -186,8 +185,8 @@ public final class WorkerRuntime: Sendable {
 
     /// The outbox relay, for one-shot commands that publish what they queued.
     public var outboxRelay: OutboxRelay {
-        OutboxRelay(pool: pool, amqp: amqp, exchange: topology.eventsExchange, signal: outboxSignal,
-                    pollInterval: configuration.outboxPollInterval, logger: logger)
+        OutboxRelay(outbox: PostgresEventOutbox(pool: pool), publisher: AMQPEventPublisher(amqp: amqp, exchange: topology.eventsExchange),
+                    signal: outboxSignal, pollInterval: configuration.outboxPollInterval, logger: logger)
     }
 
     public func close() async {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ITSMCore
 import ITSMWorker
 
 struct Sync: AsyncParsableCommand {

@@ -1,0 +1,77 @@
+import ITSMCore
+import Synchronization
+
+/// The twin of the outbox table: entries in order, each held by at most one relay at a time,
+/// marked published or failed by the relay's report.
+public final class InMemoryEventOutbox: EventOutbox {
+    public struct Row: Sendable, Equatable {
+        public let entry: OutboxEntry
+        public var published = false
+        public var attempts = 0
+        public var lastError: String?
+    }
+
+    struct State {
+        var rows: [Row] = []
+        var held: Set<Int> = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func add(routingKey: String = "ticket.created") {
+        state.withLock { state in
+            let id = state.rows.count + 1
+            state.rows.append(Row(entry: OutboxEntry(id: id, eventID: "event-\(id)", routingKey: routingKey, payload: Array("{}".utf8))))
+        }
+    }
+
+    public var rows: [Row] { state.withLock { $0.rows } }
+
+    public func relay(limit: Int, _ publish: @Sendable ([OutboxEntry]) async -> PublishReport) async throws -> PublishReport {
+        let batch: [OutboxEntry] = state.withLock { state in
+            let free = state.rows.filter { !$0.published && !state.held.contains($0.entry.id) }.prefix(limit).map(\.entry)
+            state.held.formUnion(free.map(\.id))
+            return Array(free)
+        }
+        guard !batch.isEmpty else { return PublishReport() }
+        let report = await publish(batch)
+        state.withLock { state in
+            for index in state.rows.indices {
+                let id = state.rows[index].entry.id
+                if report.confirmed.contains(id) { state.rows[index].published = true }
+                if let failure = report.failed.first(where: { $0.id == id }) {
+                    state.rows[index].attempts += 1
+                    state.rows[index].lastError = failure.reason
+                }
+            }
+            state.held.subtract(batch.map(\.id))
+        }
+        return report
+    }
+}
+
+/// A publisher that records what it was given and fails the event ids it is told to.
+public final class RecordingPublisher: EventPublisher {
+    public struct Refused: Error, CustomStringConvertible {
+        public var description: String { "the broker did not confirm" }
+    }
+
+    private let state = Mutex<(published: [String], failing: Set<String>)>(([], []))
+
+    public init() {}
+
+    public var published: [String] { state.withLock { $0.published } }
+
+    public func fail(eventIDs: Set<String>) {
+        state.withLock { $0.failing = eventIDs }
+    }
+
+    public func publish(_ entry: OutboxEntry) async throws {
+        try state.withLock { state in
+            if state.failing.contains(entry.eventID) { throw Refused() }
+            state.published.append(entry.eventID)
+        }
+    }
+}
