@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ITSMCore
+import ITSMPostgres
 import ITSMWorker
 import Postgres
 

@@ -2,7 +2,6 @@ import Foundation
 import ITSMCore
 import Logging
 import Postgres
-import ServiceNow
 import Synchronization
 
 /// Writes the audit trail in the background, in batches, so that recording never slows the
@@ -22,7 +21,7 @@ public final class AuditTrail: Sendable {
     private let pending = Mutex<[Row]>([])
     let pool: PostgresPool
     let retention: Duration
-    let logger: Logger
+    public let logger: Logger
 
     public init(pool: PostgresPool, retention: Duration, logger: Logger) {
         self.pool = pool
@@ -30,17 +29,15 @@ public final class AuditTrail: Sendable {
         self.logger = logger
     }
 
-    /// A ServiceNow call, if it was made for an alert.
-    func record(_ request: ServiceNowClient.RequestRecord) {
+    /// A call to an instance, if it was made for an alert (the task's ``AuditContext``).
+    public func recordCall(method: String, table: String?, sysID: String?, status: Int?, durationMs: Int, message: String?) {
         guard let context = AuditContext.current else { return }
-        let error = request.serviceNowMessage ?? request.error.map { [$0.message, $0.detail].compactMap { $0 }.joined(separator: ": ") }
-        enqueue(Row(context: context, kind: "servicenow", method: "\(request.method) \(request.operation)", table: request.table, sysID: request.sysID,
-                    status: request.status, durationMs: Int(request.duration.milliseconds),
-                    message: error))
+        enqueue(Row(context: context, kind: "servicenow", method: method, table: table, sysID: sysID, status: status, durationMs: durationMs,
+                    message: message))
     }
 
     /// A decision about a message (created, skipped, retry, dead-lettered, …).
-    func decision(_ context: AuditContext, _ message: String) {
+    public func decision(_ context: AuditContext, _ message: String) {
         enqueue(Row(context: context, kind: "decision", method: nil, table: nil, sysID: nil, status: nil, durationMs: nil, message: message))
     }
 
