@@ -105,7 +105,8 @@ let package = Package(
         ),
 
         // The domain and the use cases: messages, mappings, ticket rules, the alert and status
-        // handlers, and the ports (repository, gateway, directory, clock) adapters implement.
+        // handlers, the outbox relay, and the ports (ticket repository, incident gateway,
+        // integration directory, event outbox and publisher, clock) the adapters implement.
         // No I/O and no import of AMQP, Postgres or ServiceNow.
         .target(
             name: "ITSMCore",
@@ -120,7 +121,7 @@ let package = Package(
         ),
 
         // The PostgreSQL adapter: ticket links, status events, the outbox, integrations and
-        // mappings, the schema and its migrations.
+        // mappings, the audit trail, the schema and its migrations.
         .target(
             name: "ITSMPostgres",
             dependencies: [
@@ -157,7 +158,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Composition (WorkerRuntime, configuration, metrics, logging, observability) and what
-        // spans two technologies: the outbox relay, the sync, the commands, the audit trail.
+        // still spans two technologies: the sync and the commands.
         .target(
             name: "ITSMWorker",
             dependencies: [
@@ -177,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "itsm-worker",
             dependencies: [
-                "AMQP", "Postgres", "ITSMCore", "ITSMWorker", "ServiceNow",
+                "AMQP", "Postgres", "ITSMCore", "ITSMPostgres", "ITSMServiceNow", "ITSMWorker", "ServiceNow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -200,7 +201,7 @@ let package = Package(
         .executableTarget(
             name: "itsm-demo",
             dependencies: [
-                "AMQP", "ITSMCore", "ITSMWorker", "ServiceNowSimulator",
+                "AMQP", "ITSMCore", "ITSMPostgres", "ITSMWorker", "ServiceNowSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -212,7 +213,7 @@ let package = Package(
         .executableTarget(
             name: "itsm-bench",
             dependencies: [
-                "AMQP", "Postgres", "ITSMCore", "ITSMWorker", "ServiceNow", "ServiceNowSimulator",
+                "AMQP", "Postgres", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMWorker", "ServiceNow", "ServiceNowSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -227,7 +228,7 @@ let package = Package(
         .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination"], swiftSettings: swiftSettings),
-        .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "ServiceNowTests", dependencies: ["ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
