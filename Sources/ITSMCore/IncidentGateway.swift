@@ -14,6 +14,10 @@ public protocol IncidentGateway: Sendable {
     /// A mapping's payload made fit for the table: references by display name resolved to
     /// sys_ids, over-long values cut; `warnings` names the fields left out.
     func prepare(_ payload: [String: String], table: String) async throws(GatewayError) -> (payload: [String: String], warnings: [String])
+    /// The records among `sysIDs` changed at or after `updatedSince` (all of them when nil),
+    /// oldest change first, with `number`, `state`, `sys_updated_on` and `sys_updated_by`;
+    /// every page, however many, and how many requests that took.
+    func changed(table: String, sysIDs: [String], updatedSince: String?) async throws(GatewayError) -> (records: [IncidentRecord], requests: Int)
     /// The record's page, for people.
     func recordLink(table: String, sysID: String) -> String
 }

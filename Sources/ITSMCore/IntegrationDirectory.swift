@@ -7,4 +7,7 @@ public protocol IntegrationDirectory: Sendable {
     func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping?
     /// The customer's integration, connected to its instance; nil when there is none.
     func connect(customerID: String) async throws -> ConnectedIntegration?
+    /// The same, read from the store rather than the message path's cache: for the sync, which
+    /// runs rarely and should see an integration's latest settings.
+    func connectFresh(customerID: String) async throws -> ConnectedIntegration?
 }

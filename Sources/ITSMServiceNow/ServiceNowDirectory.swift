@@ -25,6 +25,11 @@ public struct ServiceNowDirectory: IntegrationDirectory {
         return connected(try resolver.resolve(integration))
     }
 
+    public func connectFresh(customerID: String) async throws -> ConnectedIntegration? {
+        guard let integration = try await resolver.configuration.integration(customerID: customerID) else { return nil }
+        return connected(try resolver.resolve(integration))
+    }
+
     public func connected(_ resolved: IntegrationResolver.Resolved) -> ConnectedIntegration {
         ConnectedIntegration(settings: resolved.integration.settings,
                              gateway: ServiceNowIncidentGateway(session: resolved.session, instance: resolved.instance, validator: validator,

@@ -48,6 +48,30 @@ struct ServiceNowIncidentGateway: IncidentGateway {
         do { return try await validator.prepare(payload, table: table, customerID: customerID, session: session) } catch { throw GatewayError(error) }
     }
 
+    func changed(table: String, sysIDs: [String], updatedSince: String?) async throws(GatewayError) -> (records: [IncidentRecord], requests: Int) {
+        let query = "sys_idIN\(sysIDs.joined(separator: ","))\(updatedSince.map { "^sys_updated_on>=\($0)" } ?? "")^ORDERBYsys_updated_on"
+        var records: [IncidentRecord] = []
+        var offset = 0
+        var requests = 0
+        // Every page: no cap that silently drops rows. An instance that answers with a next
+        // offset that does not move on, or an empty page, ends the listing.
+        while true {
+            let page: ServiceNowPage
+            do {
+                page = try await session.queryPage(table: table, ServiceNowQuery(query, fields: Self.listFields, pageSize: Self.pageSize), offset: offset)
+            } catch {
+                throw GatewayError(error)
+            }
+            requests += 1
+            records += page.records.map(IncidentRecord.init)
+            guard let next = page.nextOffset, next > offset, !page.records.isEmpty else { return (records, requests) }
+            offset = next
+        }
+    }
+
+    static let listFields = ["sys_id", "number", "state", "sys_updated_on", "sys_updated_by"]
+    static let pageSize = 100
+
     func recordLink(table: String, sysID: String) -> String {
         instance.recordLink(table: table, sysID: sysID)
     }

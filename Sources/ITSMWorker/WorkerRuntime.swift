@@ -113,8 +113,10 @@ public final class WorkerRuntime: Sendable {
         processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, maxAttempts: configuration.maxAttempts,
                                      maxMessageBytes: configuration.maxMessageBytes, workerID: configuration.workerID,
                                      outbox: outboxSignal, observer: observer, logger: logger)
-        sync = IncidentSync(pool: pool, tickets: tickets, resolver: resolver, directory: directory, status: status, circuits: circuits,
-                            configuration: configuration, logger: logger)
+        sync = IncidentSync(store: PostgresSyncStore(pool: pool, workerID: configuration.workerID), directory: directory, status: status, circuits: circuits,
+                            settings: IncidentSync.Settings(lease: configuration.requestTimeout * 20 + .seconds(30), fullEvery: configuration.syncFullEvery,
+                                                            overlap: configuration.syncOverlap, alertStatusByState: configuration.alertStatusByState),
+                            logger: logger)
         commands = CommandProcessor(messages: processor, tester: ConnectionTester(resolver: resolver), resolver: resolver, metadata: metadata,
                                     pool: pool, logger: logger, replyPrefixes: configuration.commandReplyPrefixes)
     }

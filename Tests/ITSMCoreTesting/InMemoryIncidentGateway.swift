@@ -6,7 +6,7 @@ import Synchronization
 /// like an instance numbers them, with failures a test queues for the next calls.
 public final class InMemoryIncidentGateway: IncidentGateway {
     public enum Call: Sendable, Equatable {
-        case create, update, read, find, prepare
+        case create, update, read, find, prepare, list
     }
 
     struct State {
@@ -16,6 +16,7 @@ public final class InMemoryIncidentGateway: IncidentGateway {
         var calls: [Call] = []
         var journal: [String: [String]] = [:]
         var nextNumber = 10_001
+        var clockTick = 0
     }
 
     private let state = Mutex(State())
@@ -37,9 +38,22 @@ public final class InMemoryIncidentGateway: IncidentGateway {
     public var calls: [Call] { state.withLock { $0.calls } }
     public func notes(sysID: String) -> [String] { state.withLock { $0.journal[sysID] ?? [] } }
 
-    /// An operator's change in the instance.
+    /// An operator's change in the instance (stamped one second after the newest change).
     public func set(sysID: String, fields: [String: String]) {
-        state.withLock { state in state.incidents[sysID]?.merge(fields) { _, new in new } }
+        state.withLock { state in
+            state.clockTick += 1
+            var changed = fields
+            changed["sys_updated_on"] = changed["sys_updated_on"] ?? "2026-01-01 00:00:\(String(format: "%02d", state.clockTick % 60))"
+            state.incidents[sysID]?.merge(changed) { _, new in new }
+        }
+    }
+
+    /// An incident deleted in the instance.
+    public func delete(sysID: String) {
+        state.withLock { state in
+            state.incidents[sysID] = nil
+            state.order.removeAll { $0 == sysID }
+        }
     }
 
     private func begin(_ call: Call) throws(GatewayError) {
@@ -100,6 +114,17 @@ public final class InMemoryIncidentGateway: IncidentGateway {
         try begin(.prepare)
         let left = payload.keys.filter(unresolvable.contains).sorted()
         return (payload.filter { !unresolvable.contains($0.key) }, left)
+    }
+
+    public func changed(table: String, sysIDs: [String], updatedSince: String?) async throws(GatewayError) -> (records: [IncidentRecord], requests: Int) {
+        try begin(.list)
+        let wanted = Set(sysIDs)
+        let records = state.withLock { state in
+            state.order.filter(wanted.contains).compactMap { sysID in state.incidents[sysID].map { IncidentRecord(sysID: sysID, fields: $0) } }
+                .filter { record in updatedSince.map { (record["sys_updated_on"] ?? "") >= $0 } ?? true }
+                .sorted { ($0["sys_updated_on"] ?? "") < ($1["sys_updated_on"] ?? "") }
+        }
+        return (records, 1)
     }
 
     public func recordLink(table: String, sysID: String) -> String {

@@ -31,6 +31,10 @@ public final class InMemoryIntegrationDirectory: IntegrationDirectory {
         mappings.withLock { $0["\(customerID)\u{0}\(networkID)\u{0}\(alertType)"] }
     }
 
+    public func connectFresh(customerID: String) async throws -> ConnectedIntegration? {
+        try await connect(customerID: customerID)
+    }
+
     public func connect(customerID: String) async throws -> ConnectedIntegration? {
         if let reason = unusable.withLock({ $0[customerID] }) { throw reason }
         return integrations.withLock { $0[customerID] }

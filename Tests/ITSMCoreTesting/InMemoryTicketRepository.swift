@@ -19,6 +19,8 @@ public final class InMemoryTicketRepository: TicketRepository {
     }
 
     struct State {
+        var leases: [String: (holder: String, until: Date, watermark: String?, cycles: Int)] = [:]
+        var customers: Set<String> = []
         var links: [TicketLink] = []
         var processed: [String: String] = [:]
         var statusEvents: [StatusRow] = []
@@ -239,5 +241,85 @@ public final class InMemoryTicketRepository: TicketRepository {
 
     public func links(customerID: String, alertID: String) async throws -> [TicketLink] {
         state.withLock { $0.links.filter { $0.customerID == customerID && $0.alertID == alertID } }
+    }
+}
+
+/// The sync's memory, kept with the ticket links it reads and writes (as the store keeps both in
+/// one database). `customers` are those a test registers.
+extension InMemoryTicketRepository: SyncStore {
+    public func register(customerID: String) {
+        state.withLock { _ = $0.customers.insert(customerID) }
+    }
+
+    public func customers() async throws -> [String] {
+        state.withLock { $0.customers.sorted() }
+    }
+
+    public func takeLease(customerID: String, lease: Duration) async throws -> SyncLease? {
+        let now = clock.now
+        return state.withLock { state in
+            let current = state.leases[customerID]
+            if let current, current.until > now { return nil }
+            let cycles = (current?.cycles ?? 0) + 1
+            state.leases[customerID] = ("sync", now.addingTimeInterval(lease.seconds), current?.watermark, cycles)
+            return SyncLease(watermark: current?.watermark, cycles: cycles - 1)
+        }
+    }
+
+    public func releaseLease(customerID: String, watermark: String?, error: String?) async throws {
+        state.withLock { state in
+            guard let current = state.leases[customerID] else { return }
+            state.leases[customerID] = (current.holder, .distantPast, watermark, current.cycles)
+        }
+    }
+
+    public func openLinks(customerID: String) async throws -> [TicketLink] {
+        state.withLock { $0.links.filter { $0.customerID == customerID && $0.status == .open && $0.sysID != nil } }
+    }
+
+    public func refreshStamps(_ stamps: [(linkID: Int, sysUpdatedOn: String)]) async throws {
+        state.withLock { state in
+            for stamp in stamps {
+                if let index = state.links.firstIndex(where: { $0.id == stamp.linkID }) { state.links[index].sysUpdatedOn = stamp.sysUpdatedOn }
+            }
+        }
+    }
+
+    public func recordStateChange(_ link: TicketLink, to newState: IncidentState, sysUpdatedOn: String?, alertStatus: AlertStatus,
+                                  event: TicketEvent) async throws -> Bool {
+        let now = clock.now
+        return state.withLock { state in
+            guard let index = state.links.firstIndex(where: { $0.id == link.id }) else { return false }
+            var current = state.links[index]
+            // As the store's compare-and-set: the state it was read with, open, nobody writing.
+            let writing = current.claimedBy != nil && (current.claimExpiresAt.map { $0 >= now } ?? true)
+            guard current.state == link.state, current.status == .open, !writing else { return false }
+            current.state = newState
+            current.sysUpdatedOn = sysUpdatedOn
+            current.alertStatus = alertStatus
+            if newState.isFinal { current.status = .closed }
+            current.resolvedAt = alertStatus == .resolved ? (current.resolvedAt ?? now) : nil
+            current.updatedAt = now
+            state.links[index] = current
+            state.outbox.append(event)
+            return true
+        }
+    }
+
+    public func markDeleted(_ link: TicketLink, event: TicketEvent) async throws -> Bool {
+        state.withLock { state in
+            guard let index = state.links.firstIndex(where: { $0.id == link.id && $0.status == .open }) else { return false }
+            state.links[index].status = .deleted
+            state.outbox.append(event)
+            return true
+        }
+    }
+
+    public func alertsWithWaitingStatus(customerID: String) async throws -> [String] {
+        state.withLock { state in
+            let open = Set(state.links.filter { $0.customerID == customerID && $0.status == .open }.map(\.alertID))
+            return Array(Set(state.statusEvents.filter { $0.appliedOutcome == nil && $0.event.customerID == customerID && open.contains($0.event.alertID) }
+                .map(\.event.alertID))).sorted()
+        }
     }
 }
