@@ -105,8 +105,9 @@ let package = Package(
         ),
 
         // The domain and the use cases: messages, mappings, ticket rules, the alert and status
-        // handlers, the outbox relay, and the ports (ticket repository, incident gateway,
-        // integration directory, event outbox and publisher, clock) the adapters implement.
+        // handlers, the outbox relay, the sync, and the ports (ticket repository, incident
+        // gateway, integration directory, event outbox and publisher, sync store, integration
+        // commands, clock) the adapters implement.
         // No I/O and no import of AMQP, Postgres or ServiceNow.
         .target(
             name: "ITSMCore",
@@ -147,7 +148,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The AMQP adapter: the topology with its retry and dead-letter queues, the consumers,
-        // and the processor that settles every delivery (ack, delayed retry, dead letter).
+        // the processor that settles every delivery (ack, delayed retry, dead letter), the
+        // command processor, and the event publisher.
         .target(
             name: "ITSMAMQP",
             dependencies: [
@@ -157,8 +159,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Composition (WorkerRuntime, configuration, metrics, logging, observability) and what
-        // still spans two technologies: the sync and the commands.
+        // The composition root: WorkerRuntime builds the adapters and hands them to the use
+        // cases; configuration, metrics, logging, observability.
         .target(
             name: "ITSMWorker",
             dependencies: [

@@ -117,8 +117,10 @@ public final class WorkerRuntime: Sendable {
                             settings: IncidentSync.Settings(lease: configuration.requestTimeout * 20 + .seconds(30), fullEvery: configuration.syncFullEvery,
                                                             overlap: configuration.syncOverlap, alertStatusByState: configuration.alertStatusByState),
                             logger: logger)
-        commands = CommandProcessor(messages: processor, tester: ConnectionTester(resolver: resolver), resolver: resolver, metadata: metadata,
-                                    pool: pool, logger: logger, replyPrefixes: configuration.commandReplyPrefixes)
+        commands = CommandProcessor(messages: processor,
+                                    commands: ServiceNowIntegrationCommands(tester: ConnectionTester(resolver: resolver), resolver: resolver,
+                                                                            metadata: metadata, outbox: outboxSignal),
+                                    logger: logger, replyPrefixes: configuration.commandReplyPrefixes)
     }
 
     /// The crash tests' switch: with `ITSM_TEST_CRASH_AFTER_CREATE=1`, die right after the

@@ -77,7 +77,7 @@ struct IntegrationCommand: AsyncParsableCommand {
             let result = try await ServiceNowContext.with(configuration, logger: logger) { context -> ConnectionTestResult in
                 guard let integration = try await context.store.integration(customerID: customer) else { throw fail("no integration for customer \(customer)") }
                 let result = await ConnectionTester(resolver: context.resolver).test(integration)
-                try await CommandProcessor.record(result, pool: context.pool)
+                try await context.store.recordTest(customerID: result.customerID, result: result.encoded())
                 return result
             }
             print(json ? String(decoding: result.encoded(pretty: true), as: UTF8.self) : result.text)

@@ -17,7 +17,7 @@ public struct IntegrationTestedEvent: Sendable, Codable {
         case customerID = "customer_id"
     }
 
-    func encoded() -> Data {
+    public func encoded() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)) ?? Data()

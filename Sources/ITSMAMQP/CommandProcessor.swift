@@ -1,12 +1,7 @@
 import AMQP
 import Foundation
-import ITSMAMQP
 import ITSMCore
-import ITSMPostgres
-import ITSMServiceNow
 import Logging
-import Postgres
-import ServiceNow
 
 /// Requests on the alerts exchange that want an answer (`ceburu.command.v1`):
 /// `integration.test` runs Test Connection, stores the result and publishes
@@ -14,13 +9,17 @@ import ServiceNow
 /// Both answer on the request's `reply_to` with its `correlation_id`.
 public struct CommandProcessor: Sendable {
     let messages: MessageProcessor
-    let tester: ConnectionTester
-    let resolver: IntegrationResolver
-    let metadata: InstanceMetadata
-    let pool: PostgresPool
+    let commands: any IntegrationCommands
     let logger: Logger
     /// Queue name prefixes a reply may go to besides RabbitMQ's direct reply-to.
     let replyPrefixes: [String]
+
+    public init(messages: MessageProcessor, commands: any IntegrationCommands, logger: Logger, replyPrefixes: [String]) {
+        self.messages = messages
+        self.commands = commands
+        self.logger = logger
+        self.replyPrefixes = replyPrefixes
+    }
 
     public static let schema = "ceburu.command.v1"
 
@@ -81,9 +80,9 @@ public struct CommandProcessor: Sendable {
         do {
             switch command {
             case "integration.test":
-                reply = try await test(customerID: request.customer_id, logger: logger)
+                reply = try await commands.test(customerID: request.customer_id, logger: logger)
             case "integration.fields":
-                reply = try await fields(customerID: request.customer_id, table: request.table ?? "incident")
+                reply = try await commands.fields(customerID: request.customer_id, table: request.table ?? "incident")
             default:
                 return await messages.deadLetter(delivery, queue: queue, code: "unknown_command", reason: "no command '\(command)'", logger: logger)
             }
@@ -110,60 +109,5 @@ public struct CommandProcessor: Sendable {
         }
         try? await delivery.ack()
         return .acked(.answered)
-    }
-
-    /// Runs Test Connection, stores the result on the integration and queues
-    /// `integration.tested`; returns the result as JSON.
-    public func test(customerID: String, logger: Logger) async throws -> Data {
-        guard let integration = try await resolver.configuration.integration(customerID: customerID) else {
-            let result = ConnectionTestResult(customerID: customerID, instanceURL: "", status: "failed", testedAt: AlertEvent.formatTimestamp(Date()),
-                                              checks: [ConnectionCheck(name: "integration", status: .failed, durationMs: 0,
-                                                                       cause: "no integration is stored for this customer", remedy: "Create it with integration set.")])
-            return result.encoded()
-        }
-        let result = await tester.test(integration)
-        try await Self.record(result, pool: pool)
-        // integration.tested is queued: out now, not at the relay's next poll.
-        messages.outbox.notify()
-        logger.info("Test Connection finished", metadata: ["status": "\(result.status)"])
-        return result.encoded()
-    }
-
-    /// Stores a Test Connection result on its integration and queues `integration.tested`, in one
-    /// transaction.
-    public static func record(_ result: ConnectionTestResult, pool: PostgresPool) async throws {
-        let event = IntegrationTestedEvent(customerID: result.customerID, result: try JSONDecoder().decode(JSONValue.self, from: result.encoded()))
-        try await pool.withTransaction { connection in
-            try await connection.execute("UPDATE integrations SET last_test = $2::jsonb, last_tested_at = now() WHERE customer_id = $1",
-                                         [.text(result.customerID), .json(String(decoding: result.encoded(), as: UTF8.self))])
-            try await TicketStore.enqueue(connection, eventID: event.eventID, routingKey: "integration.tested", payload: event.encoded())
-        }
-    }
-
-    /// A table's fields with type, mandatory flag, max length, reference and choices, as JSON.
-    public func fields(customerID: String, table: String) async throws -> Data {
-        struct Reply: Encodable {
-            let schema = "itsm.fields.v1"
-            let customer_id: String
-            let table: String
-            let fields: [ServiceNowField]?
-            let error: String?
-        }
-        var reply = Reply(customer_id: customerID, table: table, fields: nil, error: nil)
-        if let integration = try await resolver.configuration.integration(customerID: customerID) {
-            do {
-                let resolved = try resolver.resolve(integration)
-                reply = Reply(customer_id: customerID, table: table, fields: try await metadata.fields(customerID: customerID, table: table, session: resolved.session), error: nil)
-            } catch let error as IntegrationResolver.Unusable {
-                reply = Reply(customer_id: customerID, table: table, fields: nil, error: error.description)
-            } catch let error as ServiceNowError where !error.isRetryable {
-                reply = Reply(customer_id: customerID, table: table, fields: nil, error: error.description)
-            }
-        } else {
-            reply = Reply(customer_id: customerID, table: table, fields: nil, error: "no integration is stored for this customer")
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(reply)
     }
 }
