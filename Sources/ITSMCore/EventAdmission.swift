@@ -11,15 +11,16 @@ enum EventAdmission {
     static func check(_ event: AlertEvent, directory: any IntegrationDirectory, tickets: any TicketRepository,
                       beforeConnecting: () async throws -> ProcessingOutcome? = { nil }) async throws -> EventAdmission {
         if try await tickets.isProcessed(event) { return .settled(.duplicate) }
-        guard try await directory.hasIntegration(customerID: event.customerID) else { return .settled(.skipped(reason: "no_integration")) }
+        guard let integration = try await directory.integration(customerID: event.customerID) else {
+            return .settled(.skipped(reason: "no_integration"))
+        }
         guard let mapping = try await directory.mapping(customerID: event.customerID, networkID: event.networkID, alertType: event.alert.type) else {
             return .settled(.skipped(reason: "no_mapping"))
         }
         if let outcome = try await beforeConnecting() { return .settled(outcome) }
         do {
-            guard let connected = try await directory.connect(customerID: event.customerID) else { return .settled(.skipped(reason: "no_integration")) }
-            return .admitted(connected, mapping)
-        } catch let unusable as IntegrationUnusable {
+            return .admitted(try integration.connect(), mapping)
+        } catch let unusable {
             try await tickets.markProcessed(event: event, outcome: "ticket_failed",
                                             outgoing: TicketEvent.failure(event, code: unusable.code, message: unusable.message))
             return .settled(.failed(code: unusable.code))

@@ -1,7 +1,6 @@
 import ITSMCore
 import ITSMPostgres
 
-
 /// The integration directory over the stored integrations (cached) and ServiceNow sessions.
 public struct ServiceNowDirectory: IntegrationDirectory {
     let resolver: IntegrationResolver
@@ -12,17 +11,13 @@ public struct ServiceNowDirectory: IntegrationDirectory {
         self.validator = validator
     }
 
-    public func hasIntegration(customerID: String) async throws -> Bool {
-        try await resolver.cache.integration(customerID: customerID) != nil
+    public func integration(customerID: String) async throws -> FoundIntegration? {
+        guard let integration = try await resolver.cache.integration(customerID: customerID) else { return nil }
+        return FoundIntegration { () throws(IntegrationUnusable) in connected(try resolver.resolve(integration)) }
     }
 
     public func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping? {
         try await resolver.cache.mapping(customerID: customerID, networkID: networkID, alertType: alertType)
-    }
-
-    public func connect(customerID: String) async throws -> ConnectedIntegration? {
-        guard let integration = try await resolver.cache.integration(customerID: customerID) else { return nil }
-        return connected(try resolver.resolve(integration))
     }
 
     public func connectFresh(customerID: String) async throws -> ConnectedIntegration? {

@@ -23,8 +23,10 @@ public final class InMemoryIntegrationDirectory: IntegrationDirectory {
         mappings.withLock { $0["\(mapping.customerID)\u{0}\(mapping.networkID)\u{0}\(mapping.alertType)"] = mapping }
     }
 
-    public func hasIntegration(customerID: String) async throws -> Bool {
-        integrations.withLock { $0[customerID] != nil } || unusable.withLock { $0[customerID] != nil }
+    public func integration(customerID: String) async throws -> FoundIntegration? {
+        if let reason = unusable.withLock({ $0[customerID] }) { return FoundIntegration { () throws(IntegrationUnusable) in throw reason } }
+        guard let connected = integrations.withLock({ $0[customerID] }) else { return nil }
+        return FoundIntegration { connected }
     }
 
     public func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping? {
@@ -32,11 +34,6 @@ public final class InMemoryIntegrationDirectory: IntegrationDirectory {
     }
 
     public func connectFresh(customerID: String) async throws -> ConnectedIntegration? {
-        try await connect(customerID: customerID)
-    }
-
-    public func connect(customerID: String) async throws -> ConnectedIntegration? {
-        if let reason = unusable.withLock({ $0[customerID] }) { throw reason }
-        return integrations.withLock { $0[customerID] }
+        try await integration(customerID: customerID)?.connect()
     }
 }
