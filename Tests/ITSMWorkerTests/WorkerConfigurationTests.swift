@@ -87,6 +87,19 @@ import Testing
         #expect(configuration.unknownSettings.isEmpty)
     }
 
+    /// Names are exact: a setting spelt in another case is reported as unknown and not used
+    /// (swift-configuration's environment lookup alone would ignore case).
+    @Test func aNameInAnotherCaseIsUnknownAndUnused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("itsm-\(UUID()).env").path
+        try "itsm_http_port=9100\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let defaults = try WorkerConfiguration(environment: [:])
+        let configuration = try WorkerConfiguration(environment: ["ITSM_Sync_Interval": "2m"], file: path)
+        #expect(configuration.httpPort == defaults.httpPort)
+        #expect(configuration.syncInterval == defaults.syncInterval)
+        #expect(configuration.unknownSettings == ["ITSM_Sync_Interval", "itsm_http_port"])
+    }
+
     @Test func durations() {
         #expect(parseDuration("500ms") == .milliseconds(500))
         #expect(parseDuration("30s") == .seconds(30))
