@@ -11,9 +11,9 @@ import Synchronization
 final class LoadGenerator: Sendable {
     let connection: AMQPConnection
     let exchange: String
-    private let published = Mutex<[String: ContinuousClock.Instant]>([:])
-    /// (published, latency) per alert: the percentiles and --timeline.
-    let timeline = Mutex<[(ContinuousClock.Instant, Duration)]>([])
+    private let published = Mutex<[String: (ContinuousClock.Instant, String)]>([:])
+    /// (published, latency, customer) per alert: the percentiles and --timeline.
+    let timeline = Mutex<[(ContinuousClock.Instant, Duration, String)]>([])
     private let created = Atomic<Int>(0)
     private let consumer: AMQPConsumer
     private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
@@ -38,8 +38,8 @@ final class LoadGenerator: Sendable {
                     guard let event = try? JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any],
                           let cause = event["cause_event_id"] as? String else { continue }
                     let now = ContinuousClock.now
-                    if let sent = generator.published.withLock({ $0[cause] }) {
-                        generator.timeline.withLock { $0.append((sent, now - sent)) }
+                    if let (sent, customer) = generator.published.withLock({ $0[cause] }) {
+                        generator.timeline.withLock { $0.append((sent, now - sent, customer)) }
                     }
                     generator.created.add(1, ordering: .relaxed)
                 }
@@ -52,7 +52,7 @@ final class LoadGenerator: Sendable {
     func publish(customer: String, network: String = "net-1", alertID: String) async throws {
         let eventID = UUID().uuidString.lowercased()
         let body = #"{"schema":"ceburu.alert.v1","event_id":"\#(eventID)","type":"alert.raised","occurred_at":"\#(AlertEvent.formatTimestamp(Date()))","customer_id":"\#(customer)","network_id":"\#(network)","alert":{"id":"\#(alertID)","type":"cpu_usage","severity":"critical","title":"CPU usage above 95%","description":"bench","device":{"id":"d","name":"core-sw-01","ip":"10.0.0.1"}}}"#
-        published.withLock { $0[eventID] = .now }
+        published.withLock { $0[eventID] = (.now, customer) }
         try await connection.publish(Array(body.utf8), exchange: exchange, routingKey: "alert.raised", properties: AMQPProperties(contentType: "application/json"))
     }
 
@@ -69,11 +69,16 @@ final class LoadGenerator: Sendable {
         return createdCount >= count
     }
 
-    /// (p50, p99) of publish → ticket.created.
-    var percentiles: (Duration, Duration) {
-        let sorted = timeline.withLock { $0 }.map(\.1).sorted()
+    /// (p50, p99) of publish → ticket.created, of one customer's alerts or all.
+    func percentiles(customer: String? = nil) -> (Duration, Duration) {
+        let sorted = timeline.withLock { $0 }.filter { customer == nil || $0.2 == customer }.map(\.1).sorted()
         guard !sorted.isEmpty else { return (.zero, .zero) }
         return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])
+    }
+
+    /// When the last of a customer's tickets was reported.
+    func lastCreated(customer: String) -> ContinuousClock.Instant {
+        timeline.withLock { $0 }.filter { $0.2 == customer }.map { $0.0 + $0.1 }.max() ?? .now
     }
 
     func stop() async {
