@@ -12,12 +12,21 @@ import Foundation
 /// A message over the cap waits up to `permitWait` for a permit before it is parked: parking
 /// costs a republish and at least a second's delay, and a healthy but busy instance frees a
 /// permit within one request. At most `maxInFlight` messages wait per instance, so one
-/// instance never holds more than twice its cap of the worker's slots.
+/// instance never holds more than twice its cap of the worker's messages. A message admitted
+/// or waiting here gives its consumer's place back (``IntakeSlot``): from then on this bound
+/// is the one that holds it.
+///
+/// A hanging instance is recognised by its silence, not by its timeouts: when half its cap is
+/// in progress and nothing has come back for `slowAfter` (ten times the instance's usual time per
+/// message, between `slowFloor` and `slowCeiling`; `slowCeiling` before anything is known), the
+/// circuit opens at once, and a half-open trial that hangs as long opens it again.
 public final class InstanceCircuits: Sendable {
     public let threshold: Int
     public let openFor: Duration
     public let maxInFlight: Int
     public let permitWait: Duration
+    public let slowFloor: Duration
+    public let slowCeiling: Duration
     let onChange: @Sendable (String, CircuitState) -> Void
 
     private struct Circuit {
@@ -25,7 +34,19 @@ public final class InstanceCircuits: Sendable {
         var failures = 0
         var openedAt: ContinuousClock.Instant?
         var trialRunning = false
+        var trialStarted: ContinuousClock.Instant?
         var inFlight = 0
+        /// When a message last came back from the instance, or when it last got work after
+        /// having none: the start of any silence.
+        var lastProgress: ContinuousClock.Instant = .now
+        /// The usual time a message holds its permit (moving average of those that succeeded).
+        var usual: Duration?
+        var lastEntered: ContinuousClock.Instant = .now
+
+        func slowAfter(floor: Duration, ceiling: Duration) -> Duration {
+            guard let usual else { return ceiling }
+            return min(ceiling, max(floor, usual * 10))
+        }
     }
 
     /// The circuits by instance; messages waiting for a permit park here, tagged with their
@@ -39,11 +60,14 @@ public final class InstanceCircuits: Sendable {
     var waiting: Int { lot.bookkeeping.parked }
 
     public init(threshold: Int = 5, openFor: Duration = .seconds(30), maxInFlight: Int = 8, permitWait: Duration = .seconds(2),
+                slowFloor: Duration = .seconds(2), slowCeiling: Duration = .seconds(10),
                 onChange: @escaping @Sendable (String, CircuitState) -> Void = { _, _ in }) {
         self.threshold = threshold
         self.openFor = openFor
         self.maxInFlight = maxInFlight
         self.permitWait = permitWait
+        self.slowFloor = slowFloor
+        self.slowCeiling = slowCeiling
         self.onChange = onChange
     }
 
@@ -51,6 +75,19 @@ public final class InstanceCircuits: Sendable {
     public struct Permit: Sendable {
         let instance: String
         let trial: Bool
+        var entered: ContinuousClock.Instant = .now
+    }
+
+    /// How many messages the instances in use can take: each instance that had work within
+    /// `activeWithin` and is not open, its cap plus as many waiting. The consumers size their
+    /// intake by it.
+    public func wantedIntake(activeWithin: Duration = .seconds(60)) -> Int {
+        let now = ContinuousClock.now
+        return lot.withLock { circuits, _ in
+            circuits.values.reduce(0) { sum, circuit in
+                sum + (circuit.state != .open && now - circuit.lastEntered < activeWithin ? 2 * maxInFlight : 0)
+            }
+        }
     }
 
     private enum Admission {
@@ -63,9 +100,24 @@ public final class InstanceCircuits: Sendable {
     /// ``RetryableFailure`` with the wait.
     public func enter(_ instance: String) async throws(RetryableFailure) -> Permit {
         var changed: CircuitState?
+        var waitersToRefuse = false
         let admission = lot.withLock { circuits, _ -> Admission in
             var circuit = circuits[instance] ?? Circuit()
             defer { circuits[instance] = circuit }
+            let now = ContinuousClock.now
+            circuit.lastEntered = now
+            let slowAfter = circuit.slowAfter(floor: slowFloor, ceiling: slowCeiling)
+            // Silence while work is in progress (or a trial that hangs): the instance hangs.
+            // (Half the cap in progress: the instance's request slots are all taken; one slow
+            // call among few is not a hang.)
+            if (circuit.state == .closed && circuit.inFlight >= max(1, maxInFlight / 2) && now - circuit.lastProgress > slowAfter)
+                || (circuit.state == .halfOpen && circuit.trialRunning && circuit.trialStarted.map { now - $0 > slowAfter } ?? false) {
+                circuit.state = .open
+                circuit.openedAt = now
+                circuit.trialRunning = false
+                changed = .open
+                waitersToRefuse = true
+            }
             if circuit.state == .open, let opened = circuit.openedAt {
                 let elapsed = ContinuousClock.now - opened
                 if elapsed < openFor {
@@ -79,19 +131,26 @@ public final class InstanceCircuits: Sendable {
                     return .refused(RetryableFailure(reason: "the instance's circuit is half-open and a trial is running", retryAfter: .seconds(2), parked: true))
                 }
                 circuit.trialRunning = true
+                circuit.trialStarted = now
+                if circuit.inFlight == 0 { circuit.lastProgress = now }
                 circuit.inFlight += 1
                 return .admitted(Permit(instance: instance, trial: true))
             }
             guard circuit.inFlight < maxInFlight else { return .full }
+            if circuit.inFlight == 0 { circuit.lastProgress = now }
             circuit.inFlight += 1
             return .admitted(Permit(instance: instance, trial: false))
         }
+        if waitersToRefuse { lot.withLock { _, waiters in waiters.resumeAll(with: false, tag: instance) } }
         if let changed { onChange(instance, changed) }
         switch admission {
-        case .admitted(let permit): return permit
+        case .admitted(let permit):
+            IntakeSlot.current?.giveBack()
+            return permit
         case .refused(let failure): throw failure
         case .full: break
         }
+        IntakeSlot.current?.giveBack()
         if await waitForPermit(instance) { return Permit(instance: instance, trial: false) }
         throw RetryableFailure(reason: "the instance already has \(maxInFlight) messages in progress", retryAfter: .seconds(1), parked: true)
     }
@@ -120,8 +179,12 @@ public final class InstanceCircuits: Sendable {
             defer { circuits[permit.instance] = circuit }
             circuit.inFlight = max(0, circuit.inFlight - 1)
             if permit.trial { circuit.trialRunning = false }
+            let now = ContinuousClock.now
+            circuit.lastProgress = now
             switch outcome {
             case .success:
+                let held = now - permit.entered
+                circuit.usual = circuit.usual.map { $0 * 0.9 + held * 0.1 } ?? held
                 if circuit.state != .closed { changed = .closed }
                 circuit.state = .closed
                 circuit.failures = 0

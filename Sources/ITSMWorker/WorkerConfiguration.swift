@@ -42,9 +42,12 @@ public struct WorkerConfiguration: Sendable {
     public var httpPort: Int
     public var logLevel: String
     public var logFormat: LogFormat
-    /// Deliveries the broker sends ahead of acknowledgement, per consumer.
+    /// Deliveries the broker sends ahead of acknowledgement at first, per queue; the intake grows
+    /// with the instances in use (each one's bulkhead and as many waiting), up to `maxPrefetch`.
     public var prefetch: Int
-    /// Messages processed at once by one worker.
+    public var maxPrefetch: Int
+    /// Messages being prepared at once, per queue (a message at its instance's bulkhead no
+    /// longer counts: the bulkhead bounds it).
     public var maxInFlight: Int
     public var queueType: AMQPQueue.Kind
     /// Processing attempts of a message before it is dead-lettered.
@@ -118,6 +121,7 @@ public struct WorkerConfiguration: Sendable {
         logLevel = "info"
         logFormat = .text
         prefetch = 32
+        maxPrefetch = 1000
         maxInFlight = 32
         queueType = .quorum
         maxAttempts = 8
@@ -204,6 +208,7 @@ public struct WorkerConfiguration: Sendable {
         logLevel = try reader.oneOf("ITSM_LOG_LEVEL", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) ?? logLevel
         logFormat = try reader.oneOf("ITSM_LOG_FORMAT", ["text", "json"]).flatMap(LogFormat.init) ?? logFormat
         prefetch = try reader.int("ITSM_PREFETCH", in: 1...65535) ?? prefetch
+        maxPrefetch = max(prefetch, try reader.int("ITSM_MAX_PREFETCH", in: 1...65535) ?? maxPrefetch)
         maxInFlight = try reader.int("ITSM_MAX_IN_FLIGHT", in: 1...10_000) ?? maxInFlight
         queueType = try reader.oneOf("ITSM_QUEUE_TYPE", ["quorum", "classic"]).flatMap(AMQPQueue.Kind.init) ?? queueType
         maxAttempts = try reader.int("ITSM_MAX_ATTEMPTS", in: 1...100) ?? maxAttempts
@@ -321,6 +326,7 @@ public struct WorkerConfiguration: Sendable {
             ("ITSM_SYNC_INTERVAL", "\(syncInterval)"),
             ("ITSM_HTTP_PORT", String(httpPort)),
             ("ITSM_PREFETCH", String(prefetch)),
+            ("ITSM_MAX_PREFETCH", String(maxPrefetch)),
             ("ITSM_MAX_IN_FLIGHT", String(maxInFlight)),
             ("ITSM_QUEUE_TYPE", queueType.rawValue),
             ("ITSM_INSTANCE_CONCURRENCY", String(instanceConcurrency)),

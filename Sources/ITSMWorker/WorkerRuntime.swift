@@ -154,16 +154,22 @@ public final class WorkerRuntime: Sendable {
             services.append(SyncService(sync: sync, interval: configuration.syncInterval, outbox: outboxSignal, logger: logger))
         }
         let processor = self.processor
+        let circuits = self.circuits, base = configuration.prefetch
+        let wantedIntake: @Sendable () -> Int = { base + circuits.wantedIntake() }
         if roles.contains(.status) {
-            services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, prefetch: configuration.prefetch,
-                                          maxInFlight: configuration.maxInFlight, logger: logger) { await processor.process($0, queue: $1) })
+            services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, prefetch: configuration.prefetch, preparing: configuration.maxInFlight,
+                                          maximumPrefetch: configuration.maxPrefetch, wantedIntake: wantedIntake, logger: logger) {
+                await processor.process($0, queue: $1)
+            })
         }
         if roles.contains(.alerts) {
-            services.append(QueueConsumer(queue: topology.alertsQueue, amqp: amqp, prefetch: configuration.prefetch,
-                                          maxInFlight: configuration.maxInFlight, logger: logger) { await processor.process($0, queue: $1) })
+            services.append(QueueConsumer(queue: topology.alertsQueue, amqp: amqp, prefetch: configuration.prefetch, preparing: configuration.maxInFlight,
+                                          maximumPrefetch: configuration.maxPrefetch, wantedIntake: wantedIntake, logger: logger) {
+                await processor.process($0, queue: $1)
+            })
             // Test Connection and field listing requests ride with the alerts role.
             let commands = self.commands
-            services.append(QueueConsumer(queue: topology.commandsQueue, amqp: amqp, prefetch: 4, maxInFlight: 4, logger: logger) {
+            services.append(QueueConsumer(queue: topology.commandsQueue, amqp: amqp, prefetch: 4, preparing: 4, logger: logger) {
                 await commands.process($0, queue: $1)
             })
         }
