@@ -230,7 +230,7 @@ let package = Package(
         .target(name: "ITSMCoreTesting", dependencies: ["ITSMCore"], path: "Tests/ITSMCoreTesting", swiftSettings: swiftSettings),
         .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
-        .testTarget(name: "CoordinationTests", dependencies: ["Coordination"], swiftSettings: swiftSettings),
+        .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "ServiceNowTests", dependencies: ["ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),

@@ -38,7 +38,8 @@ public struct AlertHandler: Sendable {
     public func handleRaised(_ event: AlertEvent, logger: Logger) async throws -> ProcessingOutcome {
         let resolved: ConnectedIntegration
         let stored: StoredMapping
-        switch try await EventAdmission.check(event, directory: directory, tickets: tickets) {
+        // (The claim tells a processed event; nothing else here writes before it.)
+        switch try await EventAdmission.check(event, directory: directory, tickets: tickets, claimChecksProcessed: true) {
         case .settled(let outcome): return outcome
         case .admitted(let integration, let mapping): (resolved, stored) = (integration, mapping)
         }
@@ -50,6 +51,8 @@ public struct AlertHandler: Sendable {
             switch try await tickets.claim(event: event, table: stored.mapping.table, workerID: workerID, lease: claimLease) {
             case .busy:
                 outcome = .busy
+            case .duplicate:
+                outcome = .duplicate
             case .open(let link):
                 outcome = try await refire(link, event: event, mapping: stored.mapping, resolved: resolved, logger: logger)
             case .claimed(let link, let mustLookUp):
@@ -92,6 +95,8 @@ public struct AlertHandler: Sendable {
             return try await create(fresh, claimSent: claimSent, mustLookUp: mustLookUp, event: event, mapping: mapping, resolved: resolved, logger: logger)
         case .open, .busy:
             return .busy
+        case .duplicate:
+            return .duplicate
         }
     }
 

@@ -8,9 +8,11 @@ enum EventAdmission {
     /// Seen before → duplicate; no integration or no mapping → skipped; an integration whose
     /// secret or URL cannot be used → `ticket.failed`. `beforeConnecting` runs once the event is
     /// known to be for ITSM (status events record themselves there) and may settle it.
-    static func check(_ event: AlertEvent, directory: any IntegrationDirectory, tickets: any TicketRepository,
+    /// `claimChecksProcessed`: the handler's first write tells a processed event itself, so the
+    /// usual case saves the lookup here (only the path that writes here looks).
+    static func check(_ event: AlertEvent, directory: any IntegrationDirectory, tickets: any TicketRepository, claimChecksProcessed: Bool = false,
                       beforeConnecting: () async throws -> ProcessingOutcome? = { nil }) async throws -> EventAdmission {
-        if try await tickets.isProcessed(event) { return .settled(.duplicate) }
+        if !claimChecksProcessed, try await tickets.isProcessed(event) { return .settled(.duplicate) }
         guard let integration = try await directory.integration(customerID: event.customerID) else {
             return .settled(.skipped(reason: "no_integration"))
         }
@@ -21,6 +23,7 @@ enum EventAdmission {
         do {
             return .admitted(try integration.connect(), mapping)
         } catch let unusable {
+            if claimChecksProcessed, try await tickets.isProcessed(event) { return .settled(.duplicate) }
             try await tickets.markProcessed(event: event, outcome: "ticket_failed",
                                             outgoing: TicketEvent.failure(event, code: unusable.code, message: unusable.message))
             return .settled(.failed(code: unusable.code))

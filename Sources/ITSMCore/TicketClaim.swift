@@ -9,4 +9,6 @@ public enum TicketClaim: Sendable, Equatable {
     case open(TicketLink)
     /// Another attempt holds the claim; try again later.
     case busy
+    /// The event had its effect already (a redelivery).
+    case duplicate
 }

@@ -14,7 +14,8 @@ public protocol TicketRepository: Sendable {
     /// Marks an event processed with no other effect, queueing `outgoing` if given.
     func markProcessed(event: AlertEvent, outcome: String, outgoing: TicketEvent?) async throws
 
-    /// Claims the right to create the alert's ticket (see ``TicketLifecycle/claim(live:now:)``).
+    /// Claims the right to create the alert's ticket (see ``TicketLifecycle/claim(live:now:)``),
+    /// or reports `.duplicate` when the event was processed already.
     func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> TicketClaim
     /// Extends this worker's creation claim; `false` if it was taken over.
     func renewClaim(link: TicketLink, workerID: String, lease: Duration) async throws -> Bool

@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 import ITSMCore
 import Postgres
@@ -9,10 +10,16 @@ public struct TicketStore: TicketRepository {
     /// the handler is still settling its message (looking for waiting status events,
     /// acknowledging). Nil for commands that publish what they queued themselves.
     let outbox: OutboxSignal?
+    /// The two statements every new alert runs, claim and completion, each batched with those
+    /// of concurrent alerts (see ``Coalescer``).
+    let claims: Coalescer<ClaimRequest, TicketLink?>
+    let completions: Coalescer<CompletionRequest, (link: TicketLink, statusWaiting: Bool)?>
 
     public init(pool: PostgresPool, outbox: OutboxSignal? = nil) {
         self.pool = pool
         self.outbox = outbox
+        claims = Coalescer { try await Self.claimFirst($0, pool: pool) }
+        completions = Coalescer { try await Self.complete($0, pool: pool) }
     }
 
     /// Whether the customer's event had its effect already. Event ids are the customer's: the
@@ -32,24 +39,21 @@ public struct TicketStore: TicketRepository {
         return events + outbox
     }
 
-    /// Claims the right to create the ticket for an alert, or reports its open ticket.
+    /// Claims the right to create the ticket for an alert, or reports its open ticket, or that
+    /// the event was processed already.
     public func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> TicketClaim {
         let leaseSeconds = lease.seconds
-        // The usual case, an alert seen for the first time, in one statement: no link at all
-        // means generation 0 and nothing to look up. A concurrent claim that inserted first makes
-        // this one do nothing, and the transaction below sorts it out.
-        let first = try await pool.query("""
-            INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status,
-                                      create_attempts, claimed_by, claim_expires_at)
-            SELECT $1, $2, $3, $4, $5, $6, 'pending', 1, $7, now() + make_interval(secs => $8)
-            WHERE NOT EXISTS (SELECT 1 FROM ticket_links WHERE customer_id = $1 AND alert_id = $3)
-            ON CONFLICT (customer_id, alert_id) WHERE status IN ('pending', 'open') DO NOTHING
-            RETURNING *
-            """, [.text(event.customerID), .text(event.networkID), .text(event.alert.id), .text(event.alert.type),
-                  .text(TicketLink.correlationID(customerID: event.customerID, alertID: event.alert.id, generation: 0)),
-                  .text(table), .text(workerID), .double(leaseSeconds)])
-        if let row = first.first { return .claimed(try TicketLink(row), mustLookUp: false) }
+        // The usual case, an unprocessed event of an alert seen for the first time, in one
+        // statement batched with concurrent ones (see claimFirst). Anything else, the
+        // transaction below sorts out.
+        if let link = try await claims.submit(ClaimRequest(event: event, table: table, workerID: workerID, lease: leaseSeconds)) {
+            return .claimed(link, mustLookUp: false)
+        }
         return try await pool.withTransaction { connection in
+            if !(try await connection.query("SELECT 1 FROM processed_events WHERE customer_id = $1 AND event_id = $2",
+                                            [.text(event.customerID), .text(event.eventID)])).isEmpty {
+                return .duplicate
+            }
             // Row lock on the live link: concurrent claims for one alert queue up here.
             let live = try await connection.query("""
                 SELECT * FROM ticket_links
@@ -98,6 +102,18 @@ public struct TicketStore: TicketRepository {
     /// and retries (``TicketLink/isBeingCreated(lease:now:)``), or saw the open ticket.
     public func completeCreation(link: TicketLink, workerID: String, ticket: TicketEvent.Ticket, sysUpdatedOn: String?,
                                  warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> (link: TicketLink, statusWaiting: Bool) {
+        let request = CompletionRequest(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: sysUpdatedOn, warnings: warnings,
+                                        event: event, outgoing: outgoing)
+        guard let completed = try await completions.submit(request) else { throw LostClaim() }
+        outbox?.notify()
+        return completed
+    }
+
+    /// One completion on its own: what a batch falls back to when its statement fails, so that
+    /// one bad row (a conflict) fails only its own alert.
+    static func completeAlone(_ request: CompletionRequest, pool: PostgresPool) async throws -> (link: TicketLink, statusWaiting: Bool)? {
+        let (link, workerID, ticket, sysUpdatedOn, warnings, event, outgoing) = (request.link, request.workerID, request.ticket, request.sysUpdatedOn,
+                                                                                request.warnings, request.event, request.outgoing)
         let rows = try await pool.query("""
             WITH updated AS (
                 UPDATE ticket_links
@@ -120,8 +136,7 @@ public struct TicketStore: TicketRepository {
                   .text(sysUpdatedOn), try .jsonEncoded(warnings),
                   .text(event.eventID), .text(event.customerID), .text(event.kind.rawValue),
                   .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(String(decoding: outgoing.encoded(), as: UTF8.self))])
-        guard let row = rows.first else { throw LostClaim() }
-        outbox?.notify()
+        guard let row = rows.first else { return nil }
         return (try TicketLink(row), try row["status_waiting"].bool())
     }
 

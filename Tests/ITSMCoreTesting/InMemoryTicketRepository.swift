@@ -64,6 +64,7 @@ public final class InMemoryTicketRepository: TicketRepository {
     public func claim(event: AlertEvent, table: String, workerID: String, lease: Duration) async throws -> TicketClaim {
         let now = clock.now
         return state.withLock { state in
+            if state.processed[Self.key(event)] != nil { return .duplicate }
             let live = state.links.lastIndex { $0.customerID == event.customerID && $0.alertID == event.alert.id && ($0.status == .pending || $0.status == .open) }
             switch TicketLifecycle.claim(live: live.map { state.links[$0] }, now: now) {
             case .open(let link): return .open(link)

@@ -1,0 +1,116 @@
+import Coordination
+import Foundation
+import ITSMCore
+import Postgres
+
+/// A claim for a new alert, as ``TicketStore/claim(event:table:workerID:lease:)`` sends it.
+struct ClaimRequest: Sendable {
+    let event: AlertEvent
+    let table: String
+    let workerID: String
+    let lease: Double
+}
+
+/// A created ticket to store, as ``TicketStore/completeCreation`` sends it.
+struct CompletionRequest: Sendable {
+    let link: TicketLink
+    let workerID: String
+    let ticket: TicketEvent.Ticket
+    let sysUpdatedOn: String?
+    let warnings: [String]
+    let event: AlertEvent
+    let outgoing: TicketEvent
+}
+
+extension TicketStore {
+    /// Claims, in one statement, every alert of the batch seen for the first time whose event was
+    /// not processed yet: no link at all means generation 0 and nothing to look up. The others
+    /// get nil and take the claim transaction: an alert with a link, a processed event, a
+    /// concurrent claim that inserted first, or a second claim for one alert in the batch.
+    static func claimFirst(_ batch: [ClaimRequest], pool: PostgresPool) async throws -> [Result<TicketLink?, any Error>] {
+        var seen = Set<[String]>()
+        let leads = batch.map { seen.insert([$0.event.customerID, $0.event.alert.id]).inserted }
+        let sent = zip(batch, leads).filter(\.1).map(\.0)
+        let rows = try await pool.query("""
+            INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status,
+                                      create_attempts, claimed_by, claim_expires_at)
+            SELECT i.customer_id, i.network_id, i.alert_id, i.alert_type, i.correlation_id, i.target_table, 'pending',
+                   1, i.worker_id, now() + make_interval(secs => i.lease)
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[])
+                AS i(customer_id, network_id, alert_id, alert_type, correlation_id, target_table, worker_id, event_id, lease)
+            WHERE NOT EXISTS (SELECT 1 FROM ticket_links t WHERE t.customer_id = i.customer_id AND t.alert_id = i.alert_id)
+              AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.customer_id = i.customer_id AND p.event_id = i.event_id)
+            ON CONFLICT (customer_id, alert_id) WHERE status IN ('pending', 'open') DO NOTHING
+            RETURNING *
+            """, [.array(sent.map(\.event.customerID)), .array(sent.map(\.event.networkID)), .array(sent.map(\.event.alert.id)),
+                  .array(sent.map(\.event.alert.type)),
+                  .array(sent.map { TicketLink.correlationID(customerID: $0.event.customerID, alertID: $0.event.alert.id, generation: 0) }),
+                  .array(sent.map(\.table)), .array(sent.map(\.workerID)), .array(sent.map(\.event.eventID)), .array(sent.map { String($0.lease) })])
+        var claimed: [[String]: TicketLink] = [:]
+        for row in rows {
+            let link = try TicketLink(row)
+            claimed[[link.customerID, link.alertID]] = link
+        }
+        return zip(batch, leads).map { request, lead in
+            .success(lead ? claimed[[request.event.customerID, request.event.alert.id]] : nil)
+        }
+    }
+
+    /// Stores the batch's created tickets, marks their events processed and queues their
+    /// `ticket.created`, in one statement; nil for a request whose claim is no longer its
+    /// worker's. When the statement fails for a batch of several (one row's conflict), each is
+    /// tried alone, so the others are not held back by it.
+    static func complete(_ batch: [CompletionRequest], pool: PostgresPool) async throws -> [Result<(link: TicketLink, statusWaiting: Bool)?, any Error>] {
+        guard batch.count > 1 else { return [await Result { try await completeAlone(batch[0], pool: pool) }] }
+        let rows: [PostgresRow]
+        do {
+            rows = try await pool.query("""
+                WITH input AS (
+                    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+                        AS i(link_id, worker_id, sys_id, number, url, state, sys_updated_on, warnings,
+                             event_id, customer_id, event_type, outbox_event_id, routing_key, payload)
+                ), updated AS (
+                    UPDATE ticket_links t
+                    SET status = 'open', sys_id = i.sys_id, number = i.number, url = i.url, state = i.state, sys_updated_on = i.sys_updated_on,
+                        warnings = i.warnings::jsonb, claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
+                    FROM input i
+                    WHERE t.id = i.link_id AND t.claimed_by = i.worker_id AND t.status = 'pending'
+                    RETURNING t.*
+                ), processed AS (
+                    INSERT INTO processed_events (event_id, customer_id, event_type, outcome)
+                    SELECT i.event_id, i.customer_id, i.event_type, 'ticket_created' FROM input i JOIN updated u ON u.id = i.link_id
+                ), queued AS (
+                    INSERT INTO outbox (event_id, routing_key, payload)
+                    SELECT i.outbox_event_id::uuid, i.routing_key, i.payload::jsonb FROM input i JOIN updated u ON u.id = i.link_id
+                )
+                SELECT updated.*, EXISTS (
+                    SELECT 1 FROM status_events
+                    WHERE status_events.customer_id = updated.customer_id AND status_events.alert_id = updated.alert_id AND applied_at IS NULL
+                ) AS status_waiting
+                FROM updated
+                """, [.array(batch.map { String($0.link.id) }), .array(batch.map(\.workerID)), .array(batch.map(\.ticket.sysID)),
+                      .array(batch.map(\.ticket.number)), .array(batch.map(\.ticket.url)), .array(batch.map(\.ticket.state)),
+                      .array(batch.map(\.sysUpdatedOn)), .array(try batch.map { String(decoding: try JSONEncoder().encode($0.warnings), as: UTF8.self) }),
+                      .array(batch.map(\.event.eventID)), .array(batch.map(\.event.customerID)), .array(batch.map(\.event.kind.rawValue)),
+                      .array(batch.map(\.outgoing.eventID)), .array(batch.map(\.outgoing.type.rawValue)),
+                      .array(batch.map { String(decoding: $0.outgoing.encoded(), as: UTF8.self) })])
+        } catch let error as PostgresError where !error.storeUnavailable {
+            var results: [Result<(link: TicketLink, statusWaiting: Bool)?, any Error>] = []
+            for request in batch { results.append(await Result { try await completeAlone(request, pool: pool) }) }
+            return results
+        }
+        var completed: [Int: (link: TicketLink, statusWaiting: Bool)] = [:]
+        for row in rows {
+            let link = try TicketLink(row)
+            completed[link.id] = (link, try row["status_waiting"].bool())
+        }
+        return batch.map { .success(completed[$0.link.id]) }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
