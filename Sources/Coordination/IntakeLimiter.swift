@@ -19,8 +19,8 @@ public final class IntakeLimiter: Sendable {
     }
 
     /// A slot that gives this place back (once) when the work is done or waits elsewhere.
-    public func slot() -> IntakeSlot {
-        IntakeSlot { [self] in release() }
+    public func slot(overflows: Bool = true) -> IntakeSlot {
+        IntakeSlot(overflows: overflows) { [self] in release() }
     }
 
     public func release() {

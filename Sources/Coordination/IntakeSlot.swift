@@ -10,10 +10,15 @@ import Synchronization
 public final class IntakeSlot: Sendable {
     @TaskLocal public static var current: IntakeSlot?
 
+    /// Whether a message that finds its instance's bulkhead and waiting room full leaves the
+    /// worker (true: from a work queue, it moves to the instance's hold queue) or waits for its
+    /// turn (false: it came from that hold queue, whose prefetch bounds such messages).
+    public let overflows: Bool
     private let returned = Atomic<Bool>(false)
     private let onReturn: @Sendable () -> Void
 
-    public init(onReturn: @escaping @Sendable () -> Void) {
+    public init(overflows: Bool = true, onReturn: @escaping @Sendable () -> Void) {
+        self.overflows = overflows
         self.onReturn = onReturn
     }
 

@@ -16,10 +16,13 @@ public struct MessageProcessor: Sendable {
     let workerID: String
     package let outbox: OutboxSignal
     package let observer: ProcessingObserver
+    /// Where messages for a busy instance wait their turn; nil: in the retry queues.
+    let holds: HoldQueues?
     let logger: Logger
 
     public init(topology: WorkerTopology, amqp: AMQPConnection, alerts: AlertHandler, status: StatusHandler?, maxAttempts: Int, maxMessageBytes: Int,
-                workerID: String, outbox: OutboxSignal, observer: ProcessingObserver, logger: Logger) {
+                workerID: String, outbox: OutboxSignal, observer: ProcessingObserver, holds: HoldQueues? = nil, logger: Logger) {
+        self.holds = holds
         self.topology = topology
         self.amqp = amqp
         self.alerts = alerts
@@ -64,6 +67,8 @@ public struct MessageProcessor: Sendable {
     public enum Settlement: Sendable, Equatable {
         case acked(ProcessingOutcome)
         case retryScheduled(attempt: Int, delay: Duration)
+        /// Moved to a busy instance's hold queue, to wait its turn there.
+        case held(queue: String)
         case deadLettered(code: String)
         /// Could not be settled now (broker trouble); the broker redelivers it.
         case requeued
@@ -119,7 +124,11 @@ public struct MessageProcessor: Sendable {
                 settlement = await acknowledge(delivery, outcome, logger: logger)
             }
         } catch let failure as RetryableFailure where failure.parked {
-            settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false, failure: failure, logger: logger)
+            if let instance = failure.busyInstance, let holds {
+                settlement = await hold(delivery, queue: queue, instance: instance, holds: holds, attempt: attempt, failure: failure, logger: logger)
+            } else {
+                settlement = await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false, failure: failure, logger: logger)
+            }
         } catch let failure as RetryableFailure {
             settlement = await retryOrGiveUp(delivery, queue: queue, event: event, attempt: attempt, failure: failure, logger: logger)
         } catch let error as any StorageFailure where error.storeUnavailable {
@@ -203,6 +212,27 @@ public struct MessageProcessor: Sendable {
         return .retryScheduled(attempt: next, delay: delay)
     }
 
+    /// Moves a message for a busy instance to the instance's hold queue (or, failing that, to
+    /// the retry queues). Its attempt count stays: waiting one's turn is no failure.
+    private func hold(_ delivery: AMQPDelivery, queue: String, instance: String, holds: HoldQueues, attempt: Int, failure: RetryableFailure,
+                      logger: Logger) async -> Settlement {
+        var properties = delivery.properties
+        properties.headers[Self.routingKeyHeader] = .string(routingKey(of: delivery))
+        properties.headers["itsm-origin-queue"] = .string(queue)
+        properties.persistent = true
+        do {
+            let holdQueue = try await holds.queue(for: instance)
+            let outcome = try await amqp.publish(delivery.body, exchange: "", routingKey: holdQueue, properties: properties, mandatory: true)
+            guard outcome == .confirmed else { throw HoldRefused(outcome: "\(outcome)") }
+            try await delivery.ack()
+            logger.debug("instance busy; message held", metadata: ["amqp.queue": "\(holdQueue)"])
+            return .held(queue: holdQueue)
+        } catch {
+            logger.warning("could not hold the message for its busy instance; it goes to the retry queues", metadata: ["error": "\(error)"])
+            return await retry(delivery, queue: queue, attempt: attempt, countsAsAttempt: false, failure: failure, logger: logger)
+        }
+    }
+
     package func deadLetter(_ delivery: AMQPDelivery, queue: String, code: String, reason: String, logger: Logger) async -> Settlement {
         var properties = delivery.properties
         properties.headers["x-reason"] = .string(String(reason.prefix(1000)))
@@ -244,8 +274,14 @@ extension MessageProcessor.Settlement {
             default: return outcome.label
             }
         case .retryScheduled(let attempt, let delay): return "retry \(attempt) scheduled in \(delay)"
+        case .held(let queue): return "held in \(queue) (instance busy)"
         case .deadLettered(let code): return "dead-lettered (\(code))"
         case .requeued: return "requeued (broker trouble)"
         }
     }
+}
+
+/// The broker did not confirm a message moved to a hold queue.
+private struct HoldRefused: Error {
+    let outcome: String
 }

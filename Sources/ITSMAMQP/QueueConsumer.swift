@@ -22,10 +22,15 @@ public struct QueueConsumer: Service {
     let preparing: Int
     let maximumPrefetch: Int
     let wantedIntake: @Sendable () -> Int
+    /// See ``IntakeSlot/overflows``.
+    let overflows: Bool
+    /// Stop once no delivery came for this long and none is in progress, if the closure agrees.
+    let stopWhenIdle: (after: Duration, agree: @Sendable () -> Bool)?
     let logger: Logger
 
     public init(queue: String, amqp: AMQPConnection, prefetch: Int, preparing: Int, maximumPrefetch: Int? = nil,
-                wantedIntake: @escaping @Sendable () -> Int = { 0 }, logger: Logger,
+                wantedIntake: @escaping @Sendable () -> Int = { 0 }, overflows: Bool = true,
+                stopWhenIdle: (after: Duration, agree: @Sendable () -> Bool)? = nil, logger: Logger,
                 handle: @escaping @Sendable (AMQPDelivery, String) async -> Void) {
         self.queue = queue
         self.amqp = amqp
@@ -34,16 +39,27 @@ public struct QueueConsumer: Service {
         self.preparing = preparing
         self.maximumPrefetch = max(prefetch, maximumPrefetch ?? prefetch)
         self.wantedIntake = wantedIntake
+        self.overflows = overflows
+        self.stopWhenIdle = stopWhenIdle
         self.logger = logger
     }
 
     public func run() async throws {
         let (deliveries, sink) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
         let first = try await amqp.consume(queue: queue, prefetch: UInt16(clamping: prefetch))
-        var consumers = [first]
+        let book = Book(first)
+        let watchdog = stopWhenIdle.map { idle in
+            Task {
+                while (try? await Task.sleep(for: idle.after / 4)) != nil {
+                    guard book.unfinished == 0, ContinuousClock.now - book.lastDelivery.withLock({ $0 }) >= idle.after, idle.agree() else { continue }
+                    for consumer in book.consumers.withLock({ $0 }) { try? await consumer.cancel() }
+                    return
+                }
+            }
+        }
+        defer { watchdog?.cancel() }
         logger.info("consuming", metadata: ["amqp.queue": "\(queue)", "prefetch": "\(prefetch)", "preparing": "\(preparing)"])
         let limiter = IntakeLimiter(limit: preparing)
-        let unfinished = Counter()
         var failure: (any Error)?
         await withDiscardingTaskGroup { group in
             group.addTask { await Self.forward(first, to: sink) }
@@ -52,12 +68,13 @@ public struct QueueConsumer: Service {
             do {
                 for try await delivery in deliveries.cancelOnGracefulShutdown() {
                     guard await limiter.acquire() else { break }
-                    let slot = limiter.slot()
-                    unfinished.add(1)
+                    let slot = limiter.slot(overflows: overflows)
+                    book.add(1)
+                    book.lastDelivery.withLock { $0 = .now }
                     group.addTask { [handle, queue] in
                         await IntakeSlot.$current.withValue(slot) { await handle(delivery, queue) }
                         slot.giveBack()
-                        unfinished.add(-1)
+                        book.add(-1)
                     }
                     // What the instances in use can take, looked at a few times a second.
                     guard intake < maximumPrefetch, ContinuousClock.now >= nextLook else { continue }
@@ -65,7 +82,7 @@ public struct QueueConsumer: Service {
                     let wanted = min(wantedIntake(), maximumPrefetch)
                     guard wanted >= intake + max(16, intake / 4) else { continue }
                     let extra = try await amqp.consume(queue: queue, prefetch: UInt16(clamping: wanted - intake))
-                    consumers.append(extra)
+                    book.consumers.withLock { $0.append(extra) }
                     group.addTask { await Self.forward(extra, to: sink) }
                     logger.info("intake grown with the instances in use", metadata: ["amqp.queue": "\(queue)", "prefetch": "\(wanted)", "was": "\(intake)"])
                     intake = wanted
@@ -73,9 +90,9 @@ public struct QueueConsumer: Service {
             } catch {
                 failure = error
             }
-            for consumer in consumers { try? await consumer.cancel() }
+            for consumer in book.consumers.withLock({ $0 }) { try? await consumer.cancel() }
             sink.finish()
-            logger.info("stopped taking deliveries; finishing those in flight", metadata: ["amqp.queue": "\(queue)", "in_flight": "\(unfinished.value)"])
+            logger.info("stopped taking deliveries; finishing those in flight", metadata: ["amqp.queue": "\(queue)", "in_flight": "\(book.unfinished)"])
         }
         if let failure { throw failure }
     }
@@ -92,8 +109,14 @@ public struct QueueConsumer: Service {
     }
 }
 
-private final class Counter: Sendable {
-    private let count = Atomic<Int>(0)
-    func add(_ delta: Int) { count.add(delta, ordering: .relaxed) }
-    var value: Int { count.load(ordering: .relaxed) }
+/// The consumers of one queue, the deliveries still being handled, and when the last came.
+private final class Book: Sendable {
+    let consumers: Mutex<[AMQPConsumer]>
+    let lastDelivery = Mutex(ContinuousClock.now)
+    private let handling = Atomic<Int>(0)
+
+    init(_ first: AMQPConsumer) { consumers = Mutex([first]) }
+
+    func add(_ delta: Int) { handling.add(delta, ordering: .relaxed) }
+    var unfinished: Int { handling.load(ordering: .relaxed) }
 }

@@ -11,6 +11,7 @@ import ITSMCore
 /// itsm.retry.<ms> (TTL) ── expired ──▶ itsm.retry.return (headers, itsm-origin-queue) ──▶ back to its queue
 /// (the header has no `x-` prefix on purpose: a headers exchange ignores `x-` arguments when
 /// matching, so such a binding would match every message)
+/// itsm.hold.<instance> (declared on demand, per busy instance; TTL) ── expired ──▶ itsm.retry.return
 /// itsm.dead (fanout) ─────────────────────────────────────────▶ itsm.dead
 /// itsm.events (topic): ticket.* and integration.tested, for other services
 /// ```
@@ -44,6 +45,47 @@ public struct WorkerTopology: Sendable {
         self.queueType = queueType
         self.deliveryLimit = deliveryLimit
         self.retryDelays = retryDelays
+    }
+
+    /// How long a message waits in a hold queue before it goes back to its work queue: a worker
+    /// that stopped consuming the hold queue (it crashed, or saw it idle) leaves nothing there.
+    public static let holdMessageTTL: Duration = .seconds(600)
+    /// An unused hold queue is deleted after this, longer than its messages live.
+    public static let holdQueueExpiry: Duration = .seconds(1800)
+
+    /// The hold queue of one busy instance (its key): where messages for it wait their turn
+    /// while it has more work than it can take, out of the way of other instances' messages.
+    /// Named after the instance, so every worker holds and drains the same one.
+    public func holdQueue(instance: String) -> AMQPQueue {
+        // (Two instances sharing a hold queue would only share a waiting room.)
+        let instance = instance.hasPrefix("https://") ? String(instance.dropFirst(8)) : instance.hasPrefix("http://") ? String(instance.dropFirst(7)) : instance
+        let readable = instance.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || ".-:_".unicodeScalars.contains($0)) }
+        var name = "\(prefix).hold."
+        if readable && name.utf8.count + instance.utf8.count <= 200 {
+            name += instance
+        } else {
+            // FNV-1a: stable across processes, unlike Hasher.
+            var hash: UInt64 = 0xcbf29ce484222325
+            for byte in instance.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+            name += String(hash, radix: 16)
+        }
+        var arguments: [String: AMQPFieldValue] = [
+            "x-message-ttl": .int(Self.holdMessageTTL.milliseconds), "x-expires": .int(Self.holdQueueExpiry.milliseconds),
+            "x-dead-letter-exchange": .string(returnExchange),
+        ]
+        if queueType == .quorum {
+            arguments["x-dead-letter-strategy"] = "at-least-once"
+            arguments["x-overflow"] = "reject-publish"
+            arguments["x-delivery-limit"] = .int(Int64(deliveryLimit))
+        }
+        return AMQPQueue(name: name, kind: queueType, arguments: arguments)
+    }
+
+    /// The work queue a held or retried message belongs to (its `itsm-origin-queue`), if it
+    /// names one.
+    public func workQueue(named name: String?) -> String? {
+        guard let name, [alertsQueue, statusQueue].contains(name) else { return nil }
+        return name
     }
 
     /// Every retry queue's TTL in milliseconds: each tier and its 1.5× variant.

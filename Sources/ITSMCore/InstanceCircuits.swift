@@ -9,10 +9,11 @@ import Foundation
 /// through; its success closes the circuit. The bulkhead caps the messages one instance may
 /// have in progress at once, so a slow instance cannot take all of the worker's slots.
 ///
-/// A message over the cap waits up to `permitWait` for a permit before it is parked: parking
-/// costs a republish and at least a second's delay, and a healthy but busy instance frees a
-/// permit within one request. At most `maxInFlight` messages wait per instance, so one
-/// instance never holds more than twice its cap of the worker's messages. A message admitted
+/// A message over the cap waits up to `permitWait` for a permit: a healthy but busy instance
+/// frees a permit within one request. At most `maxInFlight` messages wait per instance, so one
+/// instance never holds more than twice its cap of the worker's messages; one more, or one
+/// whose wait ran out, is refused with the instance named as busy (``RetryableFailure/busyInstance``),
+/// and waits its turn outside the worker, in the instance's hold queue. A message admitted
 /// or waiting here gives its consumer's place back (``IntakeSlot``): from then on this bound
 /// is the one that holds it.
 ///
@@ -150,15 +151,22 @@ public final class InstanceCircuits: Sendable {
         case .refused(let failure): throw failure
         case .full: break
         }
+        let patient = IntakeSlot.current.map { !$0.overflows } ?? false
         IntakeSlot.current?.giveBack()
-        if await waitForPermit(instance) { return Permit(instance: instance, trial: false) }
-        throw RetryableFailure(reason: "the instance already has \(maxInFlight) messages in progress", retryAfter: .seconds(1), parked: true)
+        if await waitForPermit(instance, patient: patient) { return Permit(instance: instance, trial: false) }
+        guard state(instance) == .closed else {
+            throw RetryableFailure(reason: "the instance's circuit opened while the message waited", retryAfter: .seconds(1), parked: true)
+        }
+        throw RetryableFailure(reason: "the instance already has \(maxInFlight) messages in progress and as many waiting", retryAfter: .seconds(1),
+                               busyInstance: instance)
     }
 
     /// Queues for a permit that ``leave(_:outcome:)`` hands over; false after `permitWait`, when
-    /// the queue is full, or when the circuit leaves the closed state.
-    private func waitForPermit(_ instance: String) async -> Bool {
-        await lot.park(tag: instance, timeout: permitWait, onTimeout: false, onCancel: false) { [maxInFlight] circuits, waiters in
+    /// the queue is full, or when the circuit leaves the closed state. A `patient` message (from
+    /// the instance's hold queue) waits for its turn however long it takes while the circuit is
+    /// closed, and however many wait: its queue's prefetch bounds them.
+    private func waitForPermit(_ instance: String, patient: Bool) async -> Bool {
+        await lot.park(tag: instance, timeout: patient ? nil : permitWait, onTimeout: false, onCancel: false) { [maxInFlight] circuits, waiters in
             guard var circuit = circuits[instance], circuit.state == .closed else { return false }
             defer { circuits[instance] = circuit }
             // A permit freed since the first look.
@@ -166,7 +174,7 @@ public final class InstanceCircuits: Sendable {
                 circuit.inFlight += 1
                 return true
             }
-            return waiters.count(tag: instance) < maxInFlight ? nil : false
+            return patient || waiters.count(tag: instance) < maxInFlight ? nil : false
         }
     }
 

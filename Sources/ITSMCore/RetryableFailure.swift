@@ -7,12 +7,16 @@ public struct RetryableFailure: Error, CustomStringConvertible {
     public let gatewayError: GatewayError?
     /// Parked by a circuit breaker or bulkhead: retried without using up an attempt.
     public let parked: Bool
+    /// The instance (its key) that is healthy but has more work than it can take now: the
+    /// message waits its turn in that instance's hold queue rather than in the retry queues.
+    public let busyInstance: String?
 
-    public init(reason: String, retryAfter: Duration? = nil, gatewayError: GatewayError? = nil, parked: Bool = false) {
+    public init(reason: String, retryAfter: Duration? = nil, gatewayError: GatewayError? = nil, parked: Bool = false, busyInstance: String? = nil) {
         self.reason = reason
         self.retryAfter = retryAfter
         self.gatewayError = gatewayError
-        self.parked = parked
+        self.parked = parked || busyInstance != nil
+        self.busyInstance = busyInstance
     }
 
     public var description: String { reason }

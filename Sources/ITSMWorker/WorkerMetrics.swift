@@ -48,6 +48,7 @@ public final class WorkerMetrics: Sendable {
         case .retryScheduled: outcome = "retry"
         case .deadLettered: outcome = "dead_lettered"
         case .requeued: outcome = "requeued"
+        case .held: outcome = "held"
         }
         count("itsm_messages_total", [("type", type), ("outcome", outcome)])
         time("itsm_message_processing_seconds", [("type", type)], duration)

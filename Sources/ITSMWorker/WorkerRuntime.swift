@@ -24,6 +24,9 @@ public final class WorkerRuntime: Sendable {
     public let resolver: IntegrationResolver
     public let outboxSignal: OutboxSignal
     public let processor: MessageProcessor
+    let holds: HoldQueues
+    /// The busy instances' hold queues this worker consumes now.
+    public var holdQueuesConsumed: Set<String> { holds.consuming }
     let statusHandler: StatusHandler
     public let sync: IncidentSync
     public let metadata: InstanceMetadata
@@ -110,9 +113,13 @@ public final class WorkerRuntime: Sendable {
         let alerts = AlertHandler(tickets: tickets, directory: directory, status: status, circuits: circuits, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, writeWindow: configuration.requestTimeout + configuration.instanceSlotWait,
                                   reopenWindow: configuration.reopenWindow, afterCreate: Self.crashHook)
+        // A busy instance's hold queue is drained with that instance's share: its bulkhead and as
+        // many waiting.
+        holds = HoldQueues(topology: topology, amqp: amqp, prefetch: configuration.instanceMaxInFlight * 2, logger: logger)
         processor = MessageProcessor(topology: topology, amqp: amqp, alerts: alerts, status: status, maxAttempts: configuration.maxAttempts,
                                      maxMessageBytes: configuration.maxMessageBytes, workerID: configuration.workerID,
-                                     outbox: outboxSignal, observer: observer, logger: logger)
+                                     outbox: outboxSignal, observer: observer, holds: holds, logger: logger)
+        holds.handleWith { [processor] in await processor.process($0, queue: $1) }
         sync = IncidentSync(store: PostgresSyncStore(pool: pool, workerID: configuration.workerID), directory: directory, status: status, circuits: circuits,
                             settings: IncidentSync.Settings(lease: configuration.requestTimeout * 20 + .seconds(30), fullEvery: configuration.syncFullEvery,
                                                             overlap: configuration.syncOverlap, alertStatusByState: configuration.alertStatusByState),
@@ -156,6 +163,9 @@ public final class WorkerRuntime: Sendable {
         let processor = self.processor
         let circuits = self.circuits, base = configuration.prefetch
         let wantedIntake: @Sendable () -> Int = { base + circuits.wantedIntake() }
+        if !roles.isDisjoint(with: [.alerts, .status]) {
+            services.append(holds)
+        }
         if roles.contains(.status) {
             services.append(QueueConsumer(queue: topology.statusQueue, amqp: amqp, prefetch: configuration.prefetch, preparing: configuration.maxInFlight,
                                           maximumPrefetch: configuration.maxPrefetch, wantedIntake: wantedIntake, logger: logger) {

@@ -294,11 +294,12 @@ final class TestStack: Sendable {
 
     /// How many messages of `type` (`alert.resolved`, ...) the workers have settled for good
     /// (acknowledged with any outcome, duplicates included, or dead-lettered; not sent to a
-    /// retry queue), as their metrics count them: the marker that every copy of a message
+    /// retry queue or a hold queue), as their metrics count them: the marker that every copy of a message
     /// published so far was handled.
     func settled(_ workers: RunningWorker..., type: String) -> Int {
         workers.flatMap { $0.runtime.metrics.render().split(separator: "\n") }
-            .filter { $0.hasPrefix("itsm_messages_total{type=\"\(type)\",") && !$0.contains("outcome=\"retry\"") && !$0.contains("outcome=\"requeued\"") }
+            .filter { $0.hasPrefix("itsm_messages_total{type=\"\(type)\",") && !$0.contains("outcome=\"retry\"") && !$0.contains("outcome=\"requeued\"")
+                && !$0.contains("outcome=\"held\"") }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
             .reduce(0) { $0 + Int($1) }
     }

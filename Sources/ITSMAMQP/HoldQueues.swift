@@ -1,0 +1,86 @@
+import AMQP
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The hold queues of busy instances, and this worker's consumers on them.
+///
+/// A message for a healthy instance that has more work than it can take (its bulkhead and
+/// waiting room full) moves, once, to that instance's hold queue, so the work queue keeps
+/// flowing for every other customer; an alert storm for one instance waits there in order.
+/// The worker that moved a message consumes that hold queue, with a prefetch of the instance's
+/// share, and its messages wait in the worker for their turn instead of moving again. A hold
+/// consumer stops when its queue has been idle for `idleAfter`; whatever is left in a hold queue
+/// nobody consumes goes back to its work queue when its TTL ends (``WorkerTopology/holdMessageTTL``).
+public final class HoldQueues: Service, Sendable {
+    let topology: WorkerTopology
+    let amqp: AMQPConnection
+    let prefetch: Int
+    let idleAfter: Duration
+    let logger: Logger
+    private let handle: Mutex<(@Sendable (AMQPDelivery, String) async -> Void)?> = Mutex(nil)
+    /// Hold queues declared by this process, and those it consumes now.
+    private let state = Mutex<(declared: Set<String>, consuming: Set<String>)>(([], []))
+    private let starts: AsyncStream<String>
+    private let startsSink: AsyncStream<String>.Continuation
+
+    public init(topology: WorkerTopology, amqp: AMQPConnection, prefetch: Int, idleAfter: Duration = .seconds(60), logger: Logger) {
+        self.topology = topology
+        self.amqp = amqp
+        self.prefetch = prefetch
+        self.idleAfter = idleAfter
+        self.logger = logger
+        (starts, startsSink) = AsyncStream.makeStream()
+    }
+
+    /// What processes a held message: the message processor, given its work queue's name.
+    public func handleWith(_ handle: @escaping @Sendable (AMQPDelivery, String) async -> Void) {
+        self.handle.withLock { $0 = handle }
+    }
+
+    /// The instance's hold queue, declared if this process has not yet, and consumed by it from
+    /// now on.
+    func queue(for instance: String) async throws -> String {
+        let queue = topology.holdQueue(instance: instance)
+        if !state.withLock({ $0.declared.contains(queue.name) }) {
+            try await amqp.declare(queue)
+            state.withLock { _ = $0.declared.insert(queue.name) }
+        }
+        let start = state.withLock { $0.consuming.insert(queue.name).inserted }
+        if start { startsSink.yield(queue.name) }
+        return queue.name
+    }
+
+    /// Hold queues this process consumes now (tests, logs).
+    public var consuming: Set<String> { state.withLock { $0.consuming } }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for await queue in starts.cancelOnGracefulShutdown() {
+                group.addTask { await self.consume(queue) }
+            }
+            startsSink.finish()
+        }
+    }
+
+    private func consume(_ queue: String) async {
+        guard let handle = handle.withLock({ $0 }) else { return }
+        let topology = self.topology
+        let consumer = QueueConsumer(queue: queue, amqp: amqp, prefetch: prefetch, preparing: prefetch, overflows: false,
+                                     stopWhenIdle: (idleAfter, { [self] in
+                                         // Decided under the lock that a new hold takes: one arriving later starts a new consumer.
+                                         state.withLock { $0.consuming.remove(queue) != nil }
+                                     }), logger: logger) { delivery, _ in
+            // Back to the work queue it came from: its retries, dead letters and holds are that queue's.
+            let origin = topology.workQueue(named: delivery.properties.headers["itsm-origin-queue"]?.stringValue) ?? topology.alertsQueue
+            await handle(delivery, origin)
+        }
+        logger.info("consuming a busy instance's hold queue", metadata: ["amqp.queue": "\(queue)"])
+        do {
+            try await consumer.run()
+        } catch {
+            logger.warning("a hold queue's consumer ended; the next held message starts another", metadata: ["amqp.queue": "\(queue)", "error": "\(error)"])
+            state.withLock { _ = $0.consuming.remove(queue) }
+        }
+    }
+}
