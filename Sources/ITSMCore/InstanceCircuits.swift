@@ -9,10 +9,11 @@ import Foundation
 /// through; its success closes the circuit. The bulkhead caps the messages one instance may
 /// have in progress at once, so a slow instance cannot take all of the worker's slots.
 ///
-/// A message over the cap waits up to `permitWait` for a permit: a healthy but busy instance
-/// frees a permit within one request. At most `maxInFlight` messages wait per instance, so one
-/// instance never holds more than twice its cap of the worker's messages; one more, or one
-/// whose wait ran out, is refused with the instance named as busy (``RetryableFailure/busyInstance``),
+/// A message over the cap waits up to `permitWait` for a permit. How many may wait follows the
+/// instance's pace: as many as it gets through in `permitWait` at its usual time per message
+/// (from `maxInFlight` for an instance not known yet up to 16 times that), so a fast instance
+/// keeps what it can use and a slow one holds little of the worker. One more, or one whose
+/// wait ran out, is refused with the instance named as busy (``RetryableFailure/busyInstance``)
 /// and waits its turn outside the worker, in the instance's hold queue. A message admitted
 /// or waiting here gives its consumer's place back (``IntakeSlot``): from then on this bound
 /// is the one that holds it.
@@ -48,6 +49,14 @@ public final class InstanceCircuits: Sendable {
             guard let usual else { return ceiling }
             return min(ceiling, max(floor, usual * 10))
         }
+
+        /// How many messages may wait for a permit: what the instance gets through in `wait`.
+        func room(cap: Int, wait: Duration) -> Int {
+            guard let usual, usual > .zero else { return cap }
+            let pace = Double(cap) / (Double(usual.components.attoseconds) / 1e18 + Double(usual.components.seconds))
+            let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+            return min(cap * 16, max(cap, Int(pace * seconds)))
+        }
     }
 
     /// The circuits by instance; messages waiting for a permit park here, tagged with their
@@ -80,15 +89,21 @@ public final class InstanceCircuits: Sendable {
     }
 
     /// How many messages the instances in use can take: each instance that had work within
-    /// `activeWithin` and is not open, its cap plus as many waiting. The consumers size their
+    /// `activeWithin` and is not open, its cap plus its waiting room. The consumers size their
     /// intake by it.
     public func wantedIntake(activeWithin: Duration = .seconds(60)) -> Int {
         let now = ContinuousClock.now
         return lot.withLock { circuits, _ in
             circuits.values.reduce(0) { sum, circuit in
-                sum + (circuit.state != .open && now - circuit.lastEntered < activeWithin ? 2 * maxInFlight : 0)
+                guard circuit.state != .open && now - circuit.lastEntered < activeWithin else { return sum }
+                return sum + maxInFlight + circuit.room(cap: maxInFlight, wait: permitWait)
             }
         }
+    }
+
+    /// How many messages may wait for a permit of `instance` now (tests).
+    func room(_ instance: String) -> Int {
+        lot.withLock { circuits, _ in (circuits[instance] ?? Circuit()).room(cap: maxInFlight, wait: permitWait) }
     }
 
     private enum Admission {
@@ -157,7 +172,7 @@ public final class InstanceCircuits: Sendable {
         guard state(instance) == .closed else {
             throw RetryableFailure(reason: "the instance's circuit opened while the message waited", retryAfter: .seconds(1), parked: true)
         }
-        throw RetryableFailure(reason: "the instance already has \(maxInFlight) messages in progress and as many waiting", retryAfter: .seconds(1),
+        throw RetryableFailure(reason: "the instance already has \(maxInFlight) messages in progress and its waiting room is full", retryAfter: .seconds(1),
                                busyInstance: instance)
     }
 
@@ -166,7 +181,7 @@ public final class InstanceCircuits: Sendable {
     /// the instance's hold queue) waits for its turn however long it takes while the circuit is
     /// closed, and however many wait: its queue's prefetch bounds them.
     private func waitForPermit(_ instance: String, patient: Bool) async -> Bool {
-        await lot.park(tag: instance, timeout: patient ? nil : permitWait, onTimeout: false, onCancel: false) { [maxInFlight] circuits, waiters in
+        await lot.park(tag: instance, timeout: patient ? nil : permitWait, onTimeout: false, onCancel: false) { [maxInFlight, permitWait] circuits, waiters in
             guard var circuit = circuits[instance], circuit.state == .closed else { return false }
             defer { circuits[instance] = circuit }
             // A permit freed since the first look.
@@ -174,7 +189,7 @@ public final class InstanceCircuits: Sendable {
                 circuit.inFlight += 1
                 return true
             }
-            return patient || waiters.count(tag: instance) < maxInFlight ? nil : false
+            return patient || waiters.count(tag: instance) < circuit.room(cap: maxInFlight, wait: permitWait) ? nil : false
         }
     }
 

@@ -74,14 +74,24 @@ struct HangingInstanceTests {
         #expect(intake.held == 0, "a place given back twice counts once")
     }
 
-    @Test func theWantedIntakeFollowsTheInstancesInUse() async throws {
-        let circuits = InstanceCircuits(threshold: 1, openFor: .seconds(30), maxInFlight: 3)
+    @Test func theWantedIntakeFollowsTheInstancesInUseAndTheirPace() async throws {
+        let circuits = InstanceCircuits(threshold: 1, openFor: .seconds(30), maxInFlight: 3, permitWait: .seconds(1))
         #expect(circuits.wantedIntake() == 0)
-        circuits.leave(try await circuits.enter("a"), outcome: .success)
-        circuits.leave(try await circuits.enter("b"), outcome: .success)
-        #expect(circuits.wantedIntake() == 12)
-        circuits.leave(try await circuits.enter("b"), outcome: .failure)
-        #expect(circuits.wantedIntake() == 6, "an open instance's messages are parked, not held")
+        // Not known yet: its cap and as many waiting.
+        _ = try await circuits.enter("new")
+        #expect(circuits.wantedIntake() == 6)
+        // Fast (its messages take microseconds): the largest room, 16 × its cap.
+        circuits.leave(try await circuits.enter("fast"), outcome: .success)
+        #expect(circuits.room("fast") == 48)
+        // About 100 ms a message, three at a time: some 30 a second, so some 30 may wait 1 s.
+        let slow = try await circuits.enter("slow")
+        try await Task.sleep(for: .milliseconds(100))
+        circuits.leave(slow, outcome: .success)
+        #expect((15...30).contains(circuits.room("slow")), "\(circuits.room("slow"))")
+        #expect(circuits.wantedIntake() == 6 + 51 + 3 + circuits.room("slow"))
+        // An open instance's messages are parked, not held; an idle one is not counted.
+        circuits.leave(try await circuits.enter("fast"), outcome: .failure)
+        #expect(circuits.wantedIntake() == 6 + 3 + circuits.room("slow"))
         #expect(circuits.wantedIntake(activeWithin: .zero) == 0)
     }
 }
