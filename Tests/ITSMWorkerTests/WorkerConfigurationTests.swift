@@ -130,6 +130,24 @@ import Testing
         #expect(!line.contains("Bearer x"))
     }
 
+    @Test func jsonLinesAreValidJSONWhateverTheTextHolds() throws {
+        let lines = LineSink()
+        let logger = Logger(label: "t") { JSONLogHandler(label: $0, level: .debug, write: lines.append) }
+        let awkward = "quote \" backslash \\ newline \n tab \t bell \u{07} nul \u{00} é 🚨 </script>"
+        logger.warning("\(awkward)", metadata: ["b_key": .string(awkward), "a_list": .array(["x", .string(awkward)]),
+                                                  "c_map": .dictionary(["k\"": .string(awkward)]), "level": "not the level"])
+        let line = try #require(lines.all.first)
+        #expect(!line.contains("\n"), "one line per event")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["message"] as? String == awkward)
+        #expect(object["b_key"] as? String == awkward)
+        #expect((object["a_list"] as? [String]) == ["x", awkward])
+        #expect((object["c_map"] as? [String: String]) == ["k\"": awkward])
+        #expect(object["level"] as? String == "warning", "metadata cannot overwrite the line's own fields")
+        // Keys in a stable order, so lines diff well.
+        #expect(line.hasPrefix(#"{"a_list":"#))
+    }
+
     @Test func terminalLinesAreRedactedBeforeTheWrappedHandlerSeesThem() throws {
         let logs = CapturedLogs()
         var logger = Logger(label: "t") { _ in RedactingLogHandler(wrapped: logs.handler()) }
