@@ -29,7 +29,8 @@ enum TemplateCheck {
     }
 
     static func render(_ text: String, context: [String: Any]) -> String {
-        guard let template = try? parse(text) else { return text }
+        // Plain text (a group name, a category) is itself: no template to look up or run.
+        guard text.utf8.contains(UInt8(ascii: "{")), let template = try? parse(text) else { return text }
         return template.render(context)
     }
 

@@ -130,6 +130,18 @@ import Testing
         #expect(!line.contains("Bearer x"))
     }
 
+    @Test func sensitiveKeysAreRedactedWhateverTheirCase() throws {
+        let lines = LineSink()
+        let logger = Logger(label: "t") { JSONLogHandler(label: $0, level: .debug, write: lines.append) }
+        let sensitive = ["X-ServiceNow-TOKEN", "db_Password", "set_cookie", "Credentials", "a_secret", "authorization"]
+        let plain = ["alert_id", "tok", "secre", "servicenow.sys_id", ""]
+        logger.info("m", metadata: Dictionary(uniqueKeysWithValues: (sensitive + plain).map { ($0, Logger.MetadataValue.string("v-\($0)")) }))
+        let line = try #require(lines.all.first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        for key in sensitive { #expect(object[key] as? String == "[redacted]", "\(key)") }
+        for key in plain { #expect(object[key] as? String == "v-\(key)", "\(key)") }
+    }
+
     @Test func jsonLinesAreValidJSONWhateverTheTextHolds() throws {
         let lines = LineSink()
         let logger = Logger(label: "t") { JSONLogHandler(label: $0, level: .debug, write: lines.append) }
