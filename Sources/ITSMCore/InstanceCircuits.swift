@@ -11,7 +11,7 @@ import Foundation
 ///
 /// A message over the cap waits up to `permitWait` for a permit. How many may wait follows the
 /// instance's pace: as many as it gets through in `permitWait` at its usual time per message
-/// (from `maxInFlight` for an instance not known yet up to 16 times that), so a fast instance
+/// (from `maxInFlight` up to 16 times that, the most while its pace is not known), so a fast instance
 /// keeps what it can use and a slow one holds little of the worker. One more, or one whose
 /// wait ran out, is refused with the instance named as busy (``RetryableFailure/busyInstance``)
 /// and waits its turn outside the worker, in the instance's hold queue. A message admitted
@@ -50,9 +50,11 @@ public final class InstanceCircuits: Sendable {
             return min(ceiling, max(floor, usual * 10))
         }
 
-        /// How many messages may wait for a permit: what the instance gets through in `wait`.
+        /// How many messages may wait for a permit: what the instance gets through in `wait`;
+        /// the most while its pace is not known (a new instance's first burst would otherwise
+        /// move to its hold queue before its first answer says whether it is busy at all).
         func room(cap: Int, wait: Duration) -> Int {
-            guard let usual, usual > .zero else { return cap }
+            guard let usual, usual > .zero else { return cap * 16 }
             let pace = Double(cap) / (Double(usual.components.attoseconds) / 1e18 + Double(usual.components.seconds))
             let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
             return min(cap * 16, max(cap, Int(pace * seconds)))

@@ -77,9 +77,9 @@ struct HangingInstanceTests {
     @Test func theWantedIntakeFollowsTheInstancesInUseAndTheirPace() async throws {
         let circuits = InstanceCircuits(threshold: 1, openFor: .seconds(30), maxInFlight: 3, permitWait: .seconds(1))
         #expect(circuits.wantedIntake() == 0)
-        // Not known yet: its cap and as many waiting.
+        // Not known yet: its cap and the largest room.
         _ = try await circuits.enter("new")
-        #expect(circuits.wantedIntake() == 6)
+        #expect(circuits.wantedIntake() == 51)
         // Fast (its messages take microseconds): the largest room, 16 × its cap.
         circuits.leave(try await circuits.enter("fast"), outcome: .success)
         #expect(circuits.room("fast") == 48)
@@ -88,10 +88,10 @@ struct HangingInstanceTests {
         try await Task.sleep(for: .milliseconds(100))
         circuits.leave(slow, outcome: .success)
         #expect((15...30).contains(circuits.room("slow")), "\(circuits.room("slow"))")
-        #expect(circuits.wantedIntake() == 6 + 51 + 3 + circuits.room("slow"))
+        #expect(circuits.wantedIntake() == 51 + 51 + 3 + circuits.room("slow"))
         // An open instance's messages are parked, not held; an idle one is not counted.
         circuits.leave(try await circuits.enter("fast"), outcome: .failure)
-        #expect(circuits.wantedIntake() == 6 + 3 + circuits.room("slow"))
+        #expect(circuits.wantedIntake() == 51 + 3 + circuits.room("slow"))
         #expect(circuits.wantedIntake(activeWithin: .zero) == 0)
     }
 }

@@ -40,6 +40,12 @@ struct InstanceCircuitsTests {
 
     @Test func aWaiterIsParkedAfterThePermitWaitAndTheQueueIsBounded() async throws {
         let circuits = InstanceCircuits(threshold: 5, openFor: .seconds(30), maxInFlight: 1, permitWait: .milliseconds(300))
+        // A slow instance (400 ms a message): in 300 ms it gets through less than one, so the
+        // waiting room is the least, one.
+        let slow = try await circuits.enter("a")
+        try await Task.sleep(for: .milliseconds(400))
+        circuits.leave(slow, outcome: .success)
+        #expect(circuits.room("a") == 1)
         _ = try await circuits.enter("a")
         let waiting = Task { () -> Bool in
             do throws(RetryableFailure) { _ = try await circuits.enter("a"); return true } catch { return !error.parked }

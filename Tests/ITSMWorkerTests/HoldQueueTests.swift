@@ -11,7 +11,7 @@ import Testing
 @Suite(.stopsTestStacks, .timeLimit(.minutes(3)))
 struct HoldQueueTests {
     @Test func aBusyInstancesOverflowWaitsInItsHoldQueueWhileOthersFlow() async throws {
-        let stack = try await TestStack.make(simulators: 2, configureSimulator: { $0.baseLatency = .milliseconds(150) }, configure: {
+        let stack = try await TestStack.make(simulators: 2, configureSimulator: { $0.baseLatency = .milliseconds(100) }, configure: {
             $0.instanceConcurrency = 1
             $0.instanceMaxInFlight = 1
         })
@@ -20,20 +20,21 @@ struct HoldQueueTests {
         try await stack.addMapping(customer: "busy", network: "net-1")
         try await stack.addMapping(customer: "other", network: "net-1")
         let worker = try await stack.startWorker()
-        for n in 0..<12 { try await stack.publishRaised(customer: "busy", alertID: "b\(n)") }
+        for n in 0..<40 { try await stack.publishRaised(customer: "busy", alertID: "b\(n)") }
         for n in 0..<3 { try await stack.publishRaised(customer: "other", alertID: "o\(n)") }
         // The other customer's alerts do not wait for the busy instance's backlog.
         #expect(await stack.eventually(20) { await stack.incidents(simulator: 1).count == 3 })
         let busyDoneMeanwhile = await stack.incidents(simulator: 0).count
-        #expect(busyDoneMeanwhile < 12, "the busy instance's backlog was already done: the test shows nothing")
-        // One permit and one waiter per instance: the rest moved to the hold queue, once each.
+        #expect(busyDoneMeanwhile < 40, "the busy instance's backlog was already done: the test shows nothing")
+        // One permit, and a waiting room of what the instance does in 2 s: the rest moved to the
+        // hold queue, once each.
         let held = worker.runtime.metrics.render().split(separator: "\n").filter { $0.contains("outcome=\"held\"") }
         #expect(!held.isEmpty, "no message was held")
         let holdQueue = stack.topology.holdQueue(instance: stack.simulatorURLs[0]).name
         #expect(worker.runtime.holdQueuesConsumed.contains(holdQueue))
-        #expect(await stack.eventually(30) { await stack.incidents(simulator: 0).count == 12 })
+        #expect(await stack.eventually(30) { await stack.incidents(simulator: 0).count == 40 })
         let correlations = await stack.incidents(simulator: 0).map { $0["correlation_display"] ?? "" }
-        #expect(Set(correlations).count == 12, "each held alert got exactly one incident")
+        #expect(Set(correlations).count == 40, "each held alert got exactly one incident")
         #expect(stack.counter(worker, "itsm_retries_total") == 0, "waiting for a busy instance is not a retry")
         #expect(stack.counter(worker, "itsm_parked_total") == 0)
     }
