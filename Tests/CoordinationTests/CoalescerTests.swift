@@ -35,6 +35,25 @@ struct CoalescerTests {
         #expect(sizes.withLock { $0 }.max() == 4)
     }
 
+    @Test func aBusyCoalescerLingersForCompany() async throws {
+        let sizes = Mutex<[Int]>([])
+        let coalescer = Coalescer<Int, Int>(maximumBatch: 8, leaders: 1, linger: .milliseconds(300)) { batch in
+            sizes.withLock { $0.append(batch.count) }
+            return batch.map { .success($0) }
+        }
+        // Quiet: the first request runs alone, at once.
+        let started = ContinuousClock.now
+        #expect(try await coalescer.submit(0) == 0)
+        #expect(ContinuousClock.now - started < .milliseconds(250))
+        // Busy (the next comes within the linger): it waits, and those arriving meanwhile join it.
+        let first = Task { try await coalescer.submit(1) }
+        try await Task.sleep(for: .milliseconds(50))
+        let second = Task { try await coalescer.submit(2) }
+        #expect(try await first.value == 1)
+        #expect(try await second.value == 2)
+        #expect(sizes.withLock { $0 } == [1, 2])
+    }
+
     @Test func aFailedBatchAnswersEachOfItsRequestsWithTheError() async throws {
         let coalescer = Coalescer<Int, Int>(maximumBatch: 8, leaders: 1) { _ in throw Odd() }
         await #expect(throws: Odd.self) { try await coalescer.submit(1) }
