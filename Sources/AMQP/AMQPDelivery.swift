@@ -29,3 +29,12 @@ public struct AMQPDelivery: Sendable {
         try await connection.settle(self, .reject(requeue: requeue))
     }
 }
+
+extension AMQPDelivery {
+    /// A delivery as the broker would hand it over, for tests of how messages are read (its
+    /// settlement goes to `connection`, which never delivered it: do not settle it).
+    package init(body: [UInt8], exchange: String, routingKey: String, properties: AMQPProperties, connection: AMQPConnection) {
+        self.init(body: body, exchange: exchange, routingKey: routingKey, redelivered: false, properties: properties, deliveryTag: 0,
+                  channelGeneration: 0, connection: connection)
+    }
+}

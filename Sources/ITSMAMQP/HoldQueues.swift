@@ -19,8 +19,8 @@ public final class HoldQueues: Service, Sendable {
     let idleAfter: Duration
     let logger: Logger
     private let handle: Mutex<(@Sendable (AMQPDelivery, String) async -> Void)?> = Mutex(nil)
-    /// Hold queues declared by this process, and those it consumes now.
-    private let state = Mutex<(declared: Set<String>, consuming: Set<String>)>(([], []))
+    /// The hold queues this process consumes now.
+    private let state = Mutex<Set<String>>([])
     private let starts: AsyncStream<String>
     private let startsSink: AsyncStream<String>.Continuation
 
@@ -38,21 +38,19 @@ public final class HoldQueues: Service, Sendable {
         self.handle.withLock { $0 = handle }
     }
 
-    /// The instance's hold queue, declared if this process has not yet, and consumed by it from
-    /// now on.
+    /// The instance's hold queue, consumed by this process from now on. It is declared whenever
+    /// this process starts consuming it: one nobody consumed may have expired meanwhile (a
+    /// consumed queue does not expire).
     func queue(for instance: String) async throws -> String {
         let queue = topology.holdQueue(instance: instance)
-        if !state.withLock({ $0.declared.contains(queue.name) }) {
-            try await amqp.declare(queue)
-            state.withLock { _ = $0.declared.insert(queue.name) }
-        }
-        let start = state.withLock { $0.consuming.insert(queue.name).inserted }
-        if start { startsSink.yield(queue.name) }
+        guard !state.withLock({ $0.contains(queue.name) }) else { return queue.name }
+        try await amqp.declare(queue)
+        if state.withLock({ $0.insert(queue.name).inserted }) { startsSink.yield(queue.name) }
         return queue.name
     }
 
     /// Hold queues this process consumes now (tests, logs).
-    public var consuming: Set<String> { state.withLock { $0.consuming } }
+    public var consuming: Set<String> { state.withLock { $0 } }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
@@ -69,7 +67,7 @@ public final class HoldQueues: Service, Sendable {
         let consumer = QueueConsumer(queue: queue, amqp: amqp, prefetch: prefetch, preparing: prefetch, overflows: false,
                                      stopWhenIdle: (idleAfter, { [self] in
                                          // Decided under the lock that a new hold takes: one arriving later starts a new consumer.
-                                         state.withLock { $0.consuming.remove(queue) != nil }
+                                         state.withLock { $0.remove(queue) != nil }
                                      }), logger: logger) { delivery, _ in
             // Back to the work queue it came from: its retries, dead letters and holds are that queue's.
             let origin = topology.workQueue(named: delivery.properties.headers["itsm-origin-queue"]?.stringValue) ?? topology.alertsQueue
@@ -80,7 +78,7 @@ public final class HoldQueues: Service, Sendable {
             try await consumer.run()
         } catch {
             logger.warning("a hold queue's consumer ended; the next held message starts another", metadata: ["amqp.queue": "\(queue)", "error": "\(error)"])
-            state.withLock { _ = $0.consuming.remove(queue) }
+            state.withLock { _ = $0.remove(queue) }
         }
     }
 }

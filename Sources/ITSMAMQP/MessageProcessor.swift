@@ -35,11 +35,18 @@ public struct MessageProcessor: Sendable {
         self.logger = logger
     }
 
-    /// The worker's own attempt counter, read only from a message that came back through its retry
-    /// queues (the return exchange, which publishers have no business writing to). A publisher
-    /// could set the header on a fresh alert to have it given up on at its first failure.
+    /// Whether the worker itself put this message where it came from: back through its retry
+    /// queues (the return exchange) or into a busy instance's hold queue, neither of which
+    /// publishers have any business writing to. Only then are the worker's headers believed.
+    package func republished(_ delivery: AMQPDelivery) -> Bool {
+        delivery.exchange == topology.returnExchange || (delivery.exchange.isEmpty && topology.isHoldQueue(delivery.routingKey))
+    }
+
+    /// The worker's own attempt counter, read only from a message the worker republished
+    /// (``republished(_:)``). A publisher could set the header on a fresh alert to have it given
+    /// up on at its first failure; a held message keeps the count it had.
     package func attempt(of delivery: AMQPDelivery) -> Int {
-        guard delivery.exchange == topology.returnExchange,
+        guard republished(delivery),
               let value = delivery.properties.headers[Self.attemptHeader]?.intValue ?? delivery.properties.headers["x-attempt"]?.intValue
         else { return 1 }
         return Int(clamping: min(max(value, 1), Int64(maxAttempts)))
@@ -49,10 +56,10 @@ public struct MessageProcessor: Sendable {
     /// an outage is not a hot loop of republishes, short enough to resume soon after.
     static let databaseWait: Duration = .seconds(10)
 
-    /// The routing key the message was first published with: a retried message comes back
-    /// from its retry queue with that queue's name as its routing key.
+    /// The routing key the message was first published with: a retried or held message comes
+    /// with its retry or hold queue's name as its routing key.
     package func routingKey(of delivery: AMQPDelivery) -> String {
-        guard delivery.exchange == topology.returnExchange, let original = delivery.properties.headers[Self.routingKeyHeader]?.stringValue else {
+        guard republished(delivery), let original = delivery.properties.headers[Self.routingKeyHeader]?.stringValue else {
             return delivery.routingKey
         }
         return original
@@ -217,6 +224,8 @@ public struct MessageProcessor: Sendable {
     private func hold(_ delivery: AMQPDelivery, queue: String, instance: String, holds: HoldQueues, attempt: Int, failure: RetryableFailure,
                       logger: Logger) async -> Settlement {
         var properties = delivery.properties
+        properties.headers[Self.attemptHeader] = .int(Int64(attempt))
+        properties.headers["x-attempt"] = nil
         properties.headers[Self.routingKeyHeader] = .string(routingKey(of: delivery))
         properties.headers["itsm-origin-queue"] = .string(queue)
         properties.persistent = true

@@ -81,6 +81,11 @@ public struct WorkerTopology: Sendable {
         return AMQPQueue(name: name, kind: queueType, arguments: arguments)
     }
 
+    /// Whether `name` is one of this topology's hold queues.
+    public func isHoldQueue(_ name: String) -> Bool {
+        name.hasPrefix("\(prefix).hold.")
+    }
+
     /// The work queue a held or retried message belongs to (its `itsm-origin-queue`), if it
     /// names one.
     public func workQueue(named name: String?) -> String? {

@@ -38,4 +38,27 @@ struct HoldQueueTests {
         #expect(stack.counter(worker, "itsm_retries_total") == 0, "waiting for a busy instance is not a retry")
         #expect(stack.counter(worker, "itsm_parked_total") == 0)
     }
+
+    @Test func aHeldMessageKeepsItsAttemptsAndItsRoutingKeyWhereverItIsPublishedFrom() async throws {
+        let stack = try await TestStack.make()
+        let worker = try await stack.startWorker()
+        let processor = worker.runtime.processor
+        let hold = stack.topology.holdQueue(instance: "https://acme.service-now.com").name
+        #expect(hold == "\(stack.topology.alertsQueue.dropLast("alerts".count))hold.acme.service-now.com")
+        let headers: [String: AMQPFieldValue] = ["itsm-attempt": .int(3), "itsm-routing-key": .string("alert.raised")]
+        func delivery(exchange: String, routingKey: String) -> AMQPDelivery {
+            AMQPDelivery(body: [], exchange: exchange, routingKey: routingKey, properties: AMQPProperties(headers: headers), connection: stack.publisher)
+        }
+        // From a hold queue (the default exchange, the queue's name as routing key): the worker put it there.
+        let held = delivery(exchange: "", routingKey: hold)
+        #expect(processor.attempt(of: held) == 3)
+        #expect(processor.routingKey(of: held) == "alert.raised")
+        // Back from a retry queue: the same.
+        #expect(processor.attempt(of: delivery(exchange: stack.topology.returnExchange, routingKey: "x")) == 3)
+        // Published by anyone else, to the work queue or another queue: the headers are not believed.
+        let fresh = delivery(exchange: stack.topology.alertsExchange, routingKey: "alert.raised")
+        #expect(processor.attempt(of: fresh) == 1)
+        #expect(processor.attempt(of: delivery(exchange: "", routingKey: stack.topology.alertsQueue)) == 1)
+        #expect(processor.routingKey(of: delivery(exchange: "", routingKey: "elsewhere")) == "elsewhere")
+    }
 }
