@@ -49,9 +49,8 @@ public struct WorkerTopology: Sendable {
 
     /// How long a message waits in a hold queue before it goes back to its work queue: a worker
     /// that stopped consuming the hold queue (it crashed, or saw it idle) leaves nothing there.
-    public static let holdMessageTTL: Duration = .seconds(600)
-    /// An unused hold queue is deleted after this, longer than its messages live.
-    public static let holdQueueExpiry: Duration = .seconds(1800)
+    /// An unused hold queue is deleted after three times this, when its messages are long gone.
+    public var holdMessageTTL: Duration = .seconds(600)
 
     /// The hold queue of one busy instance (its key): where messages for it wait their turn
     /// while it has more work than it can take, out of the way of other instances' messages.
@@ -70,7 +69,7 @@ public struct WorkerTopology: Sendable {
             name += String(hash, radix: 16)
         }
         var arguments: [String: AMQPFieldValue] = [
-            "x-message-ttl": .int(Self.holdMessageTTL.milliseconds), "x-expires": .int(Self.holdQueueExpiry.milliseconds),
+            "x-message-ttl": .int(holdMessageTTL.milliseconds), "x-expires": .int(holdMessageTTL.milliseconds * 3),
             "x-dead-letter-exchange": .string(returnExchange),
         ]
         if queueType == .quorum {

@@ -50,7 +50,17 @@ import Testing
         // Only there: not copied into the other work queues.
         #expect(try await connection.inspectQueue(topology.alertsQueue).messageCount == 0)
         #expect(try await connection.inspectQueue(topology.commandsQueue).messageCount == 0)
-        var queues = [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue]
+        // A message left in a hold queue nobody drains (its worker crashed) goes back to its work
+        // queue when its TTL ends, by the same return exchange.
+        var shortHold = topology
+        shortHold.holdMessageTTL = .milliseconds(300)
+        let hold = shortHold.holdQueue(instance: "https://acme.service-now.com")
+        try await connection.declare(hold)
+        let held = AMQPProperties(headers: ["itsm-origin-queue": .string(topology.alertsQueue)])
+        _ = try await connection.publish(Array("{}".utf8), exchange: "", routingKey: hold.name, properties: held)
+        #expect(await eventually(10) { (try? await connection.inspectQueue(topology.alertsQueue).messageCount) == 1 })
+        #expect(try await connection.inspectQueue(hold.name).messageCount == 0)
+        var queues = [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue, hold.name]
         queues += topology.retryTTLs.map(topology.retryQueue(ttl:))
         for queue in queues { try await connection.deleteQueue(queue) }
         for exchange in [topology.alertsExchange, topology.eventsExchange, topology.deadExchange, topology.returnExchange] {
