@@ -21,6 +21,10 @@ public final class HoldQueues: Service, Sendable {
     private let handle: Mutex<(@Sendable (AMQPDelivery, String) async -> Void)?> = Mutex(nil)
     /// The hold queues this process consumes now.
     private let state = Mutex<Set<String>>([])
+    /// Hold queues the broker refused to declare (one left by another version with other
+    /// arguments: 406), and when: for a while their messages use the retry queues instead of
+    /// closing the channel on every attempt.
+    private let refused = Mutex<[String: ContinuousClock.Instant]>([:])
     private let starts: AsyncStream<String>
     private let startsSink: AsyncStream<String>.Continuation
 
@@ -44,7 +48,17 @@ public final class HoldQueues: Service, Sendable {
     func queue(for instance: String) async throws -> String {
         let queue = topology.holdQueue(instance: instance)
         guard !state.withLock({ $0.contains(queue.name) }) else { return queue.name }
-        try await amqp.declare(queue)
+        if let since = refused.withLock({ $0[queue.name] }), ContinuousClock.now - since < .seconds(300) {
+            throw HoldQueueRefused(queue: queue.name)
+        }
+        do {
+            try await amqp.declare(queue)
+        } catch {
+            refused.withLock { $0[queue.name] = .now }
+            logger.warning("could not declare a busy instance's hold queue; its overflow uses the retry queues for 5 minutes",
+                           metadata: ["amqp.queue": "\(queue.name)", "error": "\(error)"])
+            throw error
+        }
         if state.withLock({ $0.insert(queue.name).inserted }) { startsSink.yield(queue.name) }
         return queue.name
     }
@@ -62,7 +76,10 @@ public final class HoldQueues: Service, Sendable {
     }
 
     private func consume(_ queue: String) async {
-        guard let handle = handle.withLock({ $0 }) else { return }
+        guard let handle = handle.withLock({ $0 }) else {
+            state.withLock { _ = $0.remove(queue) }
+            return
+        }
         let topology = self.topology
         let consumer = QueueConsumer(queue: queue, amqp: amqp, prefetch: prefetch, preparing: prefetch, overflows: false,
                                      stopWhenIdle: (idleAfter, { [self] in
@@ -81,4 +98,10 @@ public final class HoldQueues: Service, Sendable {
             state.withLock { _ = $0.remove(queue) }
         }
     }
+}
+
+/// A hold queue the broker refused to declare a moment ago.
+struct HoldQueueRefused: Error, CustomStringConvertible {
+    let queue: String
+    var description: String { "the broker refused to declare \(queue) a moment ago" }
 }

@@ -81,7 +81,15 @@ public struct QueueConsumer: Service {
                     nextLook = .now + .milliseconds(250)
                     let wanted = min(wantedIntake(), maximumPrefetch)
                     guard wanted >= intake + max(16, intake / 4) else { continue }
-                    let extra = try await amqp.consume(queue: queue, prefetch: UInt16(clamping: wanted - intake))
+                    let extra: AMQPConsumer
+                    do {
+                        extra = try await amqp.consume(queue: queue, prefetch: UInt16(clamping: wanted - intake))
+                    } catch {
+                        // Growing is optional: the queue keeps flowing at the current intake.
+                        logger.warning("could not grow the intake; will try again", metadata: ["amqp.queue": "\(queue)", "error": "\(error)"])
+                        nextLook = .now + .seconds(5)
+                        continue
+                    }
                     book.consumers.withLock { $0.append(extra) }
                     group.addTask { await Self.forward(extra, to: sink) }
                     logger.info("intake grown with the instances in use", metadata: ["amqp.queue": "\(queue)", "prefetch": "\(wanted)", "was": "\(intake)"])

@@ -39,6 +39,29 @@ struct HoldQueueTests {
         #expect(stack.counter(worker, "itsm_parked_total") == 0)
     }
 
+    @Test func aHoldQueueTheBrokerRefusesLeavesTheOverflowToTheRetryQueues() async throws {
+        let stack = try await TestStack.make(configureSimulator: { $0.baseLatency = .milliseconds(100) }, configure: {
+            $0.instanceConcurrency = 1
+            $0.instanceMaxInFlight = 1
+        })
+        try await stack.addIntegration(customer: "busy")
+        try await stack.addMapping(customer: "busy", network: "net-1")
+        // Another version left the hold queue with other arguments: declaring it is refused (406).
+        var other = stack.topology
+        other.holdMessageTTL = .seconds(5)
+        try await stack.publisher.declare(other.holdQueue(instance: stack.simulatorURLs[0]))
+        let worker = try await stack.startWorker()
+        for n in 0..<40 { try await stack.publishRaised(customer: "busy", alertID: "b\(n)") }
+        #expect(await stack.eventually(60) { await stack.incidents().count == 40 })
+        let correlations = await stack.incidents().map { $0["correlation_display"] ?? "" }
+        #expect(Set(correlations).count == 40, "each alert got exactly one incident")
+        #expect(stack.counter(worker, "itsm_parked_total") > 0, "the overflow went to the retry queues")
+        #expect(worker.runtime.holdQueuesConsumed.isEmpty)
+        // Tried once, not at every overflow: each refusal closes the channel.
+        #expect(stack.logs.all.filter { $0.contains("could not declare a busy instance's hold queue") }.count == 1)
+        try await stack.publisher.deleteQueue(other.holdQueue(instance: stack.simulatorURLs[0]).name)
+    }
+
     @Test func aHeldMessageKeepsItsAttemptsAndItsRoutingKeyWhereverItIsPublishedFrom() async throws {
         let stack = try await TestStack.make()
         let worker = try await stack.startWorker()
