@@ -20,8 +20,9 @@ import Foundation
 ///
 /// A hanging instance is recognised by its silence, not by its timeouts: when half its cap is
 /// in progress and nothing has come back for `slowAfter` (ten times the instance's usual time per
-/// message, between `slowFloor` and `slowCeiling`; `slowCeiling` before anything is known), the
-/// circuit opens at once, and a half-open trial that hangs as long opens it again.
+/// message, between `slowFloor` and `slowCeiling`, but never under twice the usual time;
+/// `slowCeiling` before anything is known), the circuit opens at once, and a half-open trial
+/// that hangs as long opens it again. An answer that comes back after all closes it.
 public final class InstanceCircuits: Sendable {
     public let threshold: Int
     public let openFor: Duration
@@ -47,7 +48,9 @@ public final class InstanceCircuits: Sendable {
 
         func slowAfter(floor: Duration, ceiling: Duration) -> Duration {
             guard let usual else { return ceiling }
-            return min(ceiling, max(floor, usual * 10))
+            // Never under twice the usual time: an instance that is slow but answers (creates
+            // taking 15 s under heavy business rules) is not hanging.
+            return max(floor, min(ceiling, usual * 10), usual * 2)
         }
 
         /// How many messages may wait for a permit: what the instance gets through in `wait`;

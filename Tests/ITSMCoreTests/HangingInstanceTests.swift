@@ -38,6 +38,22 @@ struct HangingInstanceTests {
         circuits.leave(slow, outcome: .success)
     }
 
+    @Test func aSlowButAnsweringInstanceIsNotAHang() async throws {
+        // Floor and ceiling far below its usual time: twice the usual time still counts.
+        let circuits = InstanceCircuits(threshold: 5, openFor: .seconds(30), maxInFlight: 2, permitWait: .milliseconds(10),
+                                        slowFloor: .milliseconds(20), slowCeiling: .milliseconds(40))
+        let first = try await circuits.enter("a")
+        try await Task.sleep(for: .milliseconds(300))
+        circuits.leave(first, outcome: .success)
+        // Its slots taken again, silent for longer than the ceiling but less than twice its
+        // usual 300 ms: the next message finds it busy, not hanging.
+        _ = try await circuits.enter("a")
+        _ = try await circuits.enter("a")
+        try await Task.sleep(for: .milliseconds(150))
+        _ = try? await circuits.enter("a")
+        #expect(circuits.state("a") == .closed)
+    }
+
     @Test func aHangingTrialReopensTheCircuit() async throws {
         let circuits = InstanceCircuits(threshold: 1, openFor: .milliseconds(50), maxInFlight: 4, permitWait: .milliseconds(10),
                                         slowFloor: .milliseconds(100), slowCeiling: .milliseconds(100))
