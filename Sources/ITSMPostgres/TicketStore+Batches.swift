@@ -28,6 +28,17 @@ extension TicketStore {
     /// get nil and take the claim transaction: an alert with a link, a processed event, a
     /// concurrent claim that inserted first, or a second claim for one alert in the batch.
     static func claimFirst(_ batch: [ClaimRequest], pool: PostgresPool) async throws -> [Result<TicketLink?, any Error>] {
+        do {
+            return try await claimFirstTogether(batch, pool: pool)
+        } catch let error as PostgresError where !error.storeUnavailable && batch.count > 1 {
+            // One request's bad value fails only its own message, as it would alone.
+            var results: [Result<TicketLink?, any Error>] = []
+            for request in batch { results.append(await Result { try await claimFirstTogether([request], pool: pool)[0].get() }) }
+            return results
+        }
+    }
+
+    private static func claimFirstTogether(_ batch: [ClaimRequest], pool: PostgresPool) async throws -> [Result<TicketLink?, any Error>] {
         var seen = Set<[String]>()
         let leads = batch.map { seen.insert([$0.event.customerID, $0.event.alert.id]).inserted }
         let sent = zip(batch, leads).filter(\.1).map(\.0)

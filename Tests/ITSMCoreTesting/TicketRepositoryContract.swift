@@ -24,6 +24,8 @@ public enum TicketRepositoryContract {
         ("writes to an open ticket are serialized by its claim", openTicketWritesAreSerialized),
         ("the newest waiting status event wins and supersedes older ones", newestWaitingStatusWins),
         ("a failed creation lets the next alert try anew", failedCreationLetsANewAttemptStart),
+        ("concurrent claims and completions each get their own answer", concurrentClaimsAndCompletions),
+        ("a processed event's claim is a duplicate", aProcessedEventsClaimIsADuplicate),
     ]
 
     static func expect(_ condition: Bool, _ what: @autoclosure () -> String) throws {
@@ -122,6 +124,69 @@ public enum TicketRepositoryContract {
                    "generation 1's correlation key")
         let links = try await repository.links(customerID: event.customerID, alertID: event.alert.id)
         try expect(links.map(\.status) == [.closed, .pending], "the previous ticket is closed: \(links.map(\.status))")
+    }
+
+    /// (The store batches concurrent claims and completions into one statement each: every
+    /// request must still get its own answer, and one lost claim must fail only its own.)
+    static func concurrentClaimsAndCompletions(_ repository: any TicketRepository) async throws {
+        let events = (0..<24).map { _ in raised() }
+        // The same alert twice among them: one claim wins, the other waits its turn.
+        let twin = raised(alertID: events[0].alert.id)
+        let claims = try await withThrowingTaskGroup(of: (String, TicketClaim).self) { group in
+            for event in events + [twin] {
+                group.addTask { (event.eventID, try await repository.claim(event: event, table: "incident", workerID: "w1", lease: .seconds(60))) }
+            }
+            return try await group.reduce(into: [String: TicketClaim]()) { $0[$1.0] = $1.1 }
+        }
+        var links: [String: TicketLink] = [:]
+        for event in events.dropFirst() {
+            guard case .claimed(let link, false) = claims[event.eventID] else { throw Violation(description: "\(event.alert.id) got \(String(describing: claims[event.eventID]))") }
+            try expect(link.alertID == event.alert.id, "a claim answered with another alert's link")
+            links[event.eventID] = link
+        }
+        let pair = [claims[events[0].eventID], claims[twin.eventID]]
+        try expect(pair.filter { if case .claimed = $0 { return true } else { return false } }.count == 1
+                   && pair.contains { $0 == .busy }, "one of the two claims for one alert wins, the other is busy: \(pair)")
+        // One of them loses its claim before completing.
+        let loser = events[1]
+        try await repository.release(link: links[loser.eventID]!, workerID: "w1")
+        _ = try await repository.claim(event: loser, table: "incident", workerID: "w2", lease: .seconds(60))
+        let claimed = links
+        let outcomes = await withTaskGroup(of: (String, String).self) { group in
+            for event in events.dropFirst() {
+                group.addTask {
+                    let outgoing = created(event)
+                    do {
+                        let done = try await repository.completeCreation(link: claimed[event.eventID]!, workerID: "w1", ticket: outgoing.ticket!,
+                                                                         sysUpdatedOn: nil, warnings: [], event: event, outgoing: outgoing)
+                        return (event.eventID, done.link.alertID == event.alert.id && done.link.status == .open ? "opened" : "wrong link")
+                    } catch is LostClaim {
+                        return (event.eventID, "lost")
+                    } catch {
+                        return (event.eventID, "\(error)")
+                    }
+                }
+            }
+            return await group.reduce(into: [String: String]()) { $0[$1.0] = $1.1 }
+        }
+        try expect(outcomes[loser.eventID] == "lost", "the completion on a lost claim: \(outcomes[loser.eventID] ?? "none")")
+        for event in events.dropFirst(2) {
+            try expect(outcomes[event.eventID] == "opened", "\(event.alert.id): \(outcomes[event.eventID] ?? "none")")
+            try expect(try await repository.isProcessed(event), "\(event.alert.id) is processed")
+        }
+        try expect(!(try await repository.isProcessed(loser)), "nothing of the lost completion was kept")
+    }
+
+    static func aProcessedEventsClaimIsADuplicate(_ repository: any TicketRepository) async throws {
+        let event = raised()
+        _ = try await open(event, in: repository)
+        let again = try await repository.claim(event: event, table: "incident", workerID: "w2", lease: .seconds(60))
+        try expect(again == .duplicate, "a redelivered event's claim got \(again)")
+        // An event that only skipped (no ticket) is a duplicate too.
+        let skipped = raised()
+        try await repository.markProcessed(event: skipped, outcome: "skipped")
+        let claim = try await repository.claim(event: skipped, table: "incident", workerID: "w1", lease: .seconds(60))
+        try expect(claim == .duplicate, "a processed event's first claim got \(claim)")
     }
 
     static func anEventIsProcessedOnce(_ repository: any TicketRepository) async throws {
