@@ -43,7 +43,7 @@ public struct WorkerConfiguration: Sendable {
     public var logLevel: String
     public var logFormat: LogFormat
     /// Deliveries the broker sends ahead of acknowledgement at first, per queue; the intake grows
-    /// with the instances in use (each one's bulkhead and as many waiting), up to `maxPrefetch`.
+    /// with the instances in use (each one's bulkhead and waiting room), up to `maxPrefetch`.
     public var prefetch: Int
     public var maxPrefetch: Int
     /// Messages being prepared at once, per queue (a message at its instance's bulkhead no
