@@ -18,8 +18,8 @@ public struct TicketStore: TicketRepository {
     public init(pool: PostgresPool, outbox: OutboxSignal? = nil) {
         self.pool = pool
         self.outbox = outbox
-        claims = Coalescer(leaders: 1, linger: .milliseconds(1)) { try await Self.claimFirst($0, pool: pool) }
-        completions = Coalescer(leaders: 1, linger: .milliseconds(1)) { try await Self.complete($0, pool: pool) }
+        claims = Coalescer(leaders: 1, linger: .milliseconds(2)) { try await Self.claimFirst($0, pool: pool) }
+        completions = Coalescer(leaders: 1, linger: .milliseconds(2)) { try await Self.complete($0, pool: pool) }
     }
 
     /// Whether the customer's event had its effect already. Event ids are the customer's: the
