@@ -58,9 +58,7 @@ public final class InstanceCircuits: Sendable {
         /// move to its hold queue before its first answer says whether it is busy at all).
         func room(cap: Int, wait: Duration) -> Int {
             guard let usual, usual > .zero else { return cap * 16 }
-            let pace = Double(cap) / (Double(usual.components.attoseconds) / 1e18 + Double(usual.components.seconds))
-            let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-            return min(cap * 16, max(cap, Int(pace * seconds)))
+            return min(cap * 16, max(cap, Int(Double(cap) / usual.seconds * wait.seconds)))
         }
     }
 

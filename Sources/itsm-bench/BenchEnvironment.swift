@@ -40,7 +40,6 @@ struct BenchEnvironment {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
     var ms: String { String(format: "%.1f ms", seconds * 1000) }
 }
 
