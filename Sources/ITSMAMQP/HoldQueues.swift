@@ -25,6 +25,9 @@ public final class HoldQueues: Service, Sendable {
     /// arguments: 406), and when: for a while their messages use the retry queues instead of
     /// closing the channel on every attempt.
     private let refused = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Declarations under way: concurrent overflows for one instance wait for the same one, so
+    /// a refusal is met (and logged) once.
+    private let declaring = Mutex<[String: Task<Void, any Error>]>([:])
     private let starts: AsyncStream<String>
     private let startsSink: AsyncStream<String>.Continuation
 
@@ -51,12 +54,23 @@ public final class HoldQueues: Service, Sendable {
         if let since = refused.withLock({ $0[queue.name] }), ContinuousClock.now - since < .seconds(300) {
             throw HoldQueueRefused(queue: queue.name)
         }
+        let amqp = self.amqp
+        let (declaration, first) = declaring.withLock { tasks in
+            if let running = tasks[queue.name] { return (running, false) }
+            let task = Task { _ = try await amqp.declare(queue) }
+            tasks[queue.name] = task
+            return (task, true)
+        }
         do {
-            try await amqp.declare(queue)
+            try await declaration.value
+            if first { declaring.withLock { $0[queue.name] = nil } }
         } catch {
-            refused.withLock { $0[queue.name] = .now }
-            logger.warning("could not declare a busy instance's hold queue; its overflow uses the retry queues for 5 minutes",
-                           metadata: ["amqp.queue": "\(queue.name)", "error": "\(error)"])
+            if first {
+                refused.withLock { $0[queue.name] = .now }
+                declaring.withLock { $0[queue.name] = nil }
+                logger.warning("could not declare a busy instance's hold queue; its overflow uses the retry queues for 5 minutes",
+                               metadata: ["amqp.queue": "\(queue.name)", "error": "\(error)"])
+            }
             throw error
         }
         if state.withLock({ $0.insert(queue.name).inserted }) { startsSink.yield(queue.name) }
