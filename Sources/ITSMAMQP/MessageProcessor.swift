@@ -279,6 +279,7 @@ extension MessageProcessor.Settlement {
             switch outcome {
             case .ticketCreated(let number): return "ticket \(number) created"
             case .ticketUpdated(let number): return "ticket \(number) updated"
+            case .ticketLinked(let number): return "joined ticket \(number)"
             case .failed(let code): return "gave up (\(code)); ticket.failed published"
             default: return outcome.label
             }

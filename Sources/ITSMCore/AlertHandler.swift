@@ -19,11 +19,16 @@ public struct AlertHandler: Sendable {
     /// Runs right after the instance created an incident, before the commit: the crash tests'
     /// hook (the composition root sets it only in debug builds).
     let afterCreate: @Sendable () -> Void
+    /// Groups and storm incidents; nil where incidents are never shared (the unit tests' twin).
+    let shared: (any SharedIncidents)?
+    let storm: StormProtection
 
     public init(tickets: any TicketRepository, directory: any IntegrationDirectory, status: StatusHandler, circuits: InstanceCircuits, workerID: String,
-                claimLease: Duration, writeWindow: Duration, reopenWindow: Duration,
+                claimLease: Duration, writeWindow: Duration, reopenWindow: Duration, shared: (any SharedIncidents)? = nil, storm: StormProtection = .off,
                 afterCreate: @escaping @Sendable () -> Void = {}, clock: any WallClock = SystemWallClock()) {
         self.tickets = tickets
+        self.shared = shared
+        self.storm = storm
         self.directory = directory
         self.status = status
         self.circuits = circuits
@@ -48,7 +53,21 @@ public struct AlertHandler: Sendable {
         do {
             let outcome: ProcessingOutcome
             let claimSent = ContinuousClock.now
-            switch try await tickets.claim(event: event, table: stored.mapping.table, workerID: workerID, lease: claimLease) {
+            let claim: TicketClaim
+            if let shared, let group = stored.mapping.groupClaim(for: event) {
+                claim = try await shared.claim(event: event, table: stored.mapping.table, group: group, workerID: workerID, lease: claimLease)
+            } else {
+                claim = try await tickets.claim(event: event, table: stored.mapping.table, workerID: workerID, lease: claimLease)
+            }
+            switch claim {
+            case .joined(let link, let group):
+                logger.info("alert joined an incident another alert opened", metadata: [
+                    "servicenow.number": "\(link.number ?? "")", "group.kind": "\(group.kind.rawValue)", "group.size": "\(group.size)"])
+                if let shared {
+                    await GroupNotes(shared: shared).write(groupID: group.id, minInterval: group.kind == .storm ? storm.noteInterval : .zero,
+                                                           resolved: resolved, logger: logger)
+                }
+                outcome = .ticketLinked(number: link.number ?? "")
             case .busy:
                 outcome = .busy
             case .duplicate:
@@ -93,7 +112,8 @@ public struct AlertHandler: Sendable {
         switch try await tickets.supersede(link: link, event: event, table: mapping.table, workerID: workerID, lease: claimLease) {
         case .claimed(let fresh, let mustLookUp):
             return try await create(fresh, claimSent: claimSent, mustLookUp: mustLookUp, event: event, mapping: mapping, resolved: resolved, logger: logger)
-        case .open, .busy:
+        case .open, .busy, .joined:
+            // (A replacement claims without a group, so it never joins.)
             return .busy
         case .duplicate:
             return .duplicate
@@ -126,6 +146,13 @@ public struct AlertHandler: Sendable {
                 record = existing
             } else {
                 var payload = mapping.render(event)
+                if link.groupKind == .storm {
+                    // The mapping's other fields (group, category, impact) still route it.
+                    payload["short_description"] = "Alert storm on network \(event.networkID)"
+                    payload["description"] = "Ceburu opened this incident instead of one per alert: network \(event.networkID) raised more than "
+                        + "\(storm.maxNewPerMinute) new incidents in a minute. Its further alerts join this incident and are named in its work notes.\n\n"
+                        + "First alert: \(event.alert.id) (\(event.alert.type))\(event.alert.title.map { ": \($0)" } ?? "")"
+                }
                 if let previousID = link.previousLinkID, let previous = try? await tickets.link(id: previousID), let number = previous.number {
                     let reference = "Previous ticket for this alert: \(number)\(previous.url.map { " \($0)" } ?? "")"
                     payload["description"] = [payload["description"], reference].compactMap { $0 }.joined(separator: "\n\n")
@@ -170,8 +197,11 @@ public struct AlertHandler: Sendable {
         afterCreate()
         let ticket = TicketEvent.Ticket(table: link.table, sysID: record.sysID, number: record["number"] ?? "",
                                         url: gateway.recordLink(table: link.table, sysID: record.sysID), state: record["state"] ?? IncidentState.new.rawValue)
+        let group = link.groupKind.map { kind in
+            TicketEvent.Group(key: kind == .storm ? event.networkID : mapping.groupClaim(for: event)?.key ?? "", size: 1)
+        }
         let outgoing = TicketEvent(type: .created, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
-                                   causeEventID: event.eventID, ticket: ticket, alertStatus: .open, warnings: warnings)
+                                   causeEventID: event.eventID, ticket: ticket, alertStatus: .open, warnings: warnings, group: group)
         let created: (link: TicketLink, statusWaiting: Bool)
         do {
             created = try await tickets.completeCreation(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: record["sys_updated_on"],

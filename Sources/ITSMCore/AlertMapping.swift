@@ -6,10 +6,19 @@ import Mustache
 public struct AlertMapping: Sendable, Equatable {
     public var table: String
     public var fields: [String: FieldRule]
+    /// Alerts of this mapping that share an incident, if any.
+    public var grouping: AlertGrouping?
 
-    public init(table: String = "incident", fields: [String: FieldRule]) {
+    public init(table: String = "incident", fields: [String: FieldRule], grouping: AlertGrouping? = nil) {
         self.table = table
         self.fields = fields
+        self.grouping = grouping
+    }
+
+    /// The group `event` joins or opens: nil without grouping, or when its key renders empty.
+    public func groupClaim(for event: AlertEvent) -> GroupClaim? {
+        guard let grouping, let key = grouping.renderKey(event) else { return nil }
+        return GroupClaim(key: key, window: grouping.window, resolve: grouping.resolve)
     }
 
     /// Reads a fields file (`{"short_description": "{{alert.title}}", "impact": {"from": …}}`) and
@@ -35,6 +44,7 @@ public struct AlertMapping: Sendable, Equatable {
             throw MappingError(field: nil, reason: "table '\(table)' is not a table name (letters, digits, _)")
         }
         guard !fields.isEmpty else { throw MappingError(field: nil, reason: "the mapping sets no fields") }
+        try grouping?.validate()
         for (name, rule) in fields.sorted(by: { $0.key < $1.key }) {
             guard Self.isIdentifier(name) else {
                 throw MappingError(field: name, reason: "'\(name)' is not a field name (lowercase letters, digits, _)")

@@ -56,6 +56,8 @@ public struct IncidentSync: Sendable {
         public var changes = 0
         public var deleted = 0
         public var reconciled = 0
+        /// Alerts named in work notes of shared incidents that were left pending.
+        public var groupNotes = 0
         public var error: String?
     }
 
@@ -111,6 +113,7 @@ public struct IncidentSync: Sendable {
                 return report
             }
             report.reconciled = await reconcile(customerID, integration: integration, logger: logger)
+            report.groupNotes = await writeGroupNotes(customerID, integration: integration, logger: logger)
             let full = lease.watermark == nil || lease.cycles % settings.fullEvery == 0
             let newWatermark = try await poll(customerID, integration: integration, since: full ? nil : lease.watermark, report: &report, logger: logger)
             try await store.releaseLease(customerID: customerID, watermark: [lease.watermark, newWatermark].compactMap { $0 }.max(), error: nil)
@@ -134,6 +137,22 @@ public struct IncidentSync: Sendable {
         return applied
     }
 
+    /// Names the alerts left pending in their shared incidents' work notes: the last alerts of a
+    /// storm, or a note whose write failed.
+    private func writeGroupNotes(_ customerID: String, integration: ConnectedIntegration, logger: Logger) async -> Int {
+        guard let shared = status.shared, let groups = try? await shared.groupsWithPendingNotes(customerID: customerID) else { return 0 }
+        var named = 0
+        for groupID in groups {
+            // (A note names at most a batch; a long storm's leftovers take several.)
+            var batch = GroupNotes.batchSize
+            while batch == GroupNotes.batchSize {
+                batch = await GroupNotes(shared: shared).write(groupID: groupID, minInterval: .zero, resolved: integration, logger: logger)
+                named += batch
+            }
+        }
+        return named
+    }
+
     /// One pass over the customer's open tickets, a batch at a time; the newest `sys_updated_on`
     /// seen, the next watermark. Without a watermark (a full pass) tickets missing from the
     /// answers are checked for deletion.
@@ -146,15 +165,17 @@ public struct IncidentSync: Sendable {
         for (table, tableLinks) in Dictionary(grouping: links, by: \.table) {
             for start in stride(from: 0, to: tableLinks.count, by: Self.batchSize) {
                 let batch = Array(tableLinks[start..<min(start + Self.batchSize, tableLinks.count)])
-                let bySysID = Dictionary(batch.compactMap { link in link.sysID.map { ($0, link) } }, uniquingKeysWith: { first, _ in first })
+                // Alerts that share an incident (a group, a storm) share its sys_id: asked once,
+                // reported to each.
+                let bySysID = Dictionary(grouping: batch.filter { $0.sysID != nil }, by: { $0.sysID ?? "" })
                 let listing = try await integration.gateway.changed(table: table, sysIDs: bySysID.keys.sorted(), updatedSince: since)
                 report.listRequests += listing.requests
                 let newest = try await compare(listing.records, with: bySysID, integration: integration, report: &report, logger: logger)
                 maxSeen = [maxSeen, newest].compactMap { $0 }.max()
                 if watermark == nil {
                     let seen = Set(listing.records.map(\.sysID))
-                    for (sysID, link) in bySysID where !seen.contains(sysID) {
-                        if try await checkDeleted(link, sysID: sysID, integration: integration, logger: logger) { report.deleted += 1 }
+                    for (sysID, links) in bySysID where !seen.contains(sysID) {
+                        report.deleted += try await checkDeleted(links, sysID: sysID, integration: integration, logger: logger)
                     }
                 }
             }
@@ -164,17 +185,19 @@ public struct IncidentSync: Sendable {
 
     /// Publishes the state changes among `records` and refreshes the change stamps of the rest;
     /// the newest `sys_updated_on` among them.
-    private func compare(_ records: [IncidentRecord], with bySysID: [String: TicketLink], integration: ConnectedIntegration,
+    private func compare(_ records: [IncidentRecord], with bySysID: [String: [TicketLink]], integration: ConnectedIntegration,
                          report: inout Report, logger: Logger) async throws -> String? {
         var maxSeen: String?
         var touched: [(linkID: Int, sysUpdatedOn: String)] = []
         for record in records {
-            guard let link = bySysID[record.sysID] else { continue }
+            guard let links = bySysID[record.sysID] else { continue }
             if let updated = record["sys_updated_on"], updated > (maxSeen ?? "") { maxSeen = updated }
-            if record["state"].map(IncidentState.init(rawValue:)) == link.state {
-                if let updated = record["sys_updated_on"], updated != link.sysUpdatedOn { touched.append((link.id, updated)) }
-            } else if try await apply(record, to: link, integration: integration, logger: logger) {
-                report.changes += 1
+            for link in links {
+                if record["state"].map(IncidentState.init(rawValue:)) == link.state {
+                    if let updated = record["sys_updated_on"], updated != link.sysUpdatedOn { touched.append((link.id, updated)) }
+                } else if try await apply(record, to: link, integration: integration, logger: logger) {
+                    report.changes += 1
+                }
             }
         }
         // One write for the whole batch: a write per record made a 10,000-ticket cycle take minutes.
@@ -202,13 +225,21 @@ public struct IncidentSync: Sendable {
         return changed
     }
 
-    private func checkDeleted(_ link: TicketLink, sysID: String, integration: ConnectedIntegration, logger: Logger) async throws -> Bool {
+    /// How many of `links` (which share the incident) were marked deleted.
+    private func checkDeleted(_ links: [TicketLink], sysID: String, integration: ConnectedIntegration, logger: Logger) async throws -> Int {
+        guard let first = links.first else { return 0 }
         do {
-            _ = try await integration.gateway.read(table: link.table, sysID: sysID, fields: ["sys_id"])
-            return false
+            _ = try await integration.gateway.read(table: first.table, sysID: sysID, fields: ["sys_id"])
+            return 0
         } catch {
             guard error.kind == .notFound else { throw error }
         }
+        var marked = 0
+        for link in links where try await markDeleted(link, sysID: sysID, logger: logger) { marked += 1 }
+        return marked
+    }
+
+    private func markDeleted(_ link: TicketLink, sysID: String, logger: Logger) async throws -> Bool {
         let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "", url: link.url ?? "", state: IncidentState.deleted.rawValue)
         let event = TicketEvent(type: .stateChanged, customerID: link.customerID, networkID: link.networkID, alertID: link.alertID,
                                 causeEventID: nil, ticket: ticket, alertStatus: nil)

@@ -2,6 +2,8 @@
 public enum ProcessingOutcome: Sendable, Equatable {
     case ticketCreated(number: String)
     case ticketUpdated(number: String)
+    /// The alert joined another alert's incident (grouping or storm protection).
+    case ticketLinked(number: String)
     /// Not for ITSM (no integration, no mapping) or nothing to do; acked.
     case skipped(reason: String)
     /// Seen before; acked without effect.
@@ -20,6 +22,7 @@ public enum ProcessingOutcome: Sendable, Equatable {
         switch self {
         case .ticketCreated: return "ticket_created"
         case .ticketUpdated: return "ticket_updated"
+        case .ticketLinked: return "ticket_linked"
         case .skipped(let reason): return "skipped_\(reason)"
         case .duplicate: return "duplicate"
         case .busy: return "busy"

@@ -14,10 +14,13 @@ public struct StatusHandler: Sendable {
     let claimLease: Duration
     let circuits: InstanceCircuits
     let clock: any WallClock
+    /// Groups whose alerts share an incident; nil where incidents are never shared.
+    let shared: (any SharedIncidents)?
 
     public init(tickets: any TicketRepository, directory: any IntegrationDirectory, circuits: InstanceCircuits, workerID: String, claimLease: Duration,
-                clock: any WallClock = SystemWallClock()) {
+                shared: (any SharedIncidents)? = nil, clock: any WallClock = SystemWallClock()) {
         self.clock = clock
+        self.shared = shared
         self.circuits = circuits
         self.tickets = tickets
         self.directory = directory
@@ -90,6 +93,11 @@ public struct StatusHandler: Sendable {
             alertStatus = status
         }
         guard let sysID = claimed.sysID else { return .busy }
+        if let groupID = claimed.groupID, let shared,
+           try await !writesSharedIncident(alertStatus, link: claimed, groupID: groupID, shared: shared) {
+            return try await recordMember(alertStatus, link: claimed, sysID: sysID, groupID: groupID, shared: shared, waiting: waiting, trigger: trigger,
+                                          resolved: resolved, logger: logger)
+        }
         let fields = Self.fields(for: waiting, settings: resolved.settings)
         let record: IncidentRecord
         do {
@@ -105,7 +113,56 @@ public struct StatusHandler: Sendable {
         try await tickets.completeStatus(link: claimed, workerID: workerID, record: WrittenRecord(state: state, sysUpdatedOn: record["sys_updated_on"]), alertStatus: alertStatus,
                                          statusEventAt: waiting.occurredAt, resolvedAt: .some(waiting.kind == .resolved ? clock.now : nil),
                                          applied: waiting.event, processed: trigger, outcome: "applied", outgoing: outgoing)
+        if let groupID = claimed.groupID {
+            try await shared?.shareState(groupID: groupID, excluding: claimed.id, record: WrittenRecord(state: state, sysUpdatedOn: record["sys_updated_on"]))
+        }
         logger.info("ticket updated from Ceburu", metadata: ["servicenow.number": "\(ticket.number)", "state": "\(state)", "alert_status": "\(alertStatus)"])
+        return .ticketUpdated(number: ticket.number)
+    }
+
+    /// Whether a member's status event changes the incident it shares: an acknowledgement only
+    /// while the incident is new; a resolve as the group's policy says (`last`: when no other
+    /// member's alert is still unresolved).
+    private func writesSharedIncident(_ status: AlertStatus, link: TicketLink, groupID: Int, shared: any SharedIncidents) async throws -> Bool {
+        switch status {
+        case .open: return true
+        case .acknowledged: return link.state == nil || link.state == .new
+        case .resolved:
+            switch try await shared.group(id: groupID)?.resolve ?? .last {
+            case .first: return true
+            case .never: return false
+            case .last: return try await shared.unresolvedMembers(groupID: groupID, excluding: link.id) == 0
+            }
+        }
+    }
+
+    /// A member's status event that leaves the shared incident as it is: recorded on the member's
+    /// link and reported, without a call to the instance.
+    private func recordMember(_ alertStatus: AlertStatus, link: TicketLink, sysID: String, groupID: Int, shared: any SharedIncidents,
+                              waiting: StoredStatusEvent, trigger: AlertEvent?, resolved: ConnectedIntegration, logger: Logger) async throws -> ProcessingOutcome {
+        let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "",
+                                        url: link.url ?? resolved.gateway.recordLink(table: link.table, sysID: sysID), state: (link.state ?? .new).rawValue)
+        let outgoing = TicketEvent(type: .updated, customerID: link.customerID, networkID: link.networkID, alertID: link.alertID,
+                                   causeEventID: waiting.eventID, ticket: ticket, alertStatus: alertStatus)
+        try await tickets.completeStatus(link: link, workerID: workerID, record: nil, alertStatus: alertStatus, statusEventAt: waiting.occurredAt,
+                                         resolvedAt: .some(alertStatus == .resolved ? clock.now : nil), applied: waiting.event, processed: trigger,
+                                         outcome: "group_member", outgoing: outgoing)
+        logger.info("status recorded for an alert that shares its incident; the incident is left as it is",
+                    metadata: ["servicenow.number": "\(ticket.number)", "alert_status": "\(alertStatus)"])
+        // Two last members resolving at once each saw the other unresolved; whichever looks
+        // again after both committed resolves the incident (both may: the write is idempotent).
+        if alertStatus == .resolved, try await shared.group(id: groupID)?.resolve == .last,
+           try await shared.unresolvedMembers(groupID: groupID, excluding: link.id) == 0 {
+            let fields = Self.fields(for: waiting, settings: resolved.settings)
+            do {
+                let record = try await resolved.gateway.update(table: link.table, sysID: sysID, fields: fields)
+                let state = (record["state"] ?? fields["state"]).map(IncidentState.init(rawValue:)) ?? resolved.settings.resolvedState
+                try await shared.shareState(groupID: groupID, excluding: nil, record: WrittenRecord(state: state, sysUpdatedOn: record["sys_updated_on"]))
+            } catch let error as GatewayError {
+                // The sync reports the incident's state; a later resolve tries again.
+                logger.warning("could not resolve the shared incident after its last alert resolved", metadata: ["error": "\(error)"])
+            }
+        }
         return .ticketUpdated(number: ticket.number)
     }
 

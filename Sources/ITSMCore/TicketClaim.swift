@@ -11,4 +11,7 @@ public enum TicketClaim: Sendable, Equatable {
     case busy
     /// The event had its effect already (a redelivery).
     case duplicate
+    /// The alert joined its group's (or its network's storm) incident: its link, open on that
+    /// incident, and `ticket.linked` are committed; what is left is naming it in a work note.
+    case joined(TicketLink, TicketGroup)
 }

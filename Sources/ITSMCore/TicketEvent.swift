@@ -7,6 +7,45 @@ public struct TicketEvent: Sendable, Equatable, Codable {
         case updated = "ticket.updated"
         case stateChanged = "ticket.state_changed"
         case failed = "ticket.failed"
+        /// An alert joined an incident another alert opened (grouping or storm protection).
+        case linked = "ticket.linked"
+        /// Someone other than the worker wrote a work note or comment in ServiceNow.
+        case commented = "ticket.commented"
+    }
+
+    /// The group an alert's incident belongs to.
+    public struct Group: Sendable, Equatable, Codable {
+        public var key: String
+        public var size: Int
+
+        public init(key: String, size: Int) {
+            self.key = key
+            self.size = size
+        }
+    }
+
+    /// A journal entry written in ServiceNow.
+    public struct Comment: Sendable, Equatable, Codable {
+        /// `work_notes` or `comments`.
+        public var field: String
+        /// `internal` (work notes) or `customer` (comments).
+        public var visibility: String
+        public var author: String
+        public var text: String
+        public var createdAt: String
+
+        public init(field: String, author: String, text: String, createdAt: String) {
+            self.field = field
+            self.visibility = field == "comments" ? "customer" : "internal"
+            self.author = author
+            self.text = text
+            self.createdAt = createdAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case field, visibility, author, text
+            case createdAt = "created_at"
+        }
     }
 
     public struct Ticket: Sendable, Equatable, Codable {
@@ -58,9 +97,12 @@ public struct TicketEvent: Sendable, Equatable, Codable {
     public var alertStatus: AlertStatus?
     public var warnings: [String]
     public var error: Failure?
+    public var group: Group?
+    public var comment: Comment?
 
     public init(type: Kind, eventID: String = UUID().uuidString.lowercased(), occurredAt: Date = Date(), customerID: String, networkID: String,
-                alertID: String, causeEventID: String?, ticket: Ticket?, alertStatus: AlertStatus?, warnings: [String] = [], error: Failure? = nil) {
+                alertID: String, causeEventID: String?, ticket: Ticket?, alertStatus: AlertStatus?, warnings: [String] = [], error: Failure? = nil,
+                group: Group? = nil, comment: Comment? = nil) {
         self.eventID = eventID
         self.type = type
         self.occurredAt = AlertEvent.formatTimestamp(occurredAt)
@@ -72,10 +114,12 @@ public struct TicketEvent: Sendable, Equatable, Codable {
         self.alertStatus = alertStatus
         self.warnings = warnings
         self.error = error
+        self.group = group
+        self.comment = comment
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, type, ticket, warnings, error
+        case schema, type, ticket, warnings, error, group, comment
         case eventID = "event_id"
         case occurredAt = "occurred_at"
         case customerID = "customer_id"

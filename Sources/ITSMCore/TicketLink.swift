@@ -36,6 +36,9 @@ public struct TicketLink: Sendable, Equatable {
     public var statusEventAt: Date?
     public var resolvedAt: Date?
     public var previousLinkID: Int?
+    /// The group whose incident this link shares (see ``TicketGroup``), if any.
+    public var groupID: Int?
+    public var groupKind: TicketGroup.Kind?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -43,7 +46,7 @@ public struct TicketLink: Sendable, Equatable {
                 status: Status, sysID: String? = nil, number: String? = nil, url: String? = nil, state: IncidentState? = nil,
                 sysUpdatedOn: String? = nil, warnings: [String] = [], createAttempts: Int = 1, claimedBy: String? = nil,
                 claimExpiresAt: Date? = nil, alertStatus: AlertStatus = .open, statusEventAt: Date? = nil, resolvedAt: Date? = nil,
-                previousLinkID: Int? = nil, createdAt: Date, updatedAt: Date) {
+                previousLinkID: Int? = nil, groupID: Int? = nil, groupKind: TicketGroup.Kind? = nil, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.customerID = customerID
         self.networkID = networkID
@@ -65,6 +68,8 @@ public struct TicketLink: Sendable, Equatable {
         self.statusEventAt = statusEventAt
         self.resolvedAt = resolvedAt
         self.previousLinkID = previousLinkID
+        self.groupID = groupID
+        self.groupKind = groupKind
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

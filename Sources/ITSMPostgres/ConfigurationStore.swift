@@ -62,12 +62,14 @@ public struct ConfigurationStore: Sendable {
 
     public func saveMapping(_ stored: StoredMapping) async throws {
         try await pool.execute("""
-            INSERT INTO alert_mappings (customer_id, network_id, alert_type, target_table, fields)
-            VALUES ($1, $2, $3, $4, $5::jsonb)
+            INSERT INTO alert_mappings (customer_id, network_id, alert_type, target_table, fields, group_key, group_window_seconds, group_resolve)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
             ON CONFLICT (customer_id, network_id, alert_type) DO UPDATE SET
-                target_table = EXCLUDED.target_table, fields = EXCLUDED.fields, updated_at = now()
+                target_table = EXCLUDED.target_table, fields = EXCLUDED.fields, group_key = EXCLUDED.group_key,
+                group_window_seconds = EXCLUDED.group_window_seconds, group_resolve = EXCLUDED.group_resolve, updated_at = now()
             """, [.text(stored.customerID), .text(stored.networkID), .text(stored.alertType), .text(stored.mapping.table),
-                  try .jsonEncoded(stored.mapping.fields)])
+                  try .jsonEncoded(stored.mapping.fields), .text(stored.mapping.grouping?.key),
+                  .int(stored.mapping.grouping.map { Int($0.window.seconds) }), .text(stored.mapping.grouping?.resolve.rawValue)])
     }
 
     public func mapping(customerID: String, networkID: String, alertType: String) async throws -> StoredMapping? {
@@ -92,6 +94,14 @@ public struct ConfigurationStore: Sendable {
     static func mapping(_ row: PostgresRow) throws -> StoredMapping {
         StoredMapping(customerID: try row["customer_id"].string(), networkID: try row["network_id"].string(),
                       alertType: try row["alert_type"].string(),
-                      mapping: AlertMapping(table: try row["target_table"].string(), fields: try row["fields"].json([String: FieldRule].self)))
+                      mapping: AlertMapping(table: try row["target_table"].string(), fields: try row["fields"].json([String: FieldRule].self),
+                                            grouping: try grouping(row)))
+    }
+
+    private static func grouping(_ row: PostgresRow) throws -> AlertGrouping? {
+        guard let key = try row["group_key"].optionalString() else { return nil }
+        let window = try row["group_window_seconds"].optionalInt().map { Duration.seconds($0) } ?? AlertGrouping.defaultWindow
+        let resolve = try row["group_resolve"].optionalString().flatMap(AlertGrouping.Resolve.init(rawValue:)) ?? .last
+        return AlertGrouping(key: key, window: window, resolve: resolve)
     }
 }

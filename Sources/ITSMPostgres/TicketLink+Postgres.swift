@@ -27,6 +27,8 @@ extension TicketLink {
                   statusEventAt: try row["status_event_at"].optionalDate(),
                   resolvedAt: try row["resolved_at"].optionalDate(),
                   previousLinkID: try row["previous_link_id"].optionalInt(),
+                  groupID: try row["group_id"].optionalInt(),
+                  groupKind: try row["group_kind"].optionalString().flatMap(TicketGroup.Kind.init(rawValue:)),
                   createdAt: try row["created_at"].date(),
                   updatedAt: try row["updated_at"].date())
     }

@@ -27,30 +27,60 @@ extension TicketStore {
     /// not processed yet: no link at all means generation 0 and nothing to look up. The others
     /// get nil and take the claim transaction: an alert with a link, a processed event, a
     /// concurrent claim that inserted first, or a second claim for one alert in the batch.
-    static func claimFirst(_ batch: [ClaimRequest], pool: PostgresPool) async throws -> [Result<TicketLink?, any Error>] {
+    ///
+    /// With storm protection on, each new link also takes one of its network's new incidents this
+    /// minute; those past the limit get nil too, and the claim transaction makes them storm members.
+    static func claimFirst(_ batch: [ClaimRequest], stormLimit: Int, pool: PostgresPool) async throws -> [Result<TicketLink?, any Error>] {
         do {
-            return try await claimFirstTogether(batch, pool: pool)
+            return try await claimFirstTogether(batch, stormLimit: stormLimit, pool: pool)
         } catch let error as PostgresError where !error.storeUnavailable && batch.count > 1 {
             // One request's bad value fails only its own message, as it would alone.
             var results: [Result<TicketLink?, any Error>] = []
-            for request in batch { results.append(await Result { try await claimFirstTogether([request], pool: pool)[0].get() }) }
+            for request in batch {
+                results.append(await Result { try await claimFirstTogether([request], stormLimit: stormLimit, pool: pool)[0].get() })
+            }
             return results
         }
     }
 
-    private static func claimFirstTogether(_ batch: [ClaimRequest], pool: PostgresPool) async throws -> [Result<TicketLink?, any Error>] {
+    private static func claimFirstTogether(_ batch: [ClaimRequest], stormLimit: Int, pool: PostgresPool) async throws -> [Result<TicketLink?, any Error>] {
         var seen = Set<[String]>()
         let leads = batch.map { seen.insert([$0.event.customerID, $0.event.alert.id]).inserted }
         let sent = zip(batch, leads).filter(\.1).map(\.0)
-        let rows = try await pool.query("""
-            INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status,
-                                      create_attempts, claimed_by, claim_expires_at)
-            SELECT i.customer_id, i.network_id, i.alert_id, i.alert_type, i.correlation_id, i.target_table, 'pending',
-                   1, i.worker_id, now() + make_interval(secs => i.lease)
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[])
-                AS i(customer_id, network_id, alert_id, alert_type, correlation_id, target_table, worker_id, event_id, lease)
+        let input = """
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[])
+                WITH ORDINALITY AS i(customer_id, network_id, alert_id, alert_type, correlation_id, target_table, worker_id, event_id, lease, position)
+            """
+        let fresh = """
+            SELECT i.* FROM input i
             WHERE NOT EXISTS (SELECT 1 FROM ticket_links t WHERE t.customer_id = i.customer_id AND t.alert_id = i.alert_id)
               AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.customer_id = i.customer_id AND p.event_id = i.event_id)
+            """
+        // Storm protection: the batch's new incidents per network are added to the network's
+        // count for this minute (the upsert's row lock orders concurrent batches), and only those
+        // still within the limit are claimed.
+        let admitted = stormLimit <= 0 ? "SELECT * FROM fresh" : """
+            SELECT f.* FROM (
+                SELECT fresh.*, row_number() OVER (PARTITION BY customer_id, network_id ORDER BY position) AS rank FROM fresh
+            ) f
+            JOIN wanted w USING (customer_id, network_id)
+            JOIN budget b USING (customer_id, network_id)
+            WHERE b.opened - w.n + f.rank <= \(stormLimit)
+            """
+        let budget = stormLimit <= 0 ? "" : """
+            , wanted AS (
+                SELECT customer_id, network_id, count(*)::int AS n FROM fresh GROUP BY customer_id, network_id
+            ), budget AS (
+                \(Self.takeBudget(count: "w.n", from: "wanted w"))
+            )
+            """
+        let rows = try await pool.query("""
+            WITH input AS (\(input)), fresh AS (\(fresh))\(budget), admitted AS (\(admitted))
+            INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status,
+                                      create_attempts, claimed_by, claim_expires_at)
+            SELECT a.customer_id, a.network_id, a.alert_id, a.alert_type, a.correlation_id, a.target_table, 'pending',
+                   1, a.worker_id, now() + make_interval(secs => a.lease)
+            FROM admitted a
             ON CONFLICT (customer_id, alert_id) WHERE status IN ('pending', 'open') DO NOTHING
             RETURNING *
             """, [.array(sent.map(\.event.customerID)), .array(sent.map(\.event.networkID)), .array(sent.map(\.event.alert.id)),

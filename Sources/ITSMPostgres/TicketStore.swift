@@ -14,11 +14,14 @@ public struct TicketStore: TicketRepository {
     /// of concurrent alerts (see ``Coalescer``).
     let claims: Coalescer<ClaimRequest, TicketLink?>
     let completions: Coalescer<CompletionRequest, (link: TicketLink, statusWaiting: Bool)?>
+    let storm: StormProtection
 
-    public init(pool: PostgresPool, outbox: OutboxSignal? = nil) {
+    public init(pool: PostgresPool, outbox: OutboxSignal? = nil, storm: StormProtection = .off) {
         self.pool = pool
         self.outbox = outbox
-        claims = Coalescer(leaders: 1, linger: .milliseconds(2)) { try await Self.claimFirst($0, pool: pool) }
+        self.storm = storm
+        let stormLimit = storm.maxNewPerMinute
+        claims = Coalescer(leaders: 1, linger: .milliseconds(2)) { try await Self.claimFirst($0, stormLimit: stormLimit, pool: pool) }
         completions = Coalescer(leaders: 1, linger: .milliseconds(2)) { try await Self.complete($0, pool: pool) }
     }
 
@@ -49,50 +52,7 @@ public struct TicketStore: TicketRepository {
         if let link = try await claims.submit(ClaimRequest(event: event, table: table, workerID: workerID, lease: leaseSeconds)) {
             return .claimed(link, mustLookUp: false)
         }
-        return try await pool.withTransaction { connection in
-            if !(try await connection.query("SELECT 1 FROM processed_events WHERE customer_id = $1 AND event_id = $2",
-                                            [.text(event.customerID), .text(event.eventID)])).isEmpty {
-                return .duplicate
-            }
-            // Row lock on the live link: concurrent claims for one alert queue up here.
-            let live = try await connection.query("""
-                SELECT * FROM ticket_links
-                WHERE customer_id = $1 AND alert_id = $2 AND status IN ('pending', 'open')
-                FOR UPDATE
-                """, [.text(event.customerID), .text(event.alert.id)])
-            switch TicketLifecycle.claim(live: try live.first.map(TicketLink.init), now: Date()) {
-            case .open(let link): return .open(link)
-            case .busy: return .busy
-            case .takeOver(let link):
-                let taken = try await connection.query("""
-                    UPDATE ticket_links
-                    SET claimed_by = $2, claim_expires_at = now() + make_interval(secs => $3),
-                        create_attempts = create_attempts + 1, updated_at = now()
-                    WHERE id = $1 RETURNING *
-                    """, [.int(link.id), .text(workerID), .double(leaseSeconds)])
-                return .claimed(try TicketLink(taken[0]), mustLookUp: true)
-            case .createNew:
-                break
-            }
-            let history = try await connection.query("""
-                SELECT count(*) AS tickets, max(id) AS latest FROM ticket_links WHERE customer_id = $1 AND alert_id = $2
-                """, [.text(event.customerID), .text(event.alert.id)])
-            let generation = try history[0]["tickets"].int()
-            let previous = try history[0]["latest"].optionalInt()
-            // The partial unique index admits one live link per alert; a concurrent claim that
-            // inserted first makes this insert do nothing.
-            let inserted = try await connection.query("""
-                INSERT INTO ticket_links (customer_id, network_id, alert_id, alert_type, correlation_id, target_table, status,
-                                          create_attempts, claimed_by, claim_expires_at, previous_link_id)
-                VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7, now() + make_interval(secs => $8), $9)
-                ON CONFLICT (customer_id, alert_id) WHERE status IN ('pending', 'open') DO NOTHING
-                RETURNING *
-                """, [.text(event.customerID), .text(event.networkID), .text(event.alert.id), .text(event.alert.type),
-                      .text(TicketLink.correlationID(customerID: event.customerID, alertID: event.alert.id, generation: generation)),
-                      .text(table), .text(workerID), .double(leaseSeconds), .int(previous)])
-            guard let row = inserted.first else { return .busy }
-            return .claimed(try TicketLink(row), mustLookUp: false)
-        }
+        return try await claimInTransaction(event: event, table: table, group: nil, workerID: workerID, lease: lease)
     }
 
     /// Stores the created ticket, marks the event processed and queues `ticket.created`, in one

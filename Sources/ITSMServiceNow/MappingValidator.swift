@@ -22,13 +22,15 @@ public struct MappingValidator: Sendable {
         public var references: [String: String] = [:]
         /// The payload the sample alert would produce (a dry run; nothing is created).
         public var samplePayload: [String: String] = [:]
+        /// What the mapping's grouping and the worker's storm protection do, in words.
+        public var behaviour: [String] = []
 
         public var valid: Bool { errors.isEmpty }
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case errors, warnings, references
+            case errors, warnings, references, behaviour
             case samplePayload = "sample_payload"
         }
     }

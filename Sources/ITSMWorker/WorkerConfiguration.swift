@@ -64,6 +64,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// A resolved alert that fires again within this window reopens its ticket.
     public var reopenWindow: Duration
+    /// New incidents per customer and network per minute before a network's alerts join its
+    /// storm incident (0: off), and how long a storm incident takes alerts.
+    public var storm: StormProtection
     /// How long audit rows are kept.
     public var auditRetention: Duration
     /// Names this process in claims, logs and broker connections.
@@ -134,6 +137,10 @@ public struct WorkerConfiguration: Sendable {
         queuePrefix = "itsm"
         shutdownGrace = .seconds(20)
         reopenWindow = .seconds(24 * 3600)
+        // 30 a minute: more new incidents than one on-call person can open and read, from one
+        // network, is a storm, not 30 separate problems; and it keeps a storm far inside an
+        // instance's default API_INT pool and common hourly rate-limit rules.
+        storm = StormProtection(maxNewPerMinute: 30)
         auditRetention = .seconds(30 * 24 * 3600)
         workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         retryDelays = [.seconds(2), .seconds(10), .seconds(30), .seconds(120), .seconds(300)]
@@ -224,6 +231,8 @@ public struct WorkerConfiguration: Sendable {
         queuePrefix = reader.string("ITSM_QUEUE_PREFIX") ?? queuePrefix
         shutdownGrace = try reader.duration("ITSM_SHUTDOWN_GRACE") ?? shutdownGrace
         reopenWindow = try reader.duration("ITSM_REOPEN_WINDOW") ?? reopenWindow
+        storm.maxNewPerMinute = try reader.int("ITSM_STORM_MAX_NEW_PER_MINUTE", in: 0...1_000_000) ?? storm.maxNewPerMinute
+        storm.window = try reader.duration("ITSM_STORM_WINDOW") ?? storm.window
         auditRetention = try reader.duration("ITSM_AUDIT_RETENTION") ?? auditRetention
         workerID = reader.string("ITSM_WORKER_ID") ?? workerID
         let delays = reader.list("ITSM_RETRY_DELAYS")
@@ -330,6 +339,8 @@ public struct WorkerConfiguration: Sendable {
             ("ITSM_MAX_IN_FLIGHT", String(maxInFlight)),
             ("ITSM_QUEUE_TYPE", queueType.rawValue),
             ("ITSM_INSTANCE_CONCURRENCY", String(instanceConcurrency)),
+            ("ITSM_STORM_MAX_NEW_PER_MINUTE", String(storm.maxNewPerMinute)),
+            ("ITSM_STORM_WINDOW", "\(storm.window)"),
             ("ITSM_WORKER_ID", workerID),
         ]
     }

@@ -97,7 +97,7 @@ public final class WorkerRuntime: Sendable {
         self.logger = logger
         configurationStore = ConfigurationStore(pool: pool)
         outboxSignal = OutboxSignal()
-        tickets = TicketStore(pool: pool, outbox: outboxSignal)
+        tickets = TicketStore(pool: pool, outbox: outboxSignal, storm: configuration.storm)
         let secrets = try configuration.secretKey.map { key throws(SecretBoxError) in
             try SecretBox(currentKey: key, previousKeys: configuration.previousSecretKeys)
         }
@@ -108,11 +108,12 @@ public final class WorkerRuntime: Sendable {
         metadata = InstanceMetadata(ttl: configuration.metadataCacheTTL)
         validator = MappingValidator(metadata: metadata)
         let directory = ServiceNowDirectory(resolver: resolver, validator: validator)
-        let status = StatusHandler(tickets: tickets, directory: directory, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease)
+        let status = StatusHandler(tickets: tickets, directory: directory, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease,
+                                   shared: tickets)
         statusHandler = status
         let alerts = AlertHandler(tickets: tickets, directory: directory, status: status, circuits: circuits, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, writeWindow: configuration.requestTimeout + configuration.instanceSlotWait,
-                                  reopenWindow: configuration.reopenWindow, afterCreate: Self.crashHook)
+                                  reopenWindow: configuration.reopenWindow, shared: tickets, storm: configuration.storm, afterCreate: Self.crashHook)
         // A busy instance's hold queue is drained with that instance's share: its bulkhead and as
         // many waiting.
         holds = HoldQueues(topology: topology, amqp: amqp, prefetch: configuration.instanceMaxInFlight * 2, logger: logger)

@@ -17,18 +17,47 @@ struct MappingCommand: AsyncParsableCommand {
         @Option(help: "Alert type, e.g. cpu_usage (compared exactly).") var alertType: String
     }
 
+    /// A mapping's grouping options.
+    struct Grouping: ParsableArguments {
+        @Option(help: "A template over the alert (e.g. '{{network_id}}:{{alert.type}}'): alerts whose key renders alike share one incident.")
+        var groupKey: String?
+        @Option(help: "How long after its incident opened a group takes new alerts (e.g. 15m).", transform: { text in
+            guard let duration = parseDurationArgument(text) else { throw ValidationError("--group-window: '\(text)' is not a duration (e.g. 15m)") }
+            return duration
+        })
+        var groupWindow: Duration?
+        @Option(help: "When a grouped incident is resolved: last (its last alert resolved), first, or never.")
+        var groupResolve: String?
+
+        func apply(to mapping: inout AlertMapping) throws {
+            guard let groupKey else {
+                if groupWindow != nil || groupResolve != nil { throw fail("--group-window and --group-resolve need --group-key") }
+                return
+            }
+            var resolve = AlertGrouping.Resolve.last
+            if let groupResolve {
+                guard let parsed = AlertGrouping.Resolve(rawValue: groupResolve) else { throw fail("--group-resolve: one of last, first, never") }
+                resolve = parsed
+            }
+            mapping.grouping = AlertGrouping(key: groupKey, window: groupWindow ?? AlertGrouping.defaultWindow, resolve: resolve)
+            do throws(MappingError) { try mapping.validate() } catch { throw fail("invalid mapping: \(error)") }
+        }
+    }
+
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create or replace a mapping from a fields file.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var key: Key
         @Option(help: "Target table.") var table: String = "incident"
         @Option(help: "The fields file (JSON).") var fields: String
+        @OptionGroup var grouping: Grouping
         @Flag(inversion: .prefixedNo, help: "Check the mapping against the customer's instance first (skipped with a warning when it is unreachable).")
         var validate = true
 
         func run() async throws {
             let (configuration, logger) = try global.load()
-            let mapping = try loadMapping(table: table, path: fields)
+            var mapping = try loadMapping(table: table, path: fields)
+            try grouping.apply(to: &mapping)
             try await ServiceNowContext.with(configuration, logger: logger) { context in
                 if validate {
                     if let integration = try await context.store.integration(customerID: key.customer), let resolved = try? context.resolver.resolve(integration) {
@@ -42,7 +71,8 @@ struct MappingCommand: AsyncParsableCommand {
                 }
                 try await context.store.saveMapping(StoredMapping(customerID: key.customer, networkID: key.network, alertType: key.alertType, mapping: mapping))
             }
-            print("mapping saved: \(key.customer) / \(key.network) / \(key.alertType) → \(table) (\(mapping.fields.count) fields)")
+            print("mapping saved: \(key.customer) / \(key.network) / \(key.alertType) → \(table) (\(mapping.fields.count) fields"
+                  + (mapping.grouping.map { ", grouped by '\($0.key)'" } ?? "") + ")")
         }
     }
 
@@ -60,7 +90,9 @@ struct MappingCommand: AsyncParsableCommand {
             }
             if json {
                 try printJSON(mappings.map { MappingView(customer_id: $0.customerID, network_id: $0.networkID, alert_type: $0.alertType,
-                                                         table: $0.mapping.table, fields: $0.mapping.fields) })
+                                                         table: $0.mapping.table, fields: $0.mapping.fields, group_key: $0.mapping.grouping?.key,
+                                                         group_window_seconds: $0.mapping.grouping.map { Int($0.window.seconds) },
+                                                         group_resolve: $0.mapping.grouping?.resolve.rawValue) })
                 return
             }
             if mappings.isEmpty { print("no mappings") }
@@ -94,15 +126,17 @@ struct MappingCommand: AsyncParsableCommand {
         @Option(help: "Alert type.") var alertType: String = "cpu_usage"
         @Option(help: "Target table (with --fields).") var table: String = "incident"
         @Option(help: "A fields file to check instead of the stored mapping.") var fields: String?
+        @OptionGroup var grouping: Grouping
         @Flag(help: "Only the checks that need no instance.") var offline = false
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             let (configuration, logger) = try global.load()
-            let report = try await ServiceNowContext.with(configuration, logger: logger) { context -> MappingValidator.Report in
-                let mapping: AlertMapping
+            var report = try await ServiceNowContext.with(configuration, logger: logger) { context -> MappingValidator.Report in
+                var mapping: AlertMapping
                 if let fields {
                     mapping = try loadMapping(table: table, path: fields)
+                    try grouping.apply(to: &mapping)
                 } else {
                     guard let stored = try await context.store.mapping(customerID: customer, networkID: network, alertType: alertType) else {
                         throw fail("no mapping for \(customer) / \(network) / \(alertType)")
@@ -110,14 +144,17 @@ struct MappingCommand: AsyncParsableCommand {
                     mapping = stored.mapping
                 }
                 let sample = MappingValidator.sampleAlert(customerID: customer, networkID: network, alertType: alertType)
+                var report: MappingValidator.Report
                 if offline {
-                    var report = MappingValidator.Report()
+                    report = MappingValidator.Report()
                     do throws(MappingError) { try mapping.validate() } catch { report.errors.append(.init(field: error.field, message: error.reason)) }
                     report.samplePayload = mapping.render(sample)
-                    return report
+                } else {
+                    let resolved = try await context.resolved(customer)
+                    report = await MappingValidator(metadata: context.metadata).validate(mapping, customerID: customer, session: resolved.session, sample: sample)
                 }
-                let resolved = try await context.resolved(customer)
-                return await MappingValidator(metadata: context.metadata).validate(mapping, customerID: customer, session: resolved.session, sample: sample)
+                report.behaviour = behaviour(of: mapping, sample: sample, storm: configuration.storm)
+                return report
             }
             if json { try printJSON(report) } else { printReport(report, dryRun: true) }
             if !report.valid { throw ExitCode.failure }
@@ -125,10 +162,25 @@ struct MappingCommand: AsyncParsableCommand {
     }
 }
 
+/// The mapping's grouping and the worker's storm protection, in words.
+func behaviour(of mapping: AlertMapping, sample: AlertEvent, storm: StormProtection) -> [String] {
+    var lines: [String] = []
+    if let grouping = mapping.grouping {
+        lines.append("grouping: \(grouping.explanation)")
+        lines.append("grouping: the sample alert's key is '\(grouping.renderKey(sample) ?? "")'"
+                     + (grouping.renderKey(sample) == nil ? " (empty: such an alert opens its own incident)" : ""))
+    } else {
+        lines.append("grouping: none; each alert opens its own incident (or joins its network's storm incident)")
+    }
+    lines.append("storm protection: \(storm.explanation)")
+    return lines
+}
+
 func printReport(_ report: MappingValidator.Report, dryRun: Bool) {
     for finding in report.errors { print("error: \(finding.field.map { "\($0): " } ?? "")\(finding.message)") }
     for finding in report.warnings { print("warning: \(finding.field.map { "\($0): " } ?? "")\(finding.message)") }
     for (field, sysID) in report.references.sorted(by: { $0.key < $1.key }) { print("reference: \(field) → \(sysID)") }
+    for line in report.behaviour { print(line) }
     if dryRun {
         print("payload for a sample alert (nothing created):")
         for (field, value) in report.samplePayload.sorted(by: { $0.key < $1.key }) { print("  \(field): \(value)") }

@@ -9,4 +9,7 @@ struct MappingView: Encodable {
     let alert_type: String
     let table: String
     let fields: [String: FieldRule]
+    let group_key: String?
+    let group_window_seconds: Int?
+    let group_resolve: String?
 }

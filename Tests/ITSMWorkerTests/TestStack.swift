@@ -152,6 +152,7 @@ final class TestStack: Sendable {
         environment["ITSM_CLAIM_LEASE"] = Self.milliseconds(configuration.claimLease)
         environment["ITSM_OUTBOX_POLL_INTERVAL"] = Self.milliseconds(configuration.outboxPollInterval)
         environment["ITSM_DB_POOL_SIZE"] = String(configuration.databasePoolSize)
+        environment["ITSM_STORM_MAX_NEW_PER_MINUTE"] = String(configuration.storm.maxNewPerMinute)
         environment["ITSM_HTTP_PORT"] = "0"
         environment["ITSM_LOG_LEVEL"] = "info"
         return environment
@@ -208,8 +209,10 @@ final class TestStack: Sendable {
         }
         """
 
-    func addMapping(customer: String, network: String, alertType: String = "cpu_usage", fields: String = TestStack.standardFields) async throws {
-        let mapping = try AlertMapping.parse(fieldsJSON: Data(fields.utf8))
+    func addMapping(customer: String, network: String, alertType: String = "cpu_usage", fields: String = TestStack.standardFields,
+                    grouping: AlertGrouping? = nil) async throws {
+        var mapping = try AlertMapping.parse(fieldsJSON: Data(fields.utf8))
+        mapping.grouping = grouping
         try await ConfigurationStore(pool: pool).saveMapping(StoredMapping(customerID: customer, networkID: network, alertType: alertType, mapping: mapping))
     }
 

@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+
+/// Names the alerts that joined a shared incident in its work notes: one note for all members
+/// pending at that moment, written by one worker at a time. A group's note is written as soon
+/// as an alert joins; a storm's at most every ``StormProtection/noteInterval``, so a storm costs a
+/// few calls a minute. Members left pending (a failed write, the last alerts of a storm) are
+/// written by the sync cycle.
+public struct GroupNotes: Sendable {
+    let shared: any SharedIncidents
+
+    public init(shared: any SharedIncidents) {
+        self.shared = shared
+    }
+
+    /// The most alerts one note names.
+    public static let batchSize = 200
+
+    /// How long one writer holds a group's notes turn: a write, with margin.
+    static let lease: Duration = .seconds(60)
+
+    /// Writes the pending members' note if it is this worker's turn and the last note is at
+    /// least `minInterval` old; a failure leaves them pending for the next turn. Returns how
+    /// many alerts the note named. Never throws: the joins are committed either way.
+    @discardableResult
+    public func write(groupID: Int, minInterval: Duration, resolved: ConnectedIntegration, logger: Logger) async -> Int {
+        let notes: PendingGroupNotes
+        do {
+            guard let taken = try await shared.takeGroupNotes(groupID: groupID, minInterval: minInterval, limit: Self.batchSize, lease: Self.lease) else {
+                return 0
+            }
+            notes = taken
+        } catch {
+            logger.warning("could not take the group's work-note turn; the sync cycle writes it", metadata: ["error": "\(error)"])
+            return 0
+        }
+        var written = false
+        do {
+            _ = try await resolved.gateway.update(table: notes.table, sysID: notes.sysID, fields: [resolved.settings.notesField: notes.text])
+            written = true
+        } catch {
+            logger.warning("could not write the work note naming the alerts that joined; kept for the next turn",
+                           metadata: ["error": "\(error)", "group.id": "\(groupID)"])
+        }
+        do {
+            try await shared.finishGroupNotes(notes, written: written)
+        } catch {
+            // The turn's lease ends by itself; a note written but not marked is written again.
+            logger.warning("could not record the group's work note", metadata: ["error": "\(error)"])
+        }
+        return written ? notes.members.count : 0
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import ITSMCore
+import ITSMPostgres
+import ITSMWorker
+import Postgres
+import ServiceNowSimulator
+import TestSupport
+import Testing
+
+/// Alerts of a grouping mapping share their group's incident; past the storm limit a network's
+/// alerts share its storm incident. Real broker, database and simulator.
+@Suite(.stopsTestStacks, .timeLimit(.minutes(5)))
+struct GroupingTests {
+    static let byType = AlertGrouping(key: "{{network_id}}:{{alert.type}}", window: .seconds(900), resolve: .last)
+
+    func posts(_ stack: TestStack) async -> Int {
+        await stack.simulator.store.requests().filter { $0.method == "POST" && $0.table == "incident" }.count
+    }
+
+    @Test func alertsOfAGroupShareOneIncidentAndItResolvesWithTheLast() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1", grouping: Self.byType)
+        try await stack.startWorker(roles: [.alerts, .status, .outbox])
+        try await stack.publishRaised(alertID: "g0")
+        #expect(await stack.eventually { stack.events.forAlert("g0", type: "ticket.created").count == 1 })
+        for n in 1...4 { try await stack.publishRaised(alertID: "g\(n)") }
+        #expect(await stack.eventually { stack.events.ofType("ticket.linked").count == 4 })
+
+        let incidents = await stack.incidents()
+        #expect(incidents.count == 1, "the group's alerts opened \(incidents.count) incidents")
+        let sysID = try #require(incidents.first?["sys_id"])
+        let created = try #require(stack.events.forAlert("g0", type: "ticket.created").first)
+        #expect((created["group"] as? [String: Any])?["key"] as? String == "net-1:cpu_usage")
+        let linked = stack.events.ofType("ticket.linked")
+        #expect(Set(linked.compactMap { ($0["ticket"] as? [String: Any])?["sys_id"] as? String }) == [sysID])
+        #expect(Set(linked.compactMap { ($0["group"] as? [String: Any])?["size"] as? Int }) == [2, 3, 4, 5])
+        #expect(linked.allSatisfy { ($0["group"] as? [String: Any])?["key"] as? String == "net-1:cpu_usage" })
+        // Each joining alert is named in the incident's work notes.
+        #expect(await stack.eventually {
+            let notes = await stack.simulator.store.journal(sysID: sysID, element: "work_notes").map { $0["value"] ?? "" }.joined(separator: "\n")
+            return (1...4).allSatisfy { notes.contains("g\($0) (cpu_usage)") }
+        })
+
+        // The incident stays open until its last alert resolves.
+        for n in 0...3 { try await stack.publishStatus("alert.resolved", alertID: "g\(n)") }
+        #expect(await stack.eventually { stack.events.ofType("ticket.updated").count == 4 })
+        #expect(await stack.simulator.store.record("incident", sysID: sysID)?["state"] == "1")
+        try await stack.publishStatus("alert.resolved", alertID: "g4")
+        #expect(await stack.eventually { await stack.simulator.store.record("incident", sysID: sysID)?["state"] == "6" })
+        // Every alert's link takes the incident's state, so the sync does not report the worker's
+        // own resolve back as a change made in ServiceNow, and the group ends.
+        #expect(try await stack.eventually {
+            let states = try await stack.pool.query("SELECT DISTINCT state FROM ticket_links WHERE group_id IS NOT NULL AND status = 'open'")
+            return try states.map { try $0["state"].string() } == ["6"]
+        })
+        let groups = try await stack.pool.query("SELECT status FROM ticket_groups")
+        #expect(try groups[0]["status"].string() == "ended")
+        // A new alert of the key opens a new incident: the group ended with its resolve.
+        try await stack.publishRaised(alertID: "g5")
+        #expect(await stack.eventually { stack.events.forAlert("g5", type: "ticket.created").count == 1 })
+        #expect(await stack.incidents().count == 2)
+    }
+
+    @Test func resolveFirstResolvesTheIncidentWithItsFirstAlertAndAWindowEndsTheGroup() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1", grouping: AlertGrouping(key: "{{alert.device.name}}", window: .seconds(3), resolve: .first))
+        try await stack.startWorker(roles: [.alerts, .status, .outbox])
+        try await stack.publishRaised(alertID: "f0")
+        #expect(await stack.eventually { stack.events.forAlert("f0", type: "ticket.created").count == 1 })
+        try await stack.publishRaised(alertID: "f1")
+        #expect(await stack.eventually { stack.events.forAlert("f1", type: "ticket.linked").count == 1 })
+        try await stack.publishStatus("alert.resolved", alertID: "f1")
+        let sysID = try #require(try await stack.link(alertID: "f0")?.sysID)
+        #expect(await stack.eventually { await stack.simulator.store.record("incident", sysID: sysID)?["state"] == "6" })
+        #expect(await stack.eventually { (try? await stack.pool.query("SELECT status FROM ticket_groups")[0]["status"].string()) == "ended" })
+        // Past the window (3 s here) the key opens a new incident even while the old is open.
+        try await stack.publishRaised(alertID: "w0")
+        #expect(await stack.eventually { stack.events.forAlert("w0", type: "ticket.created").count == 1 })
+        try await Task.sleep(for: .seconds(3.5))
+        try await stack.publishRaised(alertID: "w1")
+        #expect(await stack.eventually { stack.events.forAlert("w1", type: "ticket.created").count == 1 })
+        #expect(await stack.incidents().count == 3)
+    }
+
+    @Test func twoWorkersRacingToOpenAGroupOpenOneIncident() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1", grouping: Self.byType)
+        let workers = [try await stack.startWorker(name: "w1"), try await stack.startWorker(name: "w2")]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<20 { group.addTask { try await stack.publishRaised(alertID: "r\(n)") } }
+            try await group.waitForAll()
+        }
+        #expect(await stack.eventually(30) { stack.settled(workers[0], workers[1], type: "alert.raised") >= 20 })
+        #expect(try await stack.eventsCaughtUp())
+        #expect(await stack.incidents().count == 1)
+        #expect(await posts(stack) == 1)
+        #expect(stack.events.ofType("ticket.created").count == 1)
+        #expect(stack.events.ofType("ticket.linked").count == 19)
+        // Every alert has exactly one link, all on the one incident.
+        let rows = try await stack.pool.query("SELECT count(*) AS links, count(DISTINCT alert_id) AS alerts, count(DISTINCT sys_id) AS incidents FROM ticket_links WHERE status = 'open'")
+        #expect(try rows[0]["links"].int() == 20)
+        #expect(try rows[0]["alerts"].int() == 20)
+        #expect(try rows[0]["incidents"].int() == 1)
+    }
+
+    @Test func aStormOnTwoWorkersOpensAHandfulOfIncidentsAndFewCalls() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-2")
+        let workers = [try await stack.startWorker(name: "w1") { $0.storm.maxNewPerMinute = 5 },
+                       try await stack.startWorker(name: "w2") { $0.storm.maxNewPerMinute = 5 }]
+        await stack.simulator.store.clearRequests()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<300 { group.addTask { try await stack.publishRaised(alertID: "s\(n)") } }
+            try await group.waitForAll()
+        }
+        #expect(await stack.eventually(60) { stack.settled(workers[0], workers[1], type: "alert.raised") >= 300 })
+        #expect(try await stack.eventsCaughtUp())
+        // Five incidents within the limit, and one storm incident for the rest.
+        let incidents = await stack.incidents()
+        #expect(incidents.count == 6, "\(incidents.count) incidents")
+        #expect(await posts(stack) == 6)
+        let storm = try #require(incidents.first { $0["short_description"]?.hasPrefix("Alert storm on network net-1") == true })
+        #expect(stack.events.ofType("ticket.created").count == 6)
+        let linked = stack.events.ofType("ticket.linked")
+        #expect(linked.count == 294)
+        #expect(linked.allSatisfy { ($0["ticket"] as? [String: Any])?["sys_id"] as? String == storm["sys_id"] })
+        #expect(linked.allSatisfy { ($0["group"] as? [String: Any])?["key"] as? String == "net-1" })
+        // Work notes name the alerts in batches, and every one of them eventually (the sync
+        // cycle writes what is left).
+        _ = await stack.simulator.store.requests()
+        let calls = await stack.simulator.store.requests().filter { $0.table == "incident" }.count
+        #expect(calls < 30, "the storm cost \(calls) calls to the instance")
+        print("storm of 300 alerts on two workers: \(incidents.count) incidents, \(calls) calls to the incident table")
+        let sync = workers[0].runtime.sync
+        _ = await sync.syncAll()
+        let notes = await stack.simulator.store.journal(sysID: storm["sys_id"]!, element: "work_notes").map { $0["value"] ?? "" }.joined(separator: "\n")
+        let named = Set((0..<300).map { "s\($0)" }.filter { notes.contains("- \($0) (") })
+        #expect(named.count == 294, "\(named.count) alerts named in the storm's notes")
+        let pending = try await stack.pool.query("SELECT count(*) AS n FROM ticket_links WHERE note_pending")
+        #expect(try pending[0]["n"].int() == 0)
+
+        // The other network is not in the storm.
+        try await stack.publishRaised(network: "net-2", alertID: "calm")
+        #expect(await stack.eventually { stack.events.forAlert("calm", type: "ticket.created").count == 1 })
+    }
+}
