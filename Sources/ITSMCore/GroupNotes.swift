@@ -19,20 +19,30 @@ public struct GroupNotes: Sendable {
     /// How long one writer holds a group's notes turn: a write, with margin.
     static let lease: Duration = .seconds(60)
 
-    /// Writes the pending members' note if it is this worker's turn and the last note is at
-    /// least `minInterval` old; a failure leaves them pending for the next turn. Returns how
-    /// many alerts the note named. Never throws: the joins are committed either way.
+    /// Writes the pending members' notes while it is this worker's turn and the last note is at
+    /// least `minInterval` old: a member that joined while another writer had the turn is
+    /// picked up by that writer's next round. A failure leaves members pending for the next turn.
+    /// Returns how many alerts the notes named. Never throws: the joins are committed either way.
     @discardableResult
     public func write(groupID: Int, minInterval: Duration, resolved: ConnectedIntegration, logger: Logger) async -> Int {
+        var named = 0
+        while let count = await writeOnce(groupID: groupID, minInterval: minInterval, resolved: resolved, logger: logger) {
+            named += count
+        }
+        return named
+    }
+
+    /// One note; nil when there was nothing to write, no turn, or the write failed.
+    private func writeOnce(groupID: Int, minInterval: Duration, resolved: ConnectedIntegration, logger: Logger) async -> Int? {
         let notes: PendingGroupNotes
         do {
             guard let taken = try await shared.takeGroupNotes(groupID: groupID, minInterval: minInterval, limit: Self.batchSize, lease: Self.lease) else {
-                return 0
+                return nil
             }
             notes = taken
         } catch {
             logger.warning("could not take the group's work-note turn; the sync cycle writes it", metadata: ["error": "\(error)"])
-            return 0
+            return nil
         }
         var written = false
         do {
@@ -47,7 +57,8 @@ public struct GroupNotes: Sendable {
         } catch {
             // The turn's lease ends by itself; a note written but not marked is written again.
             logger.warning("could not record the group's work note", metadata: ["error": "\(error)"])
+            return nil
         }
-        return written ? notes.members.count : 0
+        return written ? notes.members.count : nil
     }
 }

@@ -18,6 +18,9 @@ public protocol IncidentGateway: Sendable {
     /// oldest change first, with `number`, `state`, `sys_updated_on` and `sys_updated_by`;
     /// every page, however many, and how many requests that took.
     func changed(table: String, sysIDs: [String], updatedSince: String?) async throws(GatewayError) -> (records: [IncidentRecord], requests: Int)
+    /// Journal entries (`work_notes`, `comments`) of the records among `sysIDs` created at or
+    /// after `createdSince`, oldest first: whole pages until at least `limit` entries were read.
+    func journal(table: String, sysIDs: [String], createdSince: String, limit: Int) async throws(GatewayError) -> JournalListing
     /// The record's page, for people.
     func recordLink(table: String, sysID: String) -> String
 }

@@ -19,8 +19,11 @@ public struct IncidentSync: Sendable {
         public var overlap: Duration
         /// The Ceburu status an incident state stands for.
         public var alertStatusByState: [IncidentState: AlertStatus]
+        /// The most journal entries one cycle takes per customer; the rest come next cycle.
+        public var notesPerCycle: Int
 
-        public init(lease: Duration, fullEvery: Int, overlap: Duration, alertStatusByState: [IncidentState: AlertStatus]) {
+        public init(lease: Duration, fullEvery: Int, overlap: Duration, alertStatusByState: [IncidentState: AlertStatus], notesPerCycle: Int = 500) {
+            self.notesPerCycle = notesPerCycle
             self.lease = lease
             self.fullEvery = fullEvery
             self.overlap = overlap
@@ -34,11 +37,14 @@ public struct IncidentSync: Sendable {
     let circuits: InstanceCircuits
     let settings: Settings
     let logger: Logger
+    /// The notes sync's memory; nil leaves notes out.
+    let notes: (any NoteStore)?
 
     static let batchSize = 100
 
     public init(store: any SyncStore, directory: any IntegrationDirectory, status: StatusHandler, circuits: InstanceCircuits, settings: Settings,
-                logger: Logger) {
+                notes: (any NoteStore)? = nil, logger: Logger) {
+        self.notes = notes
         self.store = store
         self.directory = directory
         self.status = status
@@ -58,6 +64,11 @@ public struct IncidentSync: Sendable {
         public var reconciled = 0
         /// Alerts named in work notes of shared incidents that were left pending.
         public var groupNotes = 0
+        /// Requests that read journal entries, and `ticket.commented` events queued.
+        public var noteRequests = 0
+        public var comments = 0
+        /// More journal entries were waiting than a cycle takes.
+        public var notesLeft = false
         public var error: String?
     }
 
@@ -115,7 +126,9 @@ public struct IncidentSync: Sendable {
             report.reconciled = await reconcile(customerID, integration: integration, logger: logger)
             report.groupNotes = await writeGroupNotes(customerID, integration: integration, logger: logger)
             let full = lease.watermark == nil || lease.cycles % settings.fullEvery == 0
-            let newWatermark = try await poll(customerID, integration: integration, since: full ? nil : lease.watermark, report: &report, logger: logger)
+            let links = try await store.openLinks(customerID: customerID)
+            let newWatermark = try await poll(customerID, links: links, integration: integration, since: full ? nil : lease.watermark, report: &report, logger: logger)
+            try await syncNotes(customerID, integration: integration, links: links, full: full, report: &report, logger: logger)
             try await store.releaseLease(customerID: customerID, watermark: [lease.watermark, newWatermark].compactMap { $0 }.max(), error: nil)
         } catch {
             report.outcome = "failed"
@@ -143,12 +156,7 @@ public struct IncidentSync: Sendable {
         guard let shared = status.shared, let groups = try? await shared.groupsWithPendingNotes(customerID: customerID) else { return 0 }
         var named = 0
         for groupID in groups {
-            // (A note names at most a batch; a long storm's leftovers take several.)
-            var batch = GroupNotes.batchSize
-            while batch == GroupNotes.batchSize {
-                batch = await GroupNotes(shared: shared).write(groupID: groupID, minInterval: .zero, resolved: integration, logger: logger)
-                named += batch
-            }
+            named += await GroupNotes(shared: shared).write(groupID: groupID, minInterval: .zero, resolved: integration, logger: logger)
         }
         return named
     }
@@ -156,9 +164,8 @@ public struct IncidentSync: Sendable {
     /// One pass over the customer's open tickets, a batch at a time; the newest `sys_updated_on`
     /// seen, the next watermark. Without a watermark (a full pass) tickets missing from the
     /// answers are checked for deletion.
-    private func poll(_ customerID: String, integration: ConnectedIntegration, since watermark: String?,
+    private func poll(_ customerID: String, links: [TicketLink], integration: ConnectedIntegration, since watermark: String?,
                       report: inout Report, logger: Logger) async throws -> String? {
-        let links = try await store.openLinks(customerID: customerID)
         report.ticketsChecked = links.count
         var maxSeen: String?
         let since = watermark.flatMap(InstanceTimestamp.parse).map { InstanceTimestamp.format($0.addingTimeInterval(-settings.overlap.seconds)) }

@@ -14,6 +14,9 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
     /// goes direct, an `http://host:port` URL (no credentials: they would sit in plain text
     /// here) goes through that proxy.
     public var proxy: String?
+    /// Whether the sync reports work notes and comments people write in ServiceNow
+    /// (`ticket.commented`).
+    public var syncNotes: Bool = true
 
     public init() {}
 
@@ -24,6 +27,7 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
         case closeNotes = "close_notes"
         case notesField = "notes_field"
         case proxy
+        case syncNotes = "sync_notes"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -35,5 +39,6 @@ public struct IntegrationSettings: Sendable, Equatable, Codable {
         closeNotes = try container.decodeIfPresent(String.self, forKey: .closeNotes) ?? defaults.closeNotes
         notesField = try container.decodeIfPresent(String.self, forKey: .notesField) ?? defaults.notesField
         proxy = try container.decodeIfPresent(String.self, forKey: .proxy)
+        syncNotes = try container.decodeIfPresent(Bool.self, forKey: .syncNotes) ?? defaults.syncNotes
     }
 }

@@ -85,3 +85,33 @@ public struct PostgresSyncStore: SyncStore {
         try await TicketStore(pool: pool).alertsWithWaitingStatus(customerID: customerID)
     }
 }
+
+extension PostgresSyncStore: NoteStore {
+    public func noteProgress(customerID: String) async throws -> (watermark: String?, ownUser: String?) {
+        guard let row = try await pool.query("SELECT notes_watermark, own_user FROM sync_state WHERE customer_id = $1", [.text(customerID)]).first else {
+            return (nil, nil)
+        }
+        return (try row["notes_watermark"].optionalString(), try row["own_user"].optionalString())
+    }
+
+    public func recordNoteProgress(customerID: String, watermark: String?, ownUser: String?) async throws {
+        try await pool.execute("UPDATE sync_state SET notes_watermark = $2, own_user = $3 WHERE customer_id = $1",
+                               [.text(customerID), .text(watermark), .text(ownUser)])
+    }
+
+    public func queueComments(_ events: [TicketEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        let queued = try await pool.execute("""
+            INSERT INTO outbox (event_id, routing_key, payload)
+            SELECT e.event_id::uuid, e.routing_key, e.payload::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS e(event_id, routing_key, payload)
+            ON CONFLICT (event_id) DO NOTHING
+            """, [.array(events.map(\.eventID)), .array(events.map(\.type.rawValue)), .array(events.map { String(decoding: $0.encoded(), as: UTF8.self) })])
+        return queued
+    }
+
+    public func queuedAlready(eventIDs: [String]) async throws -> Set<String> {
+        guard !eventIDs.isEmpty else { return [] }
+        return Set(try await pool.query("SELECT event_id::text AS id FROM outbox WHERE event_id = ANY($1::uuid[])", [.array(eventIDs)])
+            .map { try $0["id"].string() })
+    }
+}

@@ -69,6 +69,33 @@ struct ServiceNowIncidentGateway: IncidentGateway {
         }
     }
 
+    func journal(table: String, sysIDs: [String], createdSince: String, limit: Int) async throws(GatewayError) -> JournalListing {
+        let query = "name=\(table)^element_idIN\(sysIDs.joined(separator: ","))^elementINcomments,work_notes^sys_created_on>=\(createdSince)"
+            + "^ORDERBYsys_created_on^ORDERBYsys_id"
+        var entries: [JournalEntry] = []
+        var offset = 0
+        var requests = 0
+        while entries.count < limit {
+            let page: ServiceNowPage
+            do {
+                page = try await session.queryPage(table: "sys_journal_field", ServiceNowQuery(query, fields: Self.journalFields, pageSize: Self.pageSize),
+                                                   offset: offset)
+            } catch {
+                throw GatewayError(error)
+            }
+            requests += 1
+            entries += page.records.map { record in
+                JournalEntry(sysID: record.sysID, elementID: record.fields["element_id"]?.value ?? "", element: record.fields["element"]?.value ?? "",
+                             value: record.fields["value"]?.value ?? "", createdBy: record.fields["sys_created_by"]?.value ?? "",
+                             createdOn: record.fields["sys_created_on"]?.value ?? "")
+            }
+            guard let next = page.nextOffset, next > offset, !page.records.isEmpty else { return JournalListing(entries: entries, complete: true, requests: requests) }
+            offset = next
+        }
+        return JournalListing(entries: entries, complete: false, requests: requests)
+    }
+
+    static let journalFields = ["sys_id", "element_id", "element", "value", "sys_created_by", "sys_created_on"]
     static let listFields = ["sys_id", "number", "state", "sys_updated_on", "sys_updated_by"]
     static let pageSize = 100
 

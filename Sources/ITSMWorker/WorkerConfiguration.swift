@@ -67,6 +67,8 @@ public struct WorkerConfiguration: Sendable {
     /// New incidents per customer and network per minute before a network's alerts join its
     /// storm incident (0: off), and how long a storm incident takes alerts.
     public var storm: StormProtection
+    /// The most journal entries the notes sync takes per customer and cycle.
+    public var notesPerCycle: Int
     /// How long audit rows are kept.
     public var auditRetention: Duration
     /// Names this process in claims, logs and broker connections.
@@ -141,6 +143,7 @@ public struct WorkerConfiguration: Sendable {
         // network, is a storm, not 30 separate problems; and it keeps a storm far inside an
         // instance's default API_INT pool and common hourly rate-limit rules.
         storm = StormProtection(maxNewPerMinute: 30)
+        notesPerCycle = 500
         auditRetention = .seconds(30 * 24 * 3600)
         workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         retryDelays = [.seconds(2), .seconds(10), .seconds(30), .seconds(120), .seconds(300)]
@@ -233,6 +236,7 @@ public struct WorkerConfiguration: Sendable {
         reopenWindow = try reader.duration("ITSM_REOPEN_WINDOW") ?? reopenWindow
         storm.maxNewPerMinute = try reader.int("ITSM_STORM_MAX_NEW_PER_MINUTE", in: 0...1_000_000) ?? storm.maxNewPerMinute
         storm.window = try reader.duration("ITSM_STORM_WINDOW") ?? storm.window
+        notesPerCycle = try reader.int("ITSM_SYNC_NOTES_PER_CYCLE", in: 1...100_000) ?? notesPerCycle
         auditRetention = try reader.duration("ITSM_AUDIT_RETENTION") ?? auditRetention
         workerID = reader.string("ITSM_WORKER_ID") ?? workerID
         let delays = reader.list("ITSM_RETRY_DELAYS")

@@ -121,10 +121,12 @@ public final class WorkerRuntime: Sendable {
                                      maxMessageBytes: configuration.maxMessageBytes, workerID: configuration.workerID,
                                      outbox: outboxSignal, observer: observer, holds: holds, logger: logger)
         holds.handleWith { [processor] in await processor.process($0, queue: $1) }
-        sync = IncidentSync(store: PostgresSyncStore(pool: pool, workerID: configuration.workerID), directory: directory, status: status, circuits: circuits,
+        let syncStore = PostgresSyncStore(pool: pool, workerID: configuration.workerID)
+        sync = IncidentSync(store: syncStore, directory: directory, status: status, circuits: circuits,
                             settings: IncidentSync.Settings(lease: configuration.requestTimeout * 20 + .seconds(30), fullEvery: configuration.syncFullEvery,
-                                                            overlap: configuration.syncOverlap, alertStatusByState: configuration.alertStatusByState),
-                            logger: logger)
+                                                            overlap: configuration.syncOverlap, alertStatusByState: configuration.alertStatusByState,
+                                                            notesPerCycle: configuration.notesPerCycle),
+                            notes: syncStore, logger: logger)
         commands = CommandProcessor(messages: processor,
                                     commands: ServiceNowIntegrationCommands(tester: ConnectionTester(resolver: resolver), resolver: resolver,
                                                                             metadata: metadata, outbox: outboxSignal),

@@ -28,6 +28,8 @@ struct IntegrationCommand: AsyncParsableCommand {
         @Option(help: "close_notes template over the event: {{actor}}, {{note}}, {{alert.id}}.") var closeNotes: String?
         @Option(help: "Where notes go: work_notes (internal, default) or comments (customer-visible).") var notesField: String?
         @Option(help: "This integration's route to its instance: none (direct), or http://host:port (a proxy without credentials). Default: HTTPS_PROXY / NO_PROXY.") var proxy: String?
+        @Option(help: "Report work notes and comments people write in ServiceNow back to Ceburu (ticket.commented): true (default) or false.")
+        var syncNotes: String?
 
         func run() async throws {
             let (configuration, logger) = try global.load()
@@ -55,6 +57,10 @@ struct IntegrationCommand: AsyncParsableCommand {
                     }
                 }
                 settings.proxy = proxy
+            }
+            if let syncNotes {
+                guard let value = Bool(syncNotes) else { throw fail("--sync-notes: expected true or false") }
+                settings.syncNotes = value
             }
             let sealed = try box.seal(secret, customerID: customer)
             try await withConfigurationStore(configuration, logger: logger) { store, _ in
@@ -139,6 +145,7 @@ struct IntegrationCommand: AsyncParsableCommand {
                 client_secret:  \(view.client_secret) (sealed with key \(view.secret_key_id))
                 settings:       acknowledge → state \(view.settings.acknowledgedState), resolve → state \(view.settings.resolvedState) with close_code '\(view.settings.closeCode)', notes in \(view.settings.notesField)
                 proxy:          \(view.settings.proxy ?? "HTTPS_PROXY / NO_PROXY")
+                notes sync:     \(view.settings.syncNotes ? "on (ticket.commented)" : "off")
                 last test:      \(view.lastTestSummary)
                 updated_at:     \(AlertEvent.formatTimestamp(integration.updatedAt))
                 """)

@@ -15,6 +15,7 @@ public final class InMemoryIncidentGateway: IncidentGateway {
         var failures: [(call: Call?, error: GatewayError)] = []
         var calls: [Call] = []
         var journal: [String: [String]] = [:]
+        var entries: [JournalEntry] = []
         var nextNumber = 10_001
         var clockTick = 0
     }
@@ -125,6 +126,21 @@ public final class InMemoryIncidentGateway: IncidentGateway {
                 .sorted { ($0["sys_updated_on"] ?? "") < ($1["sys_updated_on"] ?? "") }
         }
         return (records, 1)
+    }
+
+    /// Journal entries the instance's people wrote, for the notes sync (the twin's own writes
+    /// are not journaled).
+    public func addJournalEntry(_ entry: JournalEntry) {
+        state.withLock { $0.entries.append(entry) }
+    }
+
+    public func journal(table: String, sysIDs: [String], createdSince: String, limit: Int) async throws(GatewayError) -> JournalListing {
+        try begin(.list)
+        let wanted = Set(sysIDs)
+        let entries = state.withLock { state in
+            state.entries.filter { wanted.contains($0.elementID) && $0.createdOn >= createdSince }.sorted { ($0.createdOn, $0.sysID) < ($1.createdOn, $1.sysID) }
+        }
+        return JournalListing(entries: Array(entries.prefix(limit)), complete: entries.count <= limit, requests: 1)
     }
 
     public func recordLink(table: String, sysID: String) -> String {
