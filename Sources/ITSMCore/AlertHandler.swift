@@ -158,10 +158,10 @@ public struct AlertHandler: Sendable {
                     payload["description"] = [payload["description"], reference].compactMap { $0 }.joined(separator: "\n\n")
                 }
                 // References by display name become sys_ids; over-long values are cut with a marker.
-                let prepared = try await gateway.prepare(payload, table: link.table)
+                let prepared = try await gateway.prepare(payload, lookups: mapping.recordLookups(event), table: link.table)
                 payload = prepared.payload
                 for field in prepared.warnings where !warnings.contains(field) {
-                    logger.warning("a reference field's value matches no single record; left out", metadata: ["field": "\(field)"])
+                    logger.warning("a reference field's value or a record lookup matches no single record; left out", metadata: ["field": "\(field)"])
                     warnings.append(field)
                 }
                 payload["correlation_id"] = link.correlationID

@@ -62,6 +62,8 @@ public struct AlertMapping: Sendable, Equatable {
                 guard !map.isEmpty || fallback != nil else {
                     throw MappingError(field: name, reason: "the lookup has neither entries nor a default, so it can never yield a value")
                 }
+            case .recordLookup(let lookup):
+                try lookup.validate(field: name)
             }
         }
     }
@@ -69,6 +71,15 @@ public struct AlertMapping: Sendable, Equatable {
     static func isIdentifier(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, name.count <= 80, ("a"..."z").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
+
+    /// The fields bound to an instance's record, with `event`'s values to find it by.
+    public func recordLookups(_ event: AlertEvent) -> [String: RecordLookup.Request] {
+        var requests: [String: RecordLookup.Request] = [:]
+        for (name, rule) in fields {
+            if case .recordLookup(let lookup) = rule { requests[name] = lookup.request(for: event) }
+        }
+        return requests
     }
 
     /// The ticket fields for `event`. Empty values are left out, so optional fields an alert
@@ -84,6 +95,9 @@ public struct AlertMapping: Sendable, Equatable {
             case .lookup(let from, let map, let fallback):
                 let key = TemplateContext.value(of: from, in: event)
                 value = key.flatMap { map[$0] } ?? fallback
+            case .recordLookup:
+                // Bound by the instance when the payload is prepared (see recordLookups).
+                value = nil
             }
             if let value, !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 payload[name] = value

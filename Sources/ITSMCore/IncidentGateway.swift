@@ -12,8 +12,10 @@ public protocol IncidentGateway: Sendable {
     /// The incident an earlier attempt created with this correlation_id, if any.
     func find(table: String, correlationID: String) async throws(GatewayError) -> IncidentRecord?
     /// A mapping's payload made fit for the table: references by display name resolved to
-    /// sys_ids, over-long values cut; `warnings` names the fields left out.
-    func prepare(_ payload: [String: String], table: String) async throws(GatewayError) -> (payload: [String: String], warnings: [String])
+    /// sys_ids, fields bound by a record lookup set to the one record found, over-long values
+    /// cut; `warnings` names the fields left out (no record, or several).
+    func prepare(_ payload: [String: String], lookups: [String: RecordLookup.Request], table: String) async throws(GatewayError)
+        -> (payload: [String: String], warnings: [String])
     /// The records among `sysIDs` changed at or after `updatedSince` (all of them when nil),
     /// oldest change first, with `number`, `state`, `sys_updated_on` and `sys_updated_by`;
     /// every page, however many, and how many requests that took.

@@ -1,5 +1,6 @@
 import Caching
 import Foundation
+import ITSMCore
 import ServiceNow
 
 /// Metadata of customers' instances (fields with their choices, reference lookups), cached per
@@ -54,6 +55,36 @@ public final class InstanceMetadata: Sendable {
         let lookup: Lookup = page.records.count == 1 ? .found(sysID: page.records[0].sysID) : (page.records.isEmpty ? .none : .ambiguous(count: page.records.count))
         lookupCache.set(lookup, for: key)
         return lookup
+    }
+
+    /// The one record of `request.table` matched by the first (column, value) pair that matches
+    /// any: `.ambiguous` when that pair matches several. Answers are cached per pair.
+    public func findRecord(customerID: String, _ request: RecordLookup.Request, session: ServiceNowSession) async throws(ServiceNowError) -> Lookup {
+        for pair in request.pairs {
+            let key = "record|\(customerID)|\(session.instance.key)|\(request.table)|\(pair.column)|\(pair.value)"
+            let lookup: Lookup
+            if let cached = lookupCache.value(for: key) {
+                lookup = cached
+            } else {
+                let page: ServiceNowPage
+                do {
+                    page = try await session.queryPage(table: request.table, ServiceNowQuery("\(pair.column)=\(pair.value)", fields: ["sys_id", pair.column], pageSize: 5))
+                } catch {
+                    // A table the user may not read is a lookup that finds nothing; an instance
+                    // that is down fails the message now.
+                    if error.isRetryable { throw error }
+                    lookupCache.set(.none, for: key)
+                    continue
+                }
+                // An unknown column is ignored by the instance, which then returns every row:
+                // only rows that carry the value count.
+                let matching = page.records.filter { $0[pair.column] == pair.value }
+                lookup = matching.count == 1 ? .found(sysID: matching[0].sysID) : (matching.isEmpty ? .none : .ambiguous(count: matching.count))
+                lookupCache.set(lookup, for: key)
+            }
+            if lookup != .none { return lookup }
+        }
+        return .none
     }
 
     /// 32 lowercase hex: already a sys_id, nothing to look up.

@@ -103,21 +103,54 @@ public struct MappingValidator: Sendable {
                     }
                 }
             }
+            if case .recordLookup(let lookup) = rule {
+                await checkLookup(lookup, field: name, customerID: customerID, session: session, sample: sample, report: &report)
+            }
             if Self.advancedFields.contains(name) {
                 report.warnings.append(Finding(field: name, message: "\(name) is an advanced field: instances often restrict it; if ServiceNow rejects it, the incident is created without it and the event carries a warning"))
             }
         }
-        report.samplePayload = (try? await prepare(mapping.render(sample), table: mapping.table, customerID: customerID, session: session).payload)
-            ?? mapping.render(sample)
+        report.samplePayload = (try? await prepare(mapping.render(sample), lookups: mapping.recordLookups(sample), table: mapping.table,
+                                                   customerID: customerID, session: session).payload) ?? mapping.render(sample)
         return report
+    }
+
+    /// What a record lookup binds for the sample alert. (Its columns are not checked against
+    /// sys_dictionary: tables like cmdb_ci inherit most of theirs; an unknown column matches
+    /// no row, since only rows that carry the value count.)
+    private func checkLookup(_ lookup: RecordLookup, field name: String, customerID: String, session: ServiceNowSession, sample: AlertEvent,
+                             report: inout Report) async {
+        let request = lookup.request(for: sample)
+        switch try? await metadata.findRecord(customerID: customerID, request, session: session) {
+        case .found(let sysID)?:
+            report.references[name] = sysID
+        case .none?:
+            report.warnings.append(Finding(field: name, message: "no \(lookup.table) record matches the sample alert (\(request.description)); such alerts get no \(name), with a warning"))
+        case .ambiguous(let count)?:
+            report.warnings.append(Finding(field: name, message: "\(count) \(lookup.table) records match the sample alert (\(request.description)); such alerts get no \(name), with a warning"))
+        case nil:
+            report.warnings.append(Finding(field: name, message: "could not look the sample alert's record up in \(lookup.table)"))
+        }
     }
 
     /// Prepares a rendered payload for sending: display names of reference fields become sys_ids
     /// (a name that matches no record, or several, is dropped with a warning), and values longer
     /// than their field are truncated with a marker. Without readable metadata the payload goes
     /// as it is.
-    public func prepare(_ payload: [String: String], table: String, customerID: String,
+    public func prepare(_ payload: [String: String], lookups: [String: RecordLookup.Request] = [:], table: String, customerID: String,
                         session: ServiceNowSession) async throws(ServiceNowError) -> (payload: [String: String], warnings: [String]) {
+        var (prepared, warnings) = try await prepareValues(payload, table: table, customerID: customerID, session: session)
+        for (name, request) in lookups.sorted(by: { $0.key < $1.key }) {
+            switch try await metadata.findRecord(customerID: customerID, request, session: session) {
+            case .found(let sysID): prepared[name] = sysID
+            case .none, .ambiguous: warnings.append(name)
+            }
+        }
+        return (prepared, warnings)
+    }
+
+    private func prepareValues(_ payload: [String: String], table: String, customerID: String,
+                               session: ServiceNowSession) async throws(ServiceNowError) -> (payload: [String: String], warnings: [String]) {
         let fields: [ServiceNowField]
         do {
             fields = try await metadata.fields(customerID: customerID, table: table, session: session)
@@ -150,6 +183,7 @@ public struct MappingValidator: Sendable {
         switch rule {
         case .template(let text): return text.contains("{{") ? [] : [text]
         case .lookup(_, let map, let fallback): return Array(Set(map.values)).sorted() + (fallback.map { [$0] } ?? [])
+        case .recordLookup: return []
         }
     }
 

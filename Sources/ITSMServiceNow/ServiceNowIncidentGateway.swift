@@ -44,8 +44,11 @@ struct ServiceNowIncidentGateway: IncidentGateway {
         return page.records.first { $0["correlation_id"] == correlationID }.map(IncidentRecord.init)
     }
 
-    func prepare(_ payload: [String: String], table: String) async throws(GatewayError) -> (payload: [String: String], warnings: [String]) {
-        do { return try await validator.prepare(payload, table: table, customerID: customerID, session: session) } catch { throw GatewayError(error) }
+    func prepare(_ payload: [String: String], lookups: [String: RecordLookup.Request], table: String) async throws(GatewayError)
+        -> (payload: [String: String], warnings: [String]) {
+        do { return try await validator.prepare(payload, lookups: lookups, table: table, customerID: customerID, session: session) } catch {
+            throw GatewayError(error)
+        }
     }
 
     func changed(table: String, sysIDs: [String], updatedSince: String?) async throws(GatewayError) -> (records: [IncidentRecord], requests: Int) {

@@ -67,9 +67,13 @@ enum SimulatorMetadata {
         ("sys_user_group", "Network Operations"), ("sys_user_group", "Service Desk"), ("sys_user_group", "Database"),
         ("sys_user_group", "Hardware"), ("sys_user_group", "Network"), ("sys_user_group", "Network"), ("sys_user_group", "Restricted Ops"),
         ("sys_user", "Dana Ops"), ("sys_user", "itsm.integration"), ("sys_user", "System Administrator"),
-        ("cmdb_ci", "core-sw-01"), ("cmdb_ci", "edge-rt-02"),
         ("cmdb_ci_service", "Corporate Network"), ("cmdb_ci_service", "Email"),
         ("service_offering", "Corporate Network - Gold"),
+    ]
+
+    /// Configuration items (name, IP): two share a name, so a lookup by it is ambiguous.
+    static let configurationItems: [(String, String)] = [
+        ("core-sw-01", "10.0.0.1"), ("edge-rt-02", "10.0.0.2"), ("lab-sw", "10.9.0.1"), ("lab-sw", "10.9.0.2"),
     ]
 
     static let tables = ["task", "incident", "sys_user_group", "sys_user", "cmdb_ci", "cmdb_ci_service", "service_offering",

@@ -31,6 +31,9 @@ extension SimulatorStore {
         for (table, name) in SimulatorMetadata.referenceRows {
             insert(table, ["name": name, "user_name": table == "sys_user" ? name : "", "active": "true"])
         }
+        for (name, ip) in SimulatorMetadata.configurationItems {
+            insert("cmdb_ci", ["name": name, "ip_address": ip, "active": "true"])
+        }
     }
 
     static func newSysID() -> String {

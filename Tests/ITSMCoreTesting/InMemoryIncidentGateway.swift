@@ -111,9 +111,12 @@ public final class InMemoryIncidentGateway: IncidentGateway {
         }
     }
 
-    public func prepare(_ payload: [String: String], table: String) async throws(GatewayError) -> (payload: [String: String], warnings: [String]) {
+    public func prepare(_ payload: [String: String], lookups: [String: RecordLookup.Request], table: String) async throws(GatewayError)
+        -> (payload: [String: String], warnings: [String]) {
         try begin(.prepare)
-        let left = payload.keys.filter(unresolvable.contains).sorted()
+        // (The twin binds no records: every lookup is left out with a warning, as on an
+        // instance where nothing matches.)
+        let left = (payload.keys.filter(unresolvable.contains) + lookups.keys).sorted()
         return (payload.filter { !unresolvable.contains($0.key) }, left)
     }
 

@@ -78,3 +78,46 @@ import Testing
         #expect(value == expected)
     }
 }
+
+extension AlertMappingTests {
+    @Test func aRecordLookupIsParsedCheckedAndLeftToTheInstance() throws {
+        let mapping = try parse(#"""
+            {"short_description": "x",
+             "cmdb_ci": {"lookup": "cmdb_ci", "by": ["name", "ip_address"], "from": ["alert.device.name", "alert.device.ip"]}}
+            """#)
+        #expect(mapping.fields["cmdb_ci"] == .recordLookup(RecordLookup(table: "cmdb_ci", by: ["name", "ip_address"], from: ["alert.device.name", "alert.device.ip"])))
+        // Not rendered: the instance binds it when the payload is prepared.
+        #expect(mapping.render(Self.event)["cmdb_ci"] == nil)
+        // The alert has no IP: only the name is tried.
+        #expect(mapping.recordLookups(Self.event)["cmdb_ci"] == RecordLookup.Request(table: "cmdb_ci", pairs: [.init(column: "name", value: "core-sw-01")]))
+        // It survives the stored form.
+        let stored = try JSONEncoder().encode(mapping.fields)
+        #expect(try JSONDecoder().decode([String: FieldRule].self, from: stored) == mapping.fields)
+
+        var hostile = Self.event
+        hostile.alert.device = AlertEvent.Device(name: "sw^ORname=x", ip: "10.0.0.1")
+        #expect(mapping.recordLookups(hostile)["cmdb_ci"]?.pairs == [.init(column: "ip_address", value: "10.0.0.1")],
+                "a value that would change the query is not used")
+
+        for (json, words) in [
+            (#"{"cmdb_ci": {"lookup": "cmdb_ci", "by": ["name"], "from": ["alert.device.name", "alert.device.ip"]}}"#, "as many"),
+            (#"{"cmdb_ci": {"lookup": "cmdb_ci", "by": ["name"], "from": ["alert.nope"]}}"#, "not an alert variable"),
+            (#"{"cmdb_ci": {"lookup": "cmdb ci", "by": ["name"], "from": ["alert.device.name"]}}"#, "not a table name"),
+            (#"{"cmdb_ci": {"lookup": "cmdb_ci", "by": ["Name;"], "from": ["alert.device.name"]}}"#, "not a column name"),
+        ] {
+            #expect { try parse(json) } throws: { ($0 as? MappingError)?.reason.contains(words) == true }
+        }
+    }
+
+    @Test func aGroupKeyRendersPerAlertAndIsChecked() throws {
+        var mapping = try parse(#"{"short_description": "x"}"#)
+        mapping.grouping = AlertGrouping(key: "{{network_id}}:{{alert.type}}")
+        #expect(mapping.groupClaim(for: Self.event) == GroupClaim(key: "net-7:cpu_usage", window: .seconds(900), resolve: .last))
+        mapping.grouping = AlertGrouping(key: "{{alert.device.ip}}")
+        #expect(mapping.groupClaim(for: Self.event) == nil, "an empty key groups nothing")
+        mapping.grouping = AlertGrouping(key: "{{alert.nope}}")
+        #expect(throws: MappingError.self) { try mapping.validate() }
+        mapping.grouping = AlertGrouping(key: "{{alert.type}}", window: .zero)
+        #expect(throws: MappingError.self) { try mapping.validate() }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import ITSMCore
 import ITSMPostgres
 import ITSMWorker
 import ServiceNowSimulator
@@ -54,5 +55,49 @@ struct CommandLineTests {
         #expect(status == 0)
         #expect(output.contains("short_description: CPU usage above 95% on core-sw-01"))
         #expect(await stack.incidents().isEmpty, "validation created a record")
+    }
+}
+
+extension CommandLineTests {
+    @Test func mappingsWithGroupingAndARecordLookupAreSavedAndExplained() async throws {
+        let stack = try await TestStack.make()
+        var (status, output) = try await run(stack, ["integration", "set", "--customer", "cli-1", "--instance-url", stack.simulatorURLs[0],
+                                                      "--client-id", "worker-client", "--client-secret-file", "-", "--sync-notes", "false"],
+                                             input: "Sup3r-Secret-Value\n")
+        #expect(status == 0, "\(output)")
+        (status, output) = try await run(stack, ["integration", "show", "--customer", "cli-1"])
+        #expect(output.contains("notes sync:     off"))
+        let fields = FileManager.default.temporaryDirectory.appendingPathComponent("ci-\(stack.id).json")
+        try """
+            {"short_description": "{{alert.title}}",
+             "cmdb_ci": {"lookup": "cmdb_ci", "by": ["name", "ip_address"], "from": ["alert.device.name", "alert.device.ip"]}}
+            """.write(to: fields, atomically: true, encoding: .utf8)
+        (status, output) = try await run(stack, ["mapping", "set", "--customer", "cli-1", "--network", "n", "--alert-type", "cpu_usage", "--fields", fields.path,
+                                                  "--group-key", "{{network_id}}:{{alert.type}}", "--group-window", "10m", "--group-resolve", "first"])
+        #expect(status == 0, "\(output)")
+        let stored = try #require(try await ConfigurationStore(pool: stack.pool).mapping(customerID: "cli-1", networkID: "n", alertType: "cpu_usage"))
+        #expect(stored.mapping.grouping == AlertGrouping(key: "{{network_id}}:{{alert.type}}", window: .seconds(600), resolve: .first))
+        #expect(stored.mapping.fields["cmdb_ci"] == .recordLookup(RecordLookup(table: "cmdb_ci", by: ["name", "ip_address"],
+                                                                              from: ["alert.device.name", "alert.device.ip"])))
+
+        (status, output) = try await run(stack, ["mapping", "validate", "--customer", "cli-1", "--network", "n", "--alert-type", "cpu_usage"])
+        #expect(status == 0, "\(output)")
+        let coreSwitch = try #require(await stack.simulator.store.records("cmdb_ci").first { $0["name"] == "core-sw-01" }?["sys_id"])
+        #expect(output.contains("reference: cmdb_ci → \(coreSwitch)"), "\(output)")
+        #expect(output.contains("cmdb_ci: \(coreSwitch)"), "the sample payload binds the CI")
+        #expect(output.contains("for 10 minutes after it opens"))
+        #expect(output.contains("resolved when the first of its alerts resolves"))
+        #expect(output.contains("the sample alert's key is 'n:cpu_usage'"))
+        #expect(output.contains("past 30 new incidents a minute on one network"))
+
+        // Bad grouping options are refused with one line.
+        (status, output) = try await run(stack, ["mapping", "set", "--customer", "cli-1", "--network", "n", "--alert-type", "cpu_usage", "--fields", fields.path,
+                                                  "--group-key", "{{alert.nope}}", "--no-validate"])
+        #expect(status == 1)
+        #expect(output.contains("group_key"))
+        (status, output) = try await run(stack, ["mapping", "set", "--customer", "cli-1", "--network", "n", "--alert-type", "cpu_usage", "--fields", fields.path,
+                                                  "--group-resolve", "last", "--no-validate"])
+        #expect(status == 1)
+        #expect(output.contains("need --group-key"))
     }
 }

@@ -221,14 +221,15 @@ final class TestStack: Sendable {
     @discardableResult
     func publishRaised(customer: String = "cust-1", network: String = "net-1", alertID: String = UUID().uuidString, alertType: String = "cpu_usage",
                        eventID: String = UUID().uuidString.lowercased(), severity: String = "critical", title: String = "CPU usage above 95%",
-                       occurredAt: Date = Date(), via connection: AMQPConnection? = nil) async throws -> String {
+                       occurredAt: Date = Date(), device: (name: String, ip: String) = ("core-sw-01", "10.0.0.1"),
+                       via connection: AMQPConnection? = nil) async throws -> String {
         let body: [String: Any] = [
             "schema": "ceburu.alert.v1", "event_id": eventID, "type": "alert.raised",
             "occurred_at": AlertEvent.formatTimestamp(occurredAt), "customer_id": customer, "network_id": network,
             "alert": [
                 "id": alertID, "type": alertType, "severity": severity, "title": title,
                 "description": "core-sw-01 CPU at 97.2% for 5 minutes",
-                "device": ["id": "dev-9", "name": "core-sw-01", "ip": "10.0.0.1"], "value": 97.2, "threshold": 95,
+                "device": ["id": "dev-9", "name": device.name, "ip": device.ip], "value": 97.2, "threshold": 95,
                 "labels": ["site": "fra1"], "url": "https://app.ceburu.example/alerts/\(alertID)",
             ] as [String: Any],
         ]
