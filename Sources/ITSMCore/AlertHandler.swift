@@ -99,7 +99,17 @@ public struct AlertHandler: Sendable {
         }
         switch TicketLifecycle.refire(claimed, now: clock.now, reopenWindow: reopenWindow) {
         case .replace: return try await replace(claimed, event: event, mapping: mapping, resolved: resolved, logger: logger)
-        case .reopen: return try await noteRefire(claimed, event: event, mapping: mapping, reopen: true, resolved: resolved, logger: logger)
+        case .reopen:
+            if let flaps = status.flaps, status.flapping.threshold > 0 {
+                let cycle = try await flaps.recordCycle(customerID: claimed.customerID, alertID: claimed.alertID, settings: status.flapping, now: clock.now)
+                if cycle.wasFlapping {
+                    return try await flapRefire(claimed, event: event, flaps: flaps, resolved: resolved, logger: logger)
+                }
+                if cycle.isFlapping {
+                    return try await noteRefire(claimed, event: event, mapping: mapping, reopen: true, flapping: cycle, resolved: resolved, logger: logger)
+                }
+            }
+            return try await noteRefire(claimed, event: event, mapping: mapping, reopen: true, resolved: resolved, logger: logger)
         case .addNote: return try await noteRefire(claimed, event: event, mapping: mapping, reopen: false, resolved: resolved, logger: logger)
         }
     }
@@ -235,8 +245,41 @@ public struct AlertHandler: Sendable {
         }
     }
 
-    private func noteRefire(_ link: TicketLink, event: AlertEvent, mapping: AlertMapping, reopen: Bool, resolved: ConnectedIntegration,
+    /// A flapping alert fired again: its incident was left open, so nothing is written but a
+    /// summary note once per flap window.
+    private func flapRefire(_ link: TicketLink, event: AlertEvent, flaps: any FlapTracking, resolved: ConnectedIntegration,
                             logger: Logger) async throws -> ProcessingOutcome {
+        guard let sysID = link.sysID else {
+            try await tickets.releaseClaim(link: link, workerID: workerID)
+            return .busy
+        }
+        var record: WrittenRecord?
+        if let fires = try await flaps.takeSummary(customerID: link.customerID, alertID: link.alertID, every: status.flapping.window, now: clock.now) {
+            let note = "The alert is still flapping: it fired again \(fires) time(s) since the last note, most recently at "
+                + "\(AlertEvent.formatTimestamp(event.occurredAt)). The incident stays open until the alert stays resolved for "
+                + "\(AlertGrouping.words(status.flapping.quiet))."
+            do {
+                let written = try await resolved.gateway.update(table: link.table, sysID: sysID, fields: [resolved.settings.notesField: note])
+                record = WrittenRecord(state: written["state"].map(IncidentState.init(rawValue:)) ?? link.state ?? .inProgress,
+                                       sysUpdatedOn: written["sys_updated_on"])
+            } catch {
+                // A summary is worth no retry: the next one covers these fires too.
+                logger.warning("could not write the flapping summary note", metadata: ["error": "\(error)"])
+            }
+        }
+        let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "",
+                                        url: link.url ?? resolved.gateway.recordLink(table: link.table, sysID: sysID),
+                                        state: (record?.state ?? link.state ?? .inProgress).rawValue)
+        let outgoing = TicketEvent(type: .updated, customerID: event.customerID, networkID: event.networkID, alertID: event.alert.id,
+                                   causeEventID: event.eventID, ticket: ticket, alertStatus: .open)
+        try await tickets.completeStatus(link: link, workerID: workerID, record: record, alertStatus: .open, statusEventAt: nil, resolvedAt: .some(nil),
+                                         applied: nil, processed: event, outcome: "flapping", outgoing: outgoing)
+        logger.info("flapping alert fired again; its incident stays open", metadata: ["servicenow.number": "\(ticket.number)"])
+        return .ticketUpdated(number: ticket.number)
+    }
+
+    private func noteRefire(_ link: TicketLink, event: AlertEvent, mapping: AlertMapping, reopen: Bool, flapping: FlapSettings.Cycle? = nil,
+                            resolved: ConnectedIntegration, logger: Logger) async throws -> ProcessingOutcome {
         guard let sysID = link.sysID else {
             try await tickets.releaseClaim(link: link, workerID: workerID)
             return .busy
@@ -248,6 +291,11 @@ public struct AlertHandler: Sendable {
         if reopen {
             fields["state"] = IncidentState.inProgress.rawValue
             fields[resolved.settings.notesField] = note + ". Reopened by Ceburu."
+        }
+        if let flapping {
+            fields[resolved.settings.notesField] = note + ". Reopened by Ceburu: the alert is flapping (\(flapping.cycles) fire/resolve cycles within "
+                + "\(AlertGrouping.words(status.flapping.window))). The incident now stays open, with a summary note at most every "
+                + "\(AlertGrouping.words(status.flapping.window)), and is resolved once the alert stays resolved for \(AlertGrouping.words(status.flapping.quiet))."
         }
         let record: IncidentRecord
         do {

@@ -64,6 +64,8 @@ public struct IncidentSync: Sendable {
         public var reconciled = 0
         /// Alerts named in work notes of shared incidents that were left pending.
         public var groupNotes = 0
+        /// Incidents of flapping alerts resolved after the alert stayed resolved for the quiet time.
+        public var flappingResolved = 0
         /// Requests that read journal entries, and `ticket.commented` events queued.
         public var noteRequests = 0
         public var comments = 0
@@ -125,6 +127,7 @@ public struct IncidentSync: Sendable {
             }
             report.reconciled = await reconcile(customerID, integration: integration, logger: logger)
             report.groupNotes = await writeGroupNotes(customerID, integration: integration, logger: logger)
+            report.flappingResolved = await status.resolveQuietFlapping(customerID, resolved: integration, logger: logger)
             let full = lease.watermark == nil || lease.cycles % settings.fullEvery == 0
             let links = try await store.openLinks(customerID: customerID)
             let newWatermark = try await poll(customerID, links: links, integration: integration, since: full ? nil : lease.watermark, report: &report, logger: logger)

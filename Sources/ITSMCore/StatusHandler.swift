@@ -16,11 +16,17 @@ public struct StatusHandler: Sendable {
     let clock: any WallClock
     /// Groups whose alerts share an incident; nil where incidents are never shared.
     let shared: (any SharedIncidents)?
+    /// Flap detection's memory (nil: no detection) and its settings.
+    let flaps: (any FlapTracking)?
+    let flapping: FlapSettings
 
     public init(tickets: any TicketRepository, directory: any IntegrationDirectory, circuits: InstanceCircuits, workerID: String, claimLease: Duration,
-                shared: (any SharedIncidents)? = nil, clock: any WallClock = SystemWallClock()) {
+                shared: (any SharedIncidents)? = nil, flaps: (any FlapTracking)? = nil, flapping: FlapSettings = .off,
+                clock: any WallClock = SystemWallClock()) {
         self.clock = clock
         self.shared = shared
+        self.flaps = flaps
+        self.flapping = flapping
         self.circuits = circuits
         self.tickets = tickets
         self.directory = directory
@@ -93,6 +99,11 @@ public struct StatusHandler: Sendable {
             alertStatus = status
         }
         guard let sysID = claimed.sysID else { return .busy }
+        if alertStatus == .resolved, try await isFlapping(claimed) {
+            // The incident stays open; the sync resolves it once the alert stays resolved.
+            return try await recordWithoutWrite(alertStatus, link: claimed, sysID: sysID, waiting: waiting, trigger: trigger, outcome: "flapping",
+                                                resolved: resolved, logger: logger)
+        }
         if let groupID = claimed.groupID, let shared,
            try await !writesSharedIncident(alertStatus, link: claimed, groupID: groupID, shared: shared) {
             return try await recordMember(alertStatus, link: claimed, sysID: sysID, groupID: groupID, shared: shared, waiting: waiting, trigger: trigger,
@@ -136,19 +147,79 @@ public struct StatusHandler: Sendable {
         }
     }
 
-    /// A member's status event that leaves the shared incident as it is: recorded on the member's
-    /// link and reported, without a call to the instance.
-    private func recordMember(_ alertStatus: AlertStatus, link: TicketLink, sysID: String, groupID: Int, shared: any SharedIncidents,
-                              waiting: StoredStatusEvent, trigger: AlertEvent?, resolved: ConnectedIntegration, logger: Logger) async throws -> ProcessingOutcome {
+    /// Resolves the incidents of flapping alerts that have stayed resolved for the quiet time
+    /// (the sync cycle's timer); how many.
+    func resolveQuietFlapping(_ customerID: String, resolved: ConnectedIntegration, logger: Logger) async -> Int {
+        guard let flaps, flapping.threshold > 0,
+              let alerts = try? await flaps.quietAlerts(customerID: customerID, resolvedBefore: clock.now.addingTimeInterval(-flapping.quiet.seconds)) else {
+            return 0
+        }
+        var done = 0
+        for alertID in alerts {
+            do {
+                guard let link = try await tickets.link(customerID: customerID, alertID: alertID), link.status == .open,
+                      let claimed = try await tickets.claimOpen(link: link, workerID: workerID, lease: claimLease), let sysID = claimed.sysID else { continue }
+                guard claimed.alertStatus == .resolved else {
+                    // It fired again meanwhile.
+                    try await tickets.releaseClaim(link: claimed, workerID: workerID)
+                    continue
+                }
+                let quiet = AlertGrouping.words(flapping.quiet)
+                let fields = [resolved.settings.notesField: "The flapping alert has stayed resolved for \(quiet); resolving.",
+                              "state": resolved.settings.resolvedState.rawValue, "close_code": resolved.settings.closeCode,
+                              "close_notes": "Resolved by Ceburu: the alert flapped, then stayed resolved for \(quiet)."]
+                let record: IncidentRecord
+                do {
+                    record = try await resolved.gateway.update(table: claimed.table, sysID: sysID, fields: fields)
+                } catch {
+                    try await tickets.releaseClaim(link: claimed, workerID: workerID)
+                    logger.warning("could not resolve a flapping alert's incident; the next cycle tries again", metadata: ["error": "\(error)", "alert_id": "\(alertID)"])
+                    continue
+                }
+                let state = record["state"].map(IncidentState.init(rawValue:)) ?? resolved.settings.resolvedState
+                let ticket = TicketEvent.Ticket(table: claimed.table, sysID: sysID, number: claimed.number ?? record["number"] ?? "",
+                                                url: claimed.url ?? resolved.gateway.recordLink(table: claimed.table, sysID: sysID), state: state.rawValue)
+                let outgoing = TicketEvent(type: .updated, customerID: customerID, networkID: claimed.networkID, alertID: alertID, causeEventID: nil,
+                                           ticket: ticket, alertStatus: .resolved)
+                try await tickets.completeStatus(link: claimed, workerID: workerID, record: WrittenRecord(state: state, sysUpdatedOn: record["sys_updated_on"]),
+                                                 applied: nil, processed: nil, outcome: "flapping_quiet", outgoing: outgoing)
+                try await flaps.endFlapping(customerID: customerID, alertID: alertID)
+                logger.info("flapping alert stayed resolved; incident resolved", metadata: ["servicenow.number": "\(ticket.number)", "alert_id": "\(alertID)"])
+                done += 1
+            } catch {
+                logger.warning("could not settle a flapping alert", metadata: ["error": "\(error)", "alert_id": "\(alertID)"])
+            }
+        }
+        return done
+    }
+
+    /// Whether the link's alert is flapping (only an alert whose incident was reopened can be).
+    private func isFlapping(_ link: TicketLink) async throws -> Bool {
+        guard let flaps, flapping.threshold > 0, link.reopenCount > 0 else { return false }
+        return try await flaps.isFlapping(customerID: link.customerID, alertID: link.alertID)
+    }
+
+    /// A status event that leaves the incident as it is (a shared incident's member, a flapping
+    /// alert): recorded on the link and reported, without a call to the instance.
+    private func recordWithoutWrite(_ alertStatus: AlertStatus, link: TicketLink, sysID: String, waiting: StoredStatusEvent, trigger: AlertEvent?,
+                                    outcome: String, resolved: ConnectedIntegration, logger: Logger) async throws -> ProcessingOutcome {
         let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "",
                                         url: link.url ?? resolved.gateway.recordLink(table: link.table, sysID: sysID), state: (link.state ?? .new).rawValue)
         let outgoing = TicketEvent(type: .updated, customerID: link.customerID, networkID: link.networkID, alertID: link.alertID,
                                    causeEventID: waiting.eventID, ticket: ticket, alertStatus: alertStatus)
         try await tickets.completeStatus(link: link, workerID: workerID, record: nil, alertStatus: alertStatus, statusEventAt: waiting.occurredAt,
                                          resolvedAt: .some(alertStatus == .resolved ? clock.now : nil), applied: waiting.event, processed: trigger,
-                                         outcome: "group_member", outgoing: outgoing)
-        logger.info("status recorded for an alert that shares its incident; the incident is left as it is",
-                    metadata: ["servicenow.number": "\(ticket.number)", "alert_status": "\(alertStatus)"])
+                                         outcome: outcome, outgoing: outgoing)
+        logger.info("status recorded; the incident is left as it is", metadata: ["servicenow.number": "\(ticket.number)", "alert_status": "\(alertStatus)",
+                                                                                 "reason": "\(outcome)"])
+        return .ticketUpdated(number: ticket.number)
+    }
+
+    /// A member's status event that leaves the shared incident as it is.
+    private func recordMember(_ alertStatus: AlertStatus, link: TicketLink, sysID: String, groupID: Int, shared: any SharedIncidents,
+                              waiting: StoredStatusEvent, trigger: AlertEvent?, resolved: ConnectedIntegration, logger: Logger) async throws -> ProcessingOutcome {
+        let outcome = try await recordWithoutWrite(alertStatus, link: link, sysID: sysID, waiting: waiting, trigger: trigger, outcome: "group_member",
+                                                   resolved: resolved, logger: logger)
         // Two last members resolving at once each saw the other unresolved; whichever looks
         // again after both committed resolves the incident (both may: the write is idempotent).
         if alertStatus == .resolved, try await shared.group(id: groupID)?.resolve == .last,
@@ -163,7 +234,7 @@ public struct StatusHandler: Sendable {
                 logger.warning("could not resolve the shared incident after its last alert resolved", metadata: ["error": "\(error)"])
             }
         }
-        return .ticketUpdated(number: ticket.number)
+        return outcome
     }
 
     private func handleRefusal(_ error: GatewayError, link: TicketLink, waiting: StoredStatusEvent, trigger: AlertEvent?,

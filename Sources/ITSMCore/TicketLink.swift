@@ -39,6 +39,8 @@ public struct TicketLink: Sendable, Equatable {
     /// The group whose incident this link shares (see ``TicketGroup``), if any.
     public var groupID: Int?
     public var groupKind: TicketGroup.Kind?
+    /// How many times the worker reopened the incident.
+    public var reopenCount: Int
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -46,7 +48,7 @@ public struct TicketLink: Sendable, Equatable {
                 status: Status, sysID: String? = nil, number: String? = nil, url: String? = nil, state: IncidentState? = nil,
                 sysUpdatedOn: String? = nil, warnings: [String] = [], createAttempts: Int = 1, claimedBy: String? = nil,
                 claimExpiresAt: Date? = nil, alertStatus: AlertStatus = .open, statusEventAt: Date? = nil, resolvedAt: Date? = nil,
-                previousLinkID: Int? = nil, groupID: Int? = nil, groupKind: TicketGroup.Kind? = nil, createdAt: Date, updatedAt: Date) {
+                previousLinkID: Int? = nil, groupID: Int? = nil, groupKind: TicketGroup.Kind? = nil, reopenCount: Int = 0, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.customerID = customerID
         self.networkID = networkID
@@ -70,6 +72,7 @@ public struct TicketLink: Sendable, Equatable {
         self.previousLinkID = previousLinkID
         self.groupID = groupID
         self.groupKind = groupKind
+        self.reopenCount = reopenCount
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -29,6 +29,7 @@ extension TicketLink {
                   previousLinkID: try row["previous_link_id"].optionalInt(),
                   groupID: try row["group_id"].optionalInt(),
                   groupKind: try row["group_kind"].optionalString().flatMap(TicketGroup.Kind.init(rawValue:)),
+                  reopenCount: try row["reopen_count"].int(),
                   createdAt: try row["created_at"].date(),
                   updatedAt: try row["updated_at"].date())
     }

@@ -67,6 +67,8 @@ public struct WorkerConfiguration: Sendable {
     /// New incidents per customer and network per minute before a network's alerts join its
     /// storm incident (0: off), and how long a storm incident takes alerts.
     public var storm: StormProtection
+    /// Flap detection (`ITSM_FLAP_THRESHOLD`, `ITSM_FLAP_WINDOW`, `ITSM_FLAP_QUIET`).
+    public var flapping: FlapSettings
     /// The most journal entries the notes sync takes per customer and cycle.
     public var notesPerCycle: Int
     /// How long audit rows are kept.
@@ -144,6 +146,9 @@ public struct WorkerConfiguration: Sendable {
         // instance's default API_INT pool and common hourly rate-limit rules.
         storm = StormProtection(maxNewPerMinute: 30)
         notesPerCycle = 500
+        // Three fire/resolve cycles in half an hour is no longer news worth a reopen each; a
+        // quarter of an hour resolved is long enough to call it settled.
+        flapping = FlapSettings(threshold: 3, window: .seconds(30 * 60), quiet: .seconds(15 * 60))
         auditRetention = .seconds(30 * 24 * 3600)
         workerID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         retryDelays = [.seconds(2), .seconds(10), .seconds(30), .seconds(120), .seconds(300)]
@@ -237,6 +242,9 @@ public struct WorkerConfiguration: Sendable {
         storm.maxNewPerMinute = try reader.int("ITSM_STORM_MAX_NEW_PER_MINUTE", in: 0...1_000_000) ?? storm.maxNewPerMinute
         storm.window = try reader.duration("ITSM_STORM_WINDOW") ?? storm.window
         notesPerCycle = try reader.int("ITSM_SYNC_NOTES_PER_CYCLE", in: 1...100_000) ?? notesPerCycle
+        flapping.threshold = try reader.int("ITSM_FLAP_THRESHOLD", in: 0...1000) ?? flapping.threshold
+        flapping.window = try reader.duration("ITSM_FLAP_WINDOW") ?? flapping.window
+        flapping.quiet = try reader.duration("ITSM_FLAP_QUIET") ?? flapping.quiet
         auditRetention = try reader.duration("ITSM_AUDIT_RETENTION") ?? auditRetention
         workerID = reader.string("ITSM_WORKER_ID") ?? workerID
         let delays = reader.list("ITSM_RETRY_DELAYS")
@@ -345,6 +353,9 @@ public struct WorkerConfiguration: Sendable {
             ("ITSM_INSTANCE_CONCURRENCY", String(instanceConcurrency)),
             ("ITSM_STORM_MAX_NEW_PER_MINUTE", String(storm.maxNewPerMinute)),
             ("ITSM_STORM_WINDOW", "\(storm.window)"),
+            ("ITSM_FLAP_THRESHOLD", String(flapping.threshold)),
+            ("ITSM_FLAP_WINDOW", "\(flapping.window)"),
+            ("ITSM_FLAP_QUIET", "\(flapping.quiet)"),
             ("ITSM_WORKER_ID", workerID),
         ]
     }

@@ -109,7 +109,7 @@ public final class WorkerRuntime: Sendable {
         validator = MappingValidator(metadata: metadata)
         let directory = ServiceNowDirectory(resolver: resolver, validator: validator)
         let status = StatusHandler(tickets: tickets, directory: directory, circuits: circuits, workerID: configuration.workerID, claimLease: configuration.claimLease,
-                                   shared: tickets)
+                                   shared: tickets, flaps: tickets, flapping: configuration.flapping)
         statusHandler = status
         let alerts = AlertHandler(tickets: tickets, directory: directory, status: status, circuits: circuits, workerID: configuration.workerID,
                                   claimLease: configuration.claimLease, writeWindow: configuration.requestTimeout + configuration.instanceSlotWait,

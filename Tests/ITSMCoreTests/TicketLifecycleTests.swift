@@ -127,3 +127,36 @@ struct TicketLifecycleTests {
                    status: .open, sysID: "abc", number: "INC0010001", state: .new, createdAt: clock.now, updatedAt: clock.now)
     }
 }
+
+@Suite struct FlapRuleTests {
+    let settings = FlapSettings(threshold: 3, window: .seconds(600), quiet: .seconds(60))
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func cyclesWithinTheWindowMakeAnAlertFlap() {
+        var kept: [Date] = []
+        var flapping = false
+        for minute in [0.0, 4, 8] {
+            let result = settings.cycle(previous: kept, wasFlapping: flapping, now: t0.addingTimeInterval(minute * 60))
+            kept = result.kept
+            flapping = result.cycle.isFlapping
+        }
+        #expect(flapping)
+        #expect(kept.count == 3)
+    }
+
+    @Test func cyclesOlderThanTheWindowDoNotCount() {
+        let old = [t0, t0.addingTimeInterval(60)]
+        let result = settings.cycle(previous: old, wasFlapping: false, now: t0.addingTimeInterval(650))
+        #expect(result.cycle.cycles == 2)
+        #expect(!result.cycle.isFlapping)
+        #expect(result.kept == [t0.addingTimeInterval(60), t0.addingTimeInterval(650)])
+    }
+
+    @Test func aFlappingAlertStaysFlappingAndOffNeverFlaps() {
+        #expect(settings.cycle(previous: [], wasFlapping: true, now: t0).cycle == FlapSettings.Cycle(cycles: 1, wasFlapping: true, isFlapping: true))
+        let many = (0..<10).map { t0.addingTimeInterval(Double($0)) }
+        #expect(!FlapSettings.off.cycle(previous: many, wasFlapping: false, now: t0.addingTimeInterval(11)).cycle.isFlapping)
+        // The memory stays bounded however often it fires.
+        #expect(settings.cycle(previous: many, wasFlapping: false, now: t0.addingTimeInterval(11)).kept.count == 3)
+    }
+}

@@ -153,6 +153,7 @@ final class TestStack: Sendable {
         environment["ITSM_OUTBOX_POLL_INTERVAL"] = Self.milliseconds(configuration.outboxPollInterval)
         environment["ITSM_DB_POOL_SIZE"] = String(configuration.databasePoolSize)
         environment["ITSM_STORM_MAX_NEW_PER_MINUTE"] = String(configuration.storm.maxNewPerMinute)
+        environment["ITSM_FLAP_THRESHOLD"] = String(configuration.flapping.threshold)
         environment["ITSM_HTTP_PORT"] = "0"
         environment["ITSM_LOG_LEVEL"] = "info"
         return environment
