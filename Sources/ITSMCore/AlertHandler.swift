@@ -64,7 +64,7 @@ public struct AlertHandler: Sendable {
                 logger.info("alert joined an incident another alert opened", metadata: [
                     "servicenow.number": "\(link.number ?? "")", "group.kind": "\(group.kind.rawValue)", "group.size": "\(group.size)"])
                 if let shared {
-                    await GroupNotes(shared: shared).write(groupID: group.id, minInterval: group.kind == .storm ? storm.noteInterval : .zero,
+                    await GroupNotes(shared: shared).write(groupID: group.id, kind: group.kind, minInterval: group.kind == .storm ? storm.noteInterval : .zero,
                                                            resolved: resolved, logger: logger)
                 }
                 outcome = .ticketLinked(number: link.number ?? "")

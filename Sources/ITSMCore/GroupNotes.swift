@@ -13,30 +13,34 @@ public struct GroupNotes: Sendable {
         self.shared = shared
     }
 
-    /// The most alerts one note names.
-    public static let batchSize = 200
+    /// The most alerts one note names: a group's note has a line per alert, a storm's a list of
+    /// ids (well inside a journal entry's size either way).
+    static func batchSize(_ kind: TicketGroup.Kind) -> Int { kind == .storm ? 500 : 200 }
 
     /// How long one writer holds a group's notes turn: a write, with margin.
     static let lease: Duration = .seconds(60)
 
-    /// Writes the pending members' notes while it is this worker's turn and the last note is at
-    /// least `minInterval` old: a member that joined while another writer had the turn is
-    /// picked up by that writer's next round. A failure leaves members pending for the next turn.
-    /// Returns how many alerts the notes named. Never throws: the joins are committed either way.
+    /// Writes the pending members' notes if it is this worker's turn and the last note is at
+    /// least `minInterval` old; a failure leaves members pending for the next turn. A group's
+    /// writer goes on while members are pending (one that joined while another writer had the
+    /// turn is picked up by that writer's next round); a storm's writes one note per turn, so a
+    /// storm costs a few calls a minute. Returns how many alerts the notes named. Never throws:
+    /// the joins are committed either way.
     @discardableResult
-    public func write(groupID: Int, minInterval: Duration, resolved: ConnectedIntegration, logger: Logger) async -> Int {
+    public func write(groupID: Int, kind: TicketGroup.Kind, minInterval: Duration, resolved: ConnectedIntegration, logger: Logger) async -> Int {
         var named = 0
-        while let count = await writeOnce(groupID: groupID, minInterval: minInterval, resolved: resolved, logger: logger) {
+        while let count = await writeOnce(groupID: groupID, limit: Self.batchSize(kind), minInterval: minInterval, resolved: resolved, logger: logger) {
             named += count
+            if kind == .storm { break }
         }
         return named
     }
 
     /// One note; nil when there was nothing to write, no turn, or the write failed.
-    private func writeOnce(groupID: Int, minInterval: Duration, resolved: ConnectedIntegration, logger: Logger) async -> Int? {
+    private func writeOnce(groupID: Int, limit: Int, minInterval: Duration, resolved: ConnectedIntegration, logger: Logger) async -> Int? {
         let notes: PendingGroupNotes
         do {
-            guard let taken = try await shared.takeGroupNotes(groupID: groupID, minInterval: minInterval, limit: Self.batchSize, lease: Self.lease) else {
+            guard let taken = try await shared.takeGroupNotes(groupID: groupID, minInterval: minInterval, limit: limit, lease: Self.lease) else {
                 return nil
             }
             notes = taken

@@ -154,12 +154,12 @@ public struct IncidentSync: Sendable {
     }
 
     /// Names the alerts left pending in their shared incidents' work notes: the last alerts of a
-    /// storm, or a note whose write failed.
+    /// storm (a note per cycle), or a note whose write failed.
     private func writeGroupNotes(_ customerID: String, integration: ConnectedIntegration, logger: Logger) async -> Int {
         guard let shared = status.shared, let groups = try? await shared.groupsWithPendingNotes(customerID: customerID) else { return 0 }
         var named = 0
-        for groupID in groups {
-            named += await GroupNotes(shared: shared).write(groupID: groupID, minInterval: .zero, resolved: integration, logger: logger)
+        for (groupID, kind) in groups {
+            named += await GroupNotes(shared: shared).write(groupID: groupID, kind: kind, minInterval: .zero, resolved: integration, logger: logger)
         }
         return named
     }

@@ -50,5 +50,5 @@ public protocol SharedIncidents: Sendable {
     /// Ends the turn: with `written`, the members are no longer pending.
     func finishGroupNotes(_ notes: PendingGroupNotes, written: Bool) async throws
     /// The customer's groups with members not yet named in a work note.
-    func groupsWithPendingNotes(customerID: String) async throws -> [Int]
+    func groupsWithPendingNotes(customerID: String) async throws -> [(id: Int, kind: TicketGroup.Kind)]
 }

@@ -57,17 +57,14 @@ public struct PendingGroupNotes: Sendable, Equatable {
 
     /// The work note naming the members.
     public var text: String {
-        var lines: [String] = []
         switch group.kind {
         case .storm:
-            lines.append("Alert storm on network \(networkID): \(members.count) more alert(s) joined this incident instead of opening their own "
-                         + "(\(group.size) in all so far):")
+            // Compact: a storm's note names hundreds of alerts.
+            return "Alert storm on network \(networkID): \(members.count) more alert(s) joined this incident instead of opening their own "
+                + "(\(group.size) in all so far): " + members.map(\.alertID).joined(separator: ", ")
         case .group:
-            lines.append("\(members.count) alert(s) joined this incident (group '\(group.key)', \(group.size) in all so far):")
+            let lines = members.map { "- \($0.alertID) (\($0.alertType)) at \(AlertEvent.formatTimestamp($0.joinedAt))" }
+            return (["\(members.count) alert(s) joined this incident (group '\(group.key)', \(group.size) in all so far):"] + lines).joined(separator: "\n")
         }
-        for member in members {
-            lines.append("- \(member.alertID) (\(member.alertType)) at \(AlertEvent.formatTimestamp(member.joinedAt))")
-        }
-        return lines.joined(separator: "\n")
     }
 }

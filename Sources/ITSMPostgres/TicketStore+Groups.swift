@@ -246,9 +246,9 @@ extension TicketStore: SharedIncidents {
         }
     }
 
-    public func groupsWithPendingNotes(customerID: String) async throws -> [Int] {
+    public func groupsWithPendingNotes(customerID: String) async throws -> [(id: Int, kind: TicketGroup.Kind)] {
         try await pool.query("""
-            SELECT DISTINCT group_id FROM ticket_links WHERE customer_id = $1 AND note_pending ORDER BY group_id
-            """, [.text(customerID)]).map { try $0["group_id"].int() }
+            SELECT DISTINCT group_id, group_kind FROM ticket_links WHERE customer_id = $1 AND note_pending ORDER BY group_id
+            """, [.text(customerID)]).map { (try $0["group_id"].int(), TicketGroup.Kind(rawValue: try $0["group_kind"].string()) ?? .group) }
     }
 }

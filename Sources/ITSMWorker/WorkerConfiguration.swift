@@ -141,10 +141,11 @@ public struct WorkerConfiguration: Sendable {
         queuePrefix = "itsm"
         shutdownGrace = .seconds(20)
         reopenWindow = .seconds(24 * 3600)
-        // 30 a minute: more new incidents than one on-call person can open and read, from one
-        // network, is a storm, not 30 separate problems; and it keeps a storm far inside an
-        // instance's default API_INT pool and common hourly rate-limit rules.
-        storm = StormProtection(maxNewPerMinute: 30)
+        // 10 a minute from one network is more new incidents than one on-call person reads, and
+        // usually one cause (a core switch or an uplink down) rather than ten problems; a storm
+        // then opens a handful of incidents, and costs an instance a few calls a minute, far
+        // inside its API_INT pool and common hourly rate-limit rules.
+        storm = StormProtection(maxNewPerMinute: 10)
         notesPerCycle = 500
         // Three fire/resolve cycles in half an hour is no longer news worth a reopen each; a
         // quarter of an hour resolved is long enough to call it settled.

@@ -7,7 +7,8 @@ import Postgres
 import ServiceNowSimulator
 import Synchronization
 
-/// Publishes alerts and waits for their `ticket.created`, timing each.
+/// Publishes alerts and waits for their `ticket.created` (or `ticket.linked`: the alert joined
+/// another's incident), timing each.
 final class LoadGenerator: Sendable {
     let connection: AMQPConnection
     let exchange: String
@@ -15,6 +16,7 @@ final class LoadGenerator: Sendable {
     /// (published, latency, customer) per alert: the percentiles and --timeline.
     let timeline = Mutex<[(ContinuousClock.Instant, Duration, String)]>([])
     private let created = Atomic<Int>(0)
+    private let linked = Atomic<Int>(0)
     private let consumer: AMQPConsumer
     private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
 
@@ -29,6 +31,7 @@ final class LoadGenerator: Sendable {
         try await connection.declare(AMQPExchange(name: eventsExchange, kind: .topic))
         try await connection.declare(AMQPQueue(name: queue, kind: .classic, durable: false, exclusive: true))
         try await connection.bind(AMQPBinding(queue: queue, exchange: eventsExchange, routingKey: "ticket.created"))
+        try await connection.bind(AMQPBinding(queue: queue, exchange: eventsExchange, routingKey: "ticket.linked"))
         let consumer = try await connection.consume(queue: queue, prefetch: 2000)
         let generator = LoadGenerator(connection: connection, exchange: alertsExchange, consumer: consumer)
         let task = Task {
@@ -42,6 +45,7 @@ final class LoadGenerator: Sendable {
                         generator.timeline.withLock { $0.append((sent, now - sent, customer)) }
                     }
                     generator.created.add(1, ordering: .relaxed)
+                    if event["type"] as? String == "ticket.linked" { generator.linked.add(1, ordering: .relaxed) }
                 }
             } catch {}
         }
@@ -56,7 +60,9 @@ final class LoadGenerator: Sendable {
         try await connection.publish(Array(body.utf8), exchange: exchange, routingKey: "alert.raised", properties: AMQPProperties(contentType: "application/json"))
     }
 
+    /// Alerts settled: with a ticket of their own or joined to another's.
     var createdCount: Int { created.load(ordering: .relaxed) }
+    var linkedCount: Int { linked.load(ordering: .relaxed) }
 
     /// Forgets the latencies so far (the warm-up's), so that percentiles cover the run only.
     func resetLatencies() {

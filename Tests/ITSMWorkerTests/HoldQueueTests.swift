@@ -19,8 +19,7 @@ struct HoldQueueTests {
         try await stack.addIntegration(customer: "other", simulator: 1)
         try await stack.addMapping(customer: "busy", network: "net-1")
         try await stack.addMapping(customer: "other", network: "net-1")
-        // (40 alerts from one network in moments would be a storm: off, to see each wait its turn.)
-        let worker = try await stack.startWorker { $0.storm.maxNewPerMinute = 0 }
+        let worker = try await stack.startWorker()
         for n in 0..<40 { try await stack.publishRaised(customer: "busy", alertID: "b\(n)") }
         for n in 0..<3 { try await stack.publishRaised(customer: "other", alertID: "o\(n)") }
         // The other customer's alerts do not wait for the busy instance's backlog.
@@ -51,8 +50,7 @@ struct HoldQueueTests {
         var other = stack.topology
         other.holdMessageTTL = .seconds(5)
         try await stack.publisher.declare(other.holdQueue(instance: stack.simulatorURLs[0]))
-        // (40 alerts from one network in moments would be a storm: off, to see each wait its turn.)
-        let worker = try await stack.startWorker { $0.storm.maxNewPerMinute = 0 }
+        let worker = try await stack.startWorker()
         for n in 0..<40 { try await stack.publishRaised(customer: "busy", alertID: "b\(n)") }
         #expect(await stack.eventually(60) { await stack.incidents().count == 40 })
         let correlations = await stack.incidents().map { $0["correlation_display"] ?? "" }
@@ -66,8 +64,7 @@ struct HoldQueueTests {
 
     @Test func aHeldMessageKeepsItsAttemptsAndItsRoutingKeyWhereverItIsPublishedFrom() async throws {
         let stack = try await TestStack.make()
-        // (40 alerts from one network in moments would be a storm: off, to see each wait its turn.)
-        let worker = try await stack.startWorker { $0.storm.maxNewPerMinute = 0 }
+        let worker = try await stack.startWorker()
         let processor = worker.runtime.processor
         let hold = stack.topology.holdQueue(instance: "https://acme.service-now.com").name
         #expect(hold == "\(stack.topology.alertsQueue.dropLast("alerts".count))hold.acme.service-now.com")

@@ -57,6 +57,9 @@ final class TestStack: Sendable {
         // (a Raft group each) at the same moment overwhelms a 2-core broker. The quorum
         // topology has its own test.
         configuration.queueType = .classic
+        // Most tests send dozens of alerts from one network in moments to see each get its own
+        // incident; storm protection (GroupingTests) is switched on where it is the subject.
+        configuration.storm.maxNewPerMinute = 0
         configuration.retryDelays = [.milliseconds(200), .milliseconds(500), .seconds(1)]
         configuration.maxAttempts = 6
         configuration.requestTimeout = .seconds(3)

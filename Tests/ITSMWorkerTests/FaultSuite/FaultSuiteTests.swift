@@ -28,9 +28,6 @@ struct FaultSuiteTests {
             configuration.requestTimeout = .seconds(3)
             configuration.circuitOpenFor = .seconds(5)
             configuration.claimLease = .seconds(5)
-            // The checker expects an incident per alert; at 6 alerts a second over six networks
-            // each network would pass the default storm limit.
-            configuration.storm.maxNewPerMinute = 0
         })
         for (index, customer) in FaultLoad.customers.enumerated() {
             try await stack.addIntegration(customer: customer, simulator: index)
