@@ -48,6 +48,10 @@ public struct GroupNotes: Sendable {
             logger.warning("could not take the group's work-note turn; the sync cycle writes it", metadata: ["error": "\(error)"])
             return nil
         }
+        guard !notes.members.isEmpty else {
+            try? await shared.finishGroupNotes(notes, written: false)
+            return nil
+        }
         var written = false
         do {
             _ = try await resolved.gateway.update(table: notes.table, sysID: notes.sysID, fields: [resolved.settings.notesField: notes.text])

@@ -12,7 +12,14 @@ extension IncidentSync {
     /// stops at the first one left, so the rest comes next cycle.
     func syncNotes(_ customerID: String, integration: ConnectedIntegration, links: [TicketLink], full: Bool,
                    report: inout Report, logger: Logger) async throws {
-        guard let notes, integration.settings.syncNotes, !links.isEmpty else { return }
+        guard let notes else { return }
+        guard integration.settings.syncNotes else {
+            // Switched on again later, it reports from then on, not what was written meanwhile.
+            let progress = try await notes.noteProgress(customerID: customerID)
+            if progress.watermark != nil { try await notes.recordNoteProgress(customerID: customerID, watermark: nil, ownUser: progress.ownUser) }
+            return
+        }
+        guard !links.isEmpty else { return }
         let progress = try await notes.noteProgress(customerID: customerID)
         var ownUser = progress.ownUser
         if ownUser == nil || full {
@@ -29,8 +36,9 @@ extension IncidentSync {
             logger.warning("notes sync: cannot tell which user the integration acts as (its incidents' sys_created_by is unreadable); no notes reported")
             return
         }
-        let start = progress.watermark.flatMap(InstanceTimestamp.parse).map { $0.addingTimeInterval(-settings.overlap.seconds) }
-            ?? links.map(\.createdAt).min() ?? Date()
+        // The first cycle (or the first after the switch was off) reads from now, less the
+        // overlap: enabling the sync on a running installation does not replay old notes.
+        let start = (progress.watermark.flatMap(InstanceTimestamp.parse) ?? Date()).addingTimeInterval(-settings.overlap.seconds)
         let since = InstanceTimestamp.format(start)
         let bySysID = Dictionary(grouping: links.filter { $0.sysID != nil }, by: { $0.sysID ?? "" })
         var entries: [JournalEntry] = []
@@ -77,8 +85,9 @@ extension IncidentSync {
             report.notesLeft = true
             if let reached = watermark, reached == progress.watermark, let date = InstanceTimestamp.parse(reached) {
                 // More entries within one second than a read takes: without moving on, every
-                // cycle would read the same ones again.
-                watermark = InstanceTimestamp.format(date.addingTimeInterval(1))
+                // cycle would read the same ones again. (Past the overlap too, which the next
+                // read takes off the watermark.)
+                watermark = InstanceTimestamp.format(date.addingTimeInterval(1 + settings.overlap.seconds))
                 logger.warning("notes sync: more journal entries within one second than a cycle reads; the rest of that second is skipped",
                                metadata: ["second": "\(reached)"])
             }

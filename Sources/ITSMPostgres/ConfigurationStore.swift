@@ -77,6 +77,21 @@ public struct ConfigurationStore: Sendable {
                              [.text(customerID), .text(networkID), .text(alertType)]).first.map(Self.mapping)
     }
 
+    /// The mappings of several keys in one query; a key without one is absent from the answer.
+    func mappings(keys: [MappingKey]) async throws -> [MappingKey: StoredMapping] {
+        let rows = try await pool.query("""
+            SELECT m.* FROM alert_mappings m
+            JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(customer_id, network_id, alert_type)
+              ON m.customer_id = k.customer_id AND m.network_id = k.network_id AND m.alert_type = k.alert_type
+            """, [.array(keys.map(\.customerID)), .array(keys.map(\.networkID)), .array(keys.map(\.alertType))])
+        var found: [MappingKey: StoredMapping] = [:]
+        for row in rows {
+            let stored = try Self.mapping(row)
+            found[MappingKey(customerID: stored.customerID, networkID: stored.networkID, alertType: stored.alertType)] = stored
+        }
+        return found
+    }
+
     public func mappings(customerID: String? = nil, networkID: String? = nil) async throws -> [StoredMapping] {
         try await pool.query("""
             SELECT * FROM alert_mappings
@@ -104,4 +119,11 @@ public struct ConfigurationStore: Sendable {
         let resolve = try row["group_resolve"].optionalString().flatMap(AlertGrouping.Resolve.init(rawValue:)) ?? .last
         return AlertGrouping(key: key, window: window, resolve: resolve)
     }
+}
+
+/// A mapping's key: customer, network and alert type.
+struct MappingKey: Hashable, Sendable {
+    let customerID: String
+    let networkID: String
+    let alertType: String
 }

@@ -176,6 +176,8 @@ extension TicketStore: SharedIncidents {
         """
         INSERT INTO incident_budgets AS b (customer_id, network_id, window_start, opened)
         SELECT w.customer_id, w.network_id, now(), \(count) FROM \(from)
+        -- One order for every statement, so two batches never wait on each other's rows.
+        ORDER BY w.customer_id, w.network_id
         ON CONFLICT (customer_id, network_id) DO UPDATE SET
             opened = CASE WHEN b.window_start <= now() - interval '1 minute' THEN excluded.opened ELSE b.opened + excluded.opened END,
             window_start = CASE WHEN b.window_start <= now() - interval '1 minute' THEN now() ELSE b.window_start END
