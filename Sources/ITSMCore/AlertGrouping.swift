@@ -51,15 +51,8 @@ public struct AlertGrouping: Sendable, Equatable {
         case .first: resolving = "resolved when the first of its alerts resolves"
         case .never: resolving = "never resolved by Ceburu (people resolve it in ServiceNow)"
         }
-        return "alerts whose key '\(key)' renders alike share one incident for \(Self.words(window)) after it opens; "
+        return "alerts whose key '\(key)' renders alike share one incident for \(window.words) after it opens; "
             + "each alert that joins is named in a work note and reported as ticket.linked; the incident is \(resolving)"
-    }
-
-    static func words(_ duration: Duration) -> String {
-        let seconds = Int(duration.seconds)
-        if seconds % 3600 == 0 { return seconds == 3600 ? "1 hour" : "\(seconds / 3600) hours" }
-        if seconds % 60 == 0 { return seconds == 60 ? "1 minute" : "\(seconds / 60) minutes" }
-        return seconds == 1 ? "1 second" : "\(seconds) seconds"
     }
 }
 

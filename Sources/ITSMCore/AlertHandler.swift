@@ -257,7 +257,7 @@ public struct AlertHandler: Sendable {
         if let fires = try await flaps.takeSummary(customerID: link.customerID, alertID: link.alertID, every: status.flapping.window, now: clock.now) {
             let note = "The alert is still flapping: it fired again \(fires) time(s) since the last note, most recently at "
                 + "\(AlertEvent.formatTimestamp(event.occurredAt)). The incident stays open until the alert stays resolved for "
-                + "\(AlertGrouping.words(status.flapping.quiet))."
+                + "\(status.flapping.quiet.words)."
             do {
                 let written = try await resolved.gateway.update(table: link.table, sysID: sysID, fields: [resolved.settings.notesField: note])
                 record = WrittenRecord(state: written["state"].map(IncidentState.init(rawValue:)) ?? link.state ?? .inProgress,
@@ -294,8 +294,8 @@ public struct AlertHandler: Sendable {
         }
         if let flapping {
             fields[resolved.settings.notesField] = note + ". Reopened by Ceburu: the alert is flapping (\(flapping.cycles) fire/resolve cycles within "
-                + "\(AlertGrouping.words(status.flapping.window))). The incident now stays open, with a summary note at most every "
-                + "\(AlertGrouping.words(status.flapping.window)), and is resolved once the alert stays resolved for \(AlertGrouping.words(status.flapping.quiet))."
+                + "\(status.flapping.window.words)). The incident now stays open, with a summary note at most every "
+                + "\(status.flapping.window.words), and is resolved once the alert stays resolved for \(status.flapping.quiet.words)."
         }
         let record: IncidentRecord
         do {

@@ -23,7 +23,7 @@ public struct StormProtection: Sendable, Equatable {
     public var explanation: String {
         guard maxNewPerMinute > 0 else { return "storm protection is off (ITSM_STORM_MAX_NEW_PER_MINUTE=0): every alert may open an incident" }
         return "past \(maxNewPerMinute) new incidents a minute on one network, that network's further alerts join one storm incident "
-            + "for \(AlertGrouping.words(window)), named in its work notes at most every \(AlertGrouping.words(noteInterval)) and reported as ticket.linked"
+            + "for \(window.words), named in its work notes at most every \(noteInterval.words) and reported as ticket.linked"
     }
 }
 

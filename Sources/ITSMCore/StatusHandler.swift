@@ -164,7 +164,7 @@ public struct StatusHandler: Sendable {
                     try await tickets.releaseClaim(link: claimed, workerID: workerID)
                     continue
                 }
-                let quiet = AlertGrouping.words(flapping.quiet)
+                let quiet = flapping.quiet.words
                 let fields = [resolved.settings.notesField: "The flapping alert has stayed resolved for \(quiet); resolving.",
                               "state": resolved.settings.resolvedState.rawValue, "close_code": resolved.settings.closeCode,
                               "close_notes": "Resolved by Ceburu: the alert flapped, then stayed resolved for \(quiet)."]

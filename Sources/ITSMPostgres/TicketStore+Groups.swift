@@ -59,7 +59,7 @@ extension TicketStore: SharedIncidents {
 
         var opens: (kind: TicketGroup.Kind, key: String, window: Duration, resolve: AlertGrouping.Resolve)?
         if let group {
-            switch try await openGroup(connection, customerID: event.customerID, kind: .group, key: group.key) {
+            switch try await openGroup(connection, customerID: event.customerID, kind: .group, key: group.key, leaseSeconds: leaseSeconds) {
             case .join(let found): return try await join(connection, found, event: event, generation: generation, previous: previous)
             case .busy: return .busy
             case .none: opens = (.group, group.key, group.window, group.resolve)
@@ -69,7 +69,7 @@ extension TicketStore: SharedIncidents {
             let budget = try await connection.query(Self.takeBudget(count: "w.n", from: "(VALUES ($1, $2, 1)) AS w(customer_id, network_id, n)"),
                                                     [.text(event.customerID), .text(event.networkID)])
             if try budget[0]["opened"].int() > storm.maxNewPerMinute {
-                switch try await openGroup(connection, customerID: event.customerID, kind: .storm, key: event.networkID) {
+                switch try await openGroup(connection, customerID: event.customerID, kind: .storm, key: event.networkID, leaseSeconds: leaseSeconds) {
                 case .join(let found): return try await join(connection, found, event: event, generation: generation, previous: previous)
                 case .busy: return .busy
                 case .none: opens = (.storm, event.networkID, storm.window, .last)
@@ -117,8 +117,10 @@ extension TicketStore: SharedIncidents {
     }
 
     /// The open group for the key, locked; one whose window passed or whose incident failed,
-    /// ended or was resolved is ended here and reported as none.
-    private func openGroup(_ connection: PostgresConnection, customerID: String, kind: TicketGroup.Kind, key: String) async throws -> OpenGroup {
+    /// ended or was resolved is ended here and reported as none, and so is one whose opener has
+    /// been left unclaimed for two leases (its message gave up, or waits for long retries).
+    private func openGroup(_ connection: PostgresConnection, customerID: String, kind: TicketGroup.Kind, key: String,
+                           leaseSeconds: Double) async throws -> OpenGroup {
         let rows = try await connection.query("""
             SELECT g.id AS group_id, g.kind AS kind, g.group_key, g.resolve_policy, g.size, g.window_ends_at <= now() AS expired, g.opener_link_id
             FROM ticket_groups g
@@ -130,7 +132,9 @@ extension TicketStore: SharedIncidents {
         let opener = try await connection.query("SELECT * FROM ticket_links WHERE id = $1", [.int(try row["opener_link_id"].int())]).first.map(TicketLink.init)
         let ended: Bool
         switch opener?.status {
-        case .pending?: ended = try row["expired"].bool()
+        case .pending?:
+            let abandoned = opener.map { !$0.isBeingCreated(lease: .seconds(leaseSeconds), now: Date()) && Date().timeIntervalSince($0.updatedAt) > 2 * leaseSeconds }
+            ended = try row["expired"].bool() || abandoned == true
         case .open?: ended = try row["expired"].bool() || opener?.state == .resolved || opener?.state?.isFinal == true
         default: ended = true
         }

@@ -159,3 +159,27 @@ struct GroupingTests {
         #expect(await stack.eventually { stack.events.forAlert("calm", type: "ticket.created").count == 1 })
     }
 }
+
+extension GroupingTests {
+    /// The worker opening a group's incident dies between the create and the commit: the others
+    /// wait, the survivor finds the incident by its correlation id, and they all join that one.
+    @Test func aGroupsOpenerKilledBeforeItsCommitLeavesOneIncident() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1", grouping: Self.byType)
+        var environment = stack.processEnvironment
+        environment["ITSM_TEST_CRASH_AFTER_CREATE"] = "1"
+        let doomed = try WorkerProcess(arguments: ["run"], environment: environment)
+        try await stack.publishRaised(alertID: "o0")
+        #expect(await doomed.waitForExit(within: 30) == SIGKILL, "\(doomed.log)")
+        #expect(await stack.incidents().count == 1)
+        for n in 1...3 { try await stack.publishRaised(alertID: "o\(n)") }
+
+        let survivor = try WorkerProcess(arguments: ["run"], environment: stack.processEnvironment)
+        defer { survivor.signal(SIGKILL) }
+        #expect(await stack.eventually(30) { stack.events.ofType("ticket.linked").count == 3 }, "\(survivor.log)")
+        #expect(stack.events.forAlert("o0", type: "ticket.created").count == 1)
+        #expect(await stack.incidents().count == 1)
+        #expect(await posts(stack) == 1, "a second incident was posted")
+    }
+}
