@@ -97,7 +97,8 @@ struct MappingCommand: AsyncParsableCommand {
             }
             if mappings.isEmpty { print("no mappings") }
             for stored in mappings {
-                print("\(stored.customerID)\t\(stored.networkID)\t\(stored.alertType)\t→ \(stored.mapping.table)\tfields: \(stored.mapping.fields.keys.sorted().joined(separator: ", "))")
+                print("\(stored.customerID)\t\(stored.networkID)\t\(stored.alertType)\t→ \(stored.mapping.table)\tfields: \(stored.mapping.fields.keys.sorted().joined(separator: ", "))"
+                      + (stored.mapping.grouping.map { "\tgrouped by '\($0.key)' for \($0.window.words), resolve: \($0.resolve.rawValue)" } ?? ""))
             }
         }
     }

@@ -77,6 +77,8 @@ extension CommandLineTests {
         #expect(status == 0, "\(output)")
         let stored = try #require(try await ConfigurationStore(pool: stack.pool).mapping(customerID: "cli-1", networkID: "n", alertType: "cpu_usage"))
         #expect(stored.mapping.grouping == AlertGrouping(key: "{{network_id}}:{{alert.type}}", window: .seconds(600), resolve: .first))
+        (status, output) = try await run(stack, ["mapping", "list", "--customer", "cli-1"])
+        #expect(output.contains("grouped by '{{network_id}}:{{alert.type}}' for 10 minutes, resolve: first"), "\(output)")
         #expect(stored.mapping.fields["cmdb_ci"] == .recordLookup(RecordLookup(table: "cmdb_ci", by: ["name", "ip_address"],
                                                                               from: ["alert.device.name", "alert.device.ip"])))
 
