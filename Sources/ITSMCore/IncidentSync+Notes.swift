@@ -51,9 +51,12 @@ extension IncidentSync {
                 let batch = Array(sysIDs[start..<min(start + Self.batchSize, sysIDs.count)])
                 let listing = try await integration.gateway.journal(table: table, sysIDs: batch, createdSince: since, limit: settings.notesPerCycle * 10)
                 report.noteRequests += listing.requests
-                let readable = listing.entries.filter { InstanceTimestamp.parse($0.createdOn) != nil && bySysID[$0.elementID] != nil }
+                // An instance may ignore a condition it does not understand: only what was asked for.
+                let readable = listing.entries.filter {
+                    InstanceTimestamp.parse($0.createdOn) != nil && bySysID[$0.elementID] != nil && Self.journalElements.contains($0.element)
+                }
                 if readable.count < listing.entries.count {
-                    logger.warning("notes sync: journal entries without a readable date or of another record were skipped",
+                    logger.warning("notes sync: journal entries without a readable date, of another record or field were skipped",
                                    metadata: ["count": "\(listing.entries.count - readable.count)"])
                 }
                 entries += readable
@@ -96,13 +99,18 @@ extension IncidentSync {
         try await notes.recordNoteProgress(customerID: customerID, watermark: watermark, ownUser: ownUser)
     }
 
+    static let journalElements: Set<String> = ["work_notes", "comments"]
+
     /// The longest comment text an event carries; longer ones are cut with a marker.
     static let maxCommentBytes = 32 * 1024
 
     static func commented(_ entry: JournalEntry, link: TicketLink, integration: ConnectedIntegration) -> TicketEvent {
         var text = entry.value
         if text.utf8.count > maxCommentBytes {
-            text = String(decoding: text.utf8.prefix(maxCommentBytes), as: UTF8.self) + " …[truncated]"
+            // Cut on a character's boundary, not inside one.
+            var end = text.utf8.index(text.utf8.startIndex, offsetBy: maxCommentBytes)
+            while end.samePosition(in: text.unicodeScalars) == nil { end = text.utf8.index(before: end) }
+            text = String(text.unicodeScalars[..<end]) + " …[truncated]"
         }
         let sysID = link.sysID ?? entry.elementID
         let ticket = TicketEvent.Ticket(table: link.table, sysID: sysID, number: link.number ?? "",
@@ -110,7 +118,8 @@ extension IncidentSync {
         let createdAt = InstanceTimestamp.parse(entry.createdOn).map(AlertEvent.formatTimestamp) ?? entry.createdOn
         return TicketEvent(type: .commented, eventID: eventID(customerID: link.customerID, entry: entry.sysID, linkID: link.id),
                            customerID: link.customerID, networkID: link.networkID, alertID: link.alertID, causeEventID: nil, ticket: ticket,
-                           alertStatus: nil, comment: TicketEvent.Comment(field: entry.element, author: entry.createdBy, text: text, createdAt: createdAt))
+                           alertStatus: nil, comment: TicketEvent.Comment(field: entry.element, author: String(entry.createdBy.prefix(255)), text: text,
+                                                                          createdAt: createdAt))
     }
 
     /// The same entry read by two passes (or two workers) gives the same event id, which the

@@ -112,3 +112,22 @@ struct NotesSyncRuleTests {
         #expect(reported == 11)
     }
 }
+
+extension NotesSyncRuleTests {
+    @Test func entriesOfOtherRecordsOrFieldsAndWithoutADateAreNotReported() async throws {
+        let sysID = try await raise("a1")
+        let now = Date()
+        // What an instance that ignored part of the query might answer.
+        gateway.addJournalEntry(JournalEntry(sysID: "x1", elementID: sysID, element: "close_notes", value: "not a journal field", createdBy: "dana",
+                                             createdOn: InstanceTimestamp.format(now)))
+        gateway.addJournalEntry(JournalEntry(sysID: "x2", elementID: sysID, element: "comments", value: "no date", createdBy: "dana", createdOn: "yesterday"))
+        gateway.addJournalEntry(JournalEntry(sysID: "x3", elementID: sysID, element: "comments", value: String(repeating: "€", count: 20_000),
+                                             createdBy: String(repeating: "a", count: 1000), createdOn: InstanceTimestamp.format(now)))
+        #expect(await sync(notesPerCycle: 10).syncAll().first?.comments == 1)
+        let comment = try #require(notes.state.withLock { $0.queued.values.first?.comment })
+        #expect(comment.visibility == "customer")
+        #expect(comment.author.count == 255)
+        // 32 KiB of three-byte characters, cut between two of them, and the marker.
+        #expect(comment.text == String(repeating: "€", count: 32 * 1024 / 3) + " …[truncated]")
+    }
+}
