@@ -73,7 +73,9 @@ extension IncidentSync {
         let reported = try await notes.queuedAlready(eventIDs: foreign.flatMap { $0.1.map(\.eventID) })
         var events: [TicketEvent] = []
         var taken = 0
-        var watermark = entries.last?.createdOn ?? progress.watermark
+        // Nothing read on the first cycle: it covered up to now, and the next starts there (less
+        // the overlap), not from its own "now" a cycle later.
+        var watermark = entries.last?.createdOn ?? progress.watermark ?? InstanceTimestamp.format(Date())
         for (entry, entryEvents) in foreign where !entryEvents.allSatisfy({ reported.contains($0.eventID) }) {
             if taken == settings.notesPerCycle {
                 // The rest comes next cycle, from this second on.
@@ -86,13 +88,13 @@ extension IncidentSync {
         }
         if readUpTo != nil, !report.notesLeft {
             report.notesLeft = true
-            if let reached = watermark, reached == progress.watermark, let date = InstanceTimestamp.parse(reached) {
+            if watermark == progress.watermark, let date = InstanceTimestamp.parse(watermark) {
                 // More entries within one second than a read takes: without moving on, every
                 // cycle would read the same ones again. (Past the overlap too, which the next
                 // read takes off the watermark.)
                 watermark = InstanceTimestamp.format(date.addingTimeInterval(1 + settings.overlap.seconds))
                 logger.warning("notes sync: more journal entries within one second than a cycle reads; the rest of that second is skipped",
-                               metadata: ["second": "\(reached)"])
+                               metadata: ["second": "\(InstanceTimestamp.format(date))"])
             }
         }
         report.comments += try await notes.queueComments(events)

@@ -131,3 +131,16 @@ extension NotesSyncRuleTests {
         #expect(comment.text == String(repeating: "€", count: 32 * 1024 / 3) + " …[truncated]")
     }
 }
+
+extension NotesSyncRuleTests {
+    @Test func aFirstCycleWithNothingToReadStillFixesWhereTheNextStarts() async throws {
+        let sysID = try await raise("a1")
+        let sync = sync(notesPerCycle: 10)
+        #expect(await sync.syncAll().first?.comments == 0)
+        let first = try #require(notes.state.withLock { $0.watermark }.flatMap(InstanceTimestamp.parse))
+        // An entry written just after that cycle, read by one that comes long after it (longer
+        // than the overlap): it must not fall between the two.
+        gateway.addJournalEntry(entry(1, on: sysID, at: first.addingTimeInterval(1)))
+        #expect(await sync.syncAll().first?.comments == 1)
+    }
+}
