@@ -138,9 +138,11 @@ extension NotesSyncRuleTests {
         let sync = sync(notesPerCycle: 10)
         #expect(await sync.syncAll().first?.comments == 0)
         let first = try #require(notes.state.withLock { $0.watermark }.flatMap(InstanceTimestamp.parse))
-        // An entry written just after that cycle, read by one that comes long after it (longer
-        // than the overlap): it must not fall between the two.
-        gateway.addJournalEntry(entry(1, on: sysID, at: first.addingTimeInterval(1)))
+        // An entry the instance stamps a little before that cycle's end but shows only after it
+        // (its clock, a slow commit), read by a cycle that comes later: the next read must start
+        // at the first cycle's end less the overlap (5 s here), not at its own time less it.
+        gateway.addJournalEntry(entry(1, on: sysID, at: first.addingTimeInterval(-4)))
+        try await Task.sleep(for: .seconds(1.5))
         #expect(await sync.syncAll().first?.comments == 1)
     }
 }
