@@ -183,3 +183,44 @@ extension GroupingTests {
         #expect(await posts(stack) == 1, "a second incident was posted")
     }
 }
+
+extension GroupingTests {
+    /// A storm incident's alerts: the first acknowledgement moves it to In Progress, the others
+    /// change nothing on it, it resolves with its last alert, and the sync echoes none of it.
+    @Test func aStormIncidentFollowsItsAlertsStatusAndTheSyncEchoesNothing() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try await stack.startWorker(roles: [.alerts, .status, .outbox]) { $0.storm.maxNewPerMinute = 1 }
+        try await stack.publishRaised(alertID: "first")
+        #expect(await stack.eventually { stack.events.forAlert("first", type: "ticket.created").count == 1 })
+        try await stack.publishRaised(alertID: "s0")
+        #expect(await stack.eventually { stack.events.forAlert("s0", type: "ticket.created").count == 1 })
+        for n in 1...3 { try await stack.publishRaised(alertID: "s\(n)") }
+        #expect(await stack.eventually { stack.events.ofType("ticket.linked").count == 3 })
+        let sysID = try #require(try await stack.link(alertID: "s0")?.sysID)
+        #expect(await stack.simulator.store.record("incident", sysID: sysID)?["short_description"] == "Alert storm on network net-1")
+        let writes = { await stack.simulator.store.requests().filter { $0.method == "PATCH" && $0.path.hasSuffix(sysID) && $0.status == 200 }.count }
+        let notesWritten = await writes()
+
+        try await stack.publishStatus("alert.acknowledged", alertID: "s2")
+        #expect(await stack.eventually { stack.events.forAlert("s2", type: "ticket.updated").count == 1 })
+        #expect(await stack.simulator.store.record("incident", sysID: sysID)?["state"] == "2")
+        try await stack.publishStatus("alert.acknowledged", alertID: "s3")
+        #expect(await stack.eventually { stack.events.forAlert("s3", type: "ticket.updated").count == 1 })
+        #expect(await writes() == notesWritten + 1, "a second acknowledgement wrote to the incident")
+
+        for n in 0...2 { try await stack.publishStatus("alert.resolved", alertID: "s\(n)") }
+        #expect(await stack.eventually { stack.events.ofType("ticket.updated").filter { $0["alert_status"] as? String == "resolved" }.count == 3 })
+        #expect(await stack.simulator.store.record("incident", sysID: sysID)?["state"] == "2")
+        try await stack.publishStatus("alert.resolved", alertID: "s3")
+        #expect(await stack.eventually { await stack.simulator.store.record("incident", sysID: sysID)?["state"] == "6" })
+        #expect(await stack.eventually { (try? await stack.pool.query("SELECT status FROM ticket_groups")[0]["status"].string()) == "ended" })
+
+        // Every change on the storm incident was the worker's own: the sync reports none.
+        let report = try #require(await worker.runtime.sync.syncAll().first)
+        #expect(report.changes == 0)
+        #expect(try await stack.eventsCaughtUp())
+        #expect(stack.events.ofType("ticket.state_changed").isEmpty)
+    }
+}
