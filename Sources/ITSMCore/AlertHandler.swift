@@ -102,7 +102,9 @@ public struct AlertHandler: Sendable {
         case .reopen:
             if let flaps = status.flaps, status.flapping.threshold > 0 {
                 let cycle = try await flaps.recordCycle(customerID: claimed.customerID, alertID: claimed.alertID, settings: status.flapping, now: clock.now)
-                if cycle.wasFlapping {
+                // (An incident resolved while its alert flapped, by people or before a restart,
+                // is reopened like any other.)
+                if cycle.wasFlapping && claimed.state != .resolved {
                     return try await flapRefire(claimed, event: event, flaps: flaps, resolved: resolved, logger: logger)
                 }
                 if cycle.isFlapping {

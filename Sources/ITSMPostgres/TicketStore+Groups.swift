@@ -118,7 +118,8 @@ extension TicketStore: SharedIncidents {
 
     /// The open group for the key, locked; one whose window passed or whose incident failed,
     /// ended or was resolved is ended here and reported as none, and so is one whose opener has
-    /// been left unclaimed for two leases (its message gave up, or waits for long retries).
+    /// been left unclaimed for two leases, a minute at least (its message gave up, or waits for
+    /// long retries; a short retry must not split a storm in two).
     private func openGroup(_ connection: PostgresConnection, customerID: String, kind: TicketGroup.Kind, key: String,
                            leaseSeconds: Double) async throws -> OpenGroup {
         let rows = try await connection.query("""
@@ -133,7 +134,9 @@ extension TicketStore: SharedIncidents {
         let ended: Bool
         switch opener?.status {
         case .pending?:
-            let abandoned = opener.map { !$0.isBeingCreated(lease: .seconds(leaseSeconds), now: Date()) && Date().timeIntervalSince($0.updatedAt) > 2 * leaseSeconds }
+            let abandoned = opener.map {
+                !$0.isBeingCreated(lease: .seconds(leaseSeconds), now: Date()) && Date().timeIntervalSince($0.updatedAt) > max(2 * leaseSeconds, 60)
+            }
             ended = try row["expired"].bool() || abandoned == true
         case .open?: ended = try row["expired"].bool() || opener?.state == .resolved || opener?.state?.isFinal == true
         default: ended = true

@@ -115,3 +115,35 @@ struct FlappingTests {
         #expect(text.contains("fired again 3 time(s) since the last note"), "\(text)")
     }
 }
+
+extension FlappingTests {
+    /// Someone resolves the incident in ServiceNow while its alert flaps: the next fire reopens it
+    /// rather than leaving a firing alert on a resolved incident.
+    @Test func anIncidentResolvedInServiceNowWhileItsAlertFlapsIsReopenedByTheNextFire() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try await stack.startWorker(roles: [.alerts, .status, .outbox]) {
+            $0.flapping = FlapSettings(threshold: 1, window: .seconds(120), quiet: .seconds(600))
+        }
+        var clock = Date()
+        func next() -> Date { clock = clock.addingTimeInterval(1); return clock }
+        try await stack.publishRaised(alertID: "p", occurredAt: next())
+        #expect(await stack.eventually { stack.events.forAlert("p", type: "ticket.created").count == 1 })
+        let sysID = try #require(try await stack.link(alertID: "p")?.sysID)
+        func state() async -> String? { await stack.simulator.store.record("incident", sysID: sysID)?["state"] }
+        // One cycle makes it flapping here.
+        try await stack.publishStatus("alert.resolved", alertID: "p", occurredAt: next())
+        #expect(await stack.eventually { await state() == "6" })
+        try await stack.publishRaised(alertID: "p", occurredAt: next())
+        #expect(await stack.eventually { await state() == "2" })
+        try await stack.publishStatus("alert.resolved", alertID: "p", occurredAt: next())
+        #expect(await stack.eventually { stack.events.forAlert("p", type: "ticket.updated").count == 3 })
+        #expect(await state() == "2", "a flapping alert's resolve wrote to the incident")
+
+        try await stack.simulator.store.operatorUpdate(sysID: sysID, fields: ["state": "6", "close_code": "Solution provided", "close_notes": "done"])
+        #expect(await worker.runtime.sync.syncAll().first?.changes == 1)
+        try await stack.publishRaised(alertID: "p", occurredAt: next())
+        #expect(await stack.eventually { await state() == "2" })
+    }
+}

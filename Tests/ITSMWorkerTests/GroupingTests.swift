@@ -131,7 +131,7 @@ struct GroupingTests {
         #expect(try await stack.eventsCaughtUp())
         // Five incidents within the limit, and one storm incident for the rest.
         let incidents = await stack.incidents()
-        #expect(incidents.count == 6, "\(incidents.count) incidents")
+        #expect(incidents.count == 6, "\(incidents.map { $0["short_description"] ?? "" })")
         #expect(await posts(stack) == 6)
         let storm = try #require(incidents.first { $0["short_description"]?.hasPrefix("Alert storm on network net-1") == true })
         #expect(stack.events.ofType("ticket.created").count == 6)
