@@ -70,8 +70,10 @@ extension TicketStore {
         let budget = stormLimit <= 0 ? "" : """
             , wanted AS (
                 SELECT customer_id, network_id, count(*)::int AS n FROM fresh GROUP BY customer_id, network_id
-            ), budget AS (
+            ), taken AS (
                 \(Self.takeBudget(count: "w.n", from: "wanted w"))
+            ), budget AS (
+                \(Self.budgetUsed)
             )
             """
         let rows = try await pool.query("""

@@ -66,9 +66,10 @@ extension TicketStore: SharedIncidents {
             }
         }
         if storm.maxNewPerMinute > 0 {
-            let budget = try await connection.query(Self.takeBudget(count: "w.n", from: "(VALUES ($1, $2, 1)) AS w(customer_id, network_id, n)"),
-                                                    [.text(event.customerID), .text(event.networkID)])
-            if try budget[0]["opened"].int() > storm.maxNewPerMinute {
+            let budget = try await connection.query("""
+                WITH taken AS (\(Self.takeBudget(count: "w.n", from: "(VALUES ($1, $2, 1)) AS w(customer_id, network_id, n)"))) \(Self.budgetUsed)
+                """, [.text(event.customerID), .text(event.networkID)])
+            if try budget[0]["opened"].double() > Double(storm.maxNewPerMinute) {
                 switch try await openGroup(connection, customerID: event.customerID, kind: .storm, key: event.networkID, leaseSeconds: leaseSeconds) {
                 case .join(let found): return try await join(connection, found, event: event, generation: generation, previous: previous)
                 case .busy: return .busy
@@ -177,20 +178,34 @@ extension TicketStore: SharedIncidents {
     }
 
     /// Adds `count` new incidents to each network of `from` (which names `w.customer_id`,
-    /// `w.network_id`) for the current minute, starting a new minute when the last began a
-    /// minute ago or more; returns each network's count with them.
+    /// `w.network_id`): a data-modifying statement for a top-level `taken` CTE, which
+    /// ``budgetUsed`` reads.
     static func takeBudget(count: String, from: String) -> String {
         """
-        INSERT INTO incident_budgets AS b (customer_id, network_id, window_start, opened)
-        SELECT w.customer_id, w.network_id, now(), \(count) FROM \(from)
+        INSERT INTO incident_budgets AS b (customer_id, network_id, window_start, opened, previous)
+        SELECT w.customer_id, w.network_id, now(), \(count), 0 FROM \(from)
         -- One order for every statement, so two batches never wait on each other's rows.
         ORDER BY w.customer_id, w.network_id
         ON CONFLICT (customer_id, network_id) DO UPDATE SET
+            previous = CASE WHEN b.window_start <= now() - interval '2 minutes' THEN 0
+                            WHEN b.window_start <= now() - interval '1 minute' THEN b.opened
+                            ELSE b.previous END,
             opened = CASE WHEN b.window_start <= now() - interval '1 minute' THEN excluded.opened ELSE b.opened + excluded.opened END,
-            window_start = CASE WHEN b.window_start <= now() - interval '1 minute' THEN now() ELSE b.window_start END
-        RETURNING b.customer_id, b.network_id, b.opened
+            window_start = CASE WHEN b.window_start <= now() - interval '2 minutes' THEN now()
+                                WHEN b.window_start <= now() - interval '1 minute' THEN b.window_start + interval '1 minute'
+                                ELSE b.window_start END
+        RETURNING b.customer_id, b.network_id, b.opened, b.previous, b.window_start
         """
     }
+
+    /// Each network's new incidents in the last 60 seconds, from the `taken` CTE: this minute's
+    /// count, plus the previous minute's weighted by how much of it the last 60 seconds still
+    /// cover (a sliding window: a fixed minute would let twice the limit through across its end).
+    static let budgetUsed = """
+        SELECT customer_id, network_id,
+               (opened + previous * greatest(0, 1 - extract(epoch FROM now() - window_start) / 60))::float8 AS opened
+        FROM taken
+        """
 
     static func group(_ row: PostgresRow) throws -> TicketGroup {
         TicketGroup(id: try row["group_id"].int(), kind: TicketGroup.Kind(rawValue: try row["kind"].string()) ?? .group,

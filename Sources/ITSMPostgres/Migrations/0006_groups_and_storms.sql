@@ -32,12 +32,15 @@ ALTER TABLE ticket_links
 CREATE INDEX ticket_links_group ON ticket_links (group_id) WHERE group_id IS NOT NULL;
 CREATE INDEX ticket_links_note_pending ON ticket_links (group_id) WHERE note_pending;
 
--- New incidents opened per customer and network in the current minute (storm protection).
+-- New incidents opened per customer and network (storm protection): in the minute that began at
+-- window_start, and in the minute before it, so the last 60 seconds can be estimated (a sliding
+-- window) rather than counted from a fixed minute's start.
 CREATE TABLE incident_budgets (
     customer_id   text NOT NULL,
     network_id    text NOT NULL,
     window_start  timestamptz NOT NULL,
     opened        integer NOT NULL,
+    previous      integer NOT NULL DEFAULT 0,
     PRIMARY KEY (customer_id, network_id)
 );
 
