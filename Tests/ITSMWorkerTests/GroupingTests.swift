@@ -141,7 +141,6 @@ struct GroupingTests {
         #expect(linked.allSatisfy { ($0["group"] as? [String: Any])?["key"] as? String == "net-1" })
         // Work notes name the alerts in batches, and every one of them eventually (the sync
         // cycle writes what is left).
-        _ = await stack.simulator.store.requests()
         let calls = await stack.simulator.store.requests().filter { $0.table == "incident" }.count
         #expect(calls < 30, "the storm cost \(calls) calls to the instance")
         print("storm of 300 alerts on two workers: \(incidents.count) incidents, \(calls) calls to the incident table")
