@@ -71,6 +71,8 @@ public struct IncidentSync: Sendable {
         public var comments = 0
         /// More journal entries were waiting than a cycle takes.
         public var notesLeft = false
+        /// Why the notes could not be read this cycle (the states were synced all the same).
+        public var notesError: String?
         public var error: String?
     }
 
@@ -131,7 +133,14 @@ public struct IncidentSync: Sendable {
             let full = lease.watermark == nil || lease.cycles % settings.fullEvery == 0
             let links = try await store.openLinks(customerID: customerID)
             let newWatermark = try await poll(customerID, links: links, integration: integration, since: full ? nil : lease.watermark, report: &report, logger: logger)
-            try await syncNotes(customerID, integration: integration, links: links, full: full, report: &report, logger: logger)
+            do {
+                try await syncNotes(customerID, integration: integration, links: links, full: full, report: &report, logger: logger)
+            } catch {
+                // Notes come second: a user who may not read sys_journal_field (read ACLs often
+                // leave it to admins) or a failed read must not cost the states their progress.
+                report.notesError = "\(error)"
+                logger.warning("notes sync failed; the state sync went on", metadata: ["error": "\(error)"])
+            }
             try await store.releaseLease(customerID: customerID, watermark: [lease.watermark, newWatermark].compactMap { $0 }.max(), error: nil)
         } catch {
             report.outcome = "failed"

@@ -12,7 +12,8 @@ public struct SimulatorConfiguration: Sendable {
     public var rejectedAssignmentGroups: Set<String>
     /// `table.operation` pairs an ACL denies: `incident.create`, `incident.write`,
     /// `incident.read`, `sys_dictionary.read`, …; `incident.web_service` shows the table's
-    /// `ws_access` as false.
+    /// `ws_access` as false. A denied `read` leaves rows out (200, as read ACLs do); a denied
+    /// `query` refuses the listing with 403 (a table closed to the user altogether).
     public var deniedOperations: Set<String>
     /// When set, answers carry `X-RateLimit-*` headers and requests past the limit within a
     /// window get 429 with `Retry-After`.

@@ -165,6 +165,9 @@ struct SimulatorResponder: HTTPResponder {
         do {
             switch (request.method, sysID) {
             case (.get, nil):
+                if await store.denied(table, "query") {
+                    return Self.json(403, Self.errorBody("Operation Failed", "ACL Exception Query Failed due to security constraints"))
+                }
                 if await store.denied(table, "read") { return Self.json(200, #"{"result":[]}"#) }
                 let rows = await store.query(table: table, query: parameter("sysparm_query") ?? "")
                 let limit = max(1, Int(parameter("sysparm_limit") ?? "") ?? 10000)

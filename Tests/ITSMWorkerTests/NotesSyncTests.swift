@@ -86,3 +86,21 @@ struct NotesSyncTests {
         #expect(report.comments == 0)
     }
 }
+
+extension NotesSyncTests {
+    /// An integration user that may not list sys_journal_field: the states still sync, and the
+    /// notes' failure is reported, not the cycle's.
+    @Test func aJournalTheUserMayNotReadDoesNotStopTheStateSync() async throws {
+        let (stack, worker) = try await stack()
+        try await stack.publishRaised(alertID: "r1")
+        #expect(await stack.eventually { stack.events.forAlert("r1", type: "ticket.created").count == 1 })
+        let sysID = try #require(try await stack.link(alertID: "r1")?.sysID)
+        await stack.simulator.store.configure { $0.deniedOperations.insert("sys_journal_field.query") }
+        try await stack.simulator.store.operatorUpdate(sysID: sysID, fields: ["state": "2"])
+        let report = try #require(await worker.runtime.sync.syncAll().first)
+        #expect(report.outcome == "ok")
+        #expect(report.changes == 1)
+        #expect(report.notesError != nil)
+        #expect(await stack.eventually { stack.events.forAlert("r1", type: "ticket.state_changed").count == 1 })
+    }
+}
