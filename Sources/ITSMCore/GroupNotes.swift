@@ -52,21 +52,24 @@ public struct GroupNotes: Sendable {
             try? await shared.finishGroupNotes(notes, written: false)
             return nil
         }
+        var note = notes
+        let text: String
+        (text, note.members) = notes.note()
         var written = false
         do {
-            _ = try await resolved.gateway.update(table: notes.table, sysID: notes.sysID, fields: [resolved.settings.notesField: notes.text])
+            _ = try await resolved.gateway.update(table: notes.table, sysID: notes.sysID, fields: [resolved.settings.notesField: text])
             written = true
         } catch {
             logger.warning("could not write the work note naming the alerts that joined; kept for the next turn",
                            metadata: ["error": "\(error)", "group.id": "\(groupID)"])
         }
         do {
-            try await shared.finishGroupNotes(notes, written: written)
+            try await shared.finishGroupNotes(note, written: written)
         } catch {
             // The turn's lease ends by itself; a note written but not marked is written again.
             logger.warning("could not record the group's work note", metadata: ["error": "\(error)"])
             return nil
         }
-        return written ? notes.members.count : nil
+        return written ? note.members.count : nil
     }
 }

@@ -55,16 +55,39 @@ public struct PendingGroupNotes: Sendable, Equatable {
         self.members = members
     }
 
-    /// The work note naming the members.
-    public var text: String {
+    /// The most a note's text takes: well inside a journal entry, whatever ids the alerts carry.
+    public static let maxNoteBytes = 30_000
+
+    /// Alert ids and types are the publisher's: long ones are cut in a note.
+    static func short(_ text: String) -> String { text.count > 64 ? text.prefix(63) + "…" : text }
+
+    /// The work note naming the first members that fit in ``maxNoteBytes``, and those members (at
+    /// least one); the others wait for the next note.
+    public func note() -> (text: String, members: [Member]) {
+        let header: (Int) -> String
+        let separator: String
+        let entry: (Member) -> String
         switch group.kind {
         case .storm:
             // Compact: a storm's note names hundreds of alerts.
-            return "Alert storm on network \(networkID): \(members.count) more alert(s) joined this incident instead of opening their own "
-                + "(\(group.size) in all so far): " + members.map(\.alertID).joined(separator: ", ")
+            separator = ", "
+            entry = { Self.short($0.alertID) }
+            header = { "Alert storm on network \(Self.short(networkID)): \($0) more alert(s) joined this incident instead of opening their own "
+                + "(\(group.size) in all so far): " }
         case .group:
-            let lines = members.map { "- \($0.alertID) (\($0.alertType)) at \(AlertEvent.formatTimestamp($0.joinedAt))" }
-            return (["\(members.count) alert(s) joined this incident (group '\(group.key)', \(group.size) in all so far):"] + lines).joined(separator: "\n")
+            separator = "\n"
+            entry = { "- \(Self.short($0.alertID)) (\(Self.short($0.alertType))) at \(AlertEvent.formatTimestamp($0.joinedAt))" }
+            header = { "\($0) alert(s) joined this incident (group '\(Self.short(group.key))', \(group.size) in all so far):\n" }
         }
+        // (The header's count is at most a few digits longer than the estimate's.)
+        var bytes = header(members.count).utf8.count
+        var entries: [String] = []
+        for member in members {
+            let text = entry(member)
+            guard entries.isEmpty || bytes + separator.utf8.count + text.utf8.count <= Self.maxNoteBytes else { break }
+            bytes += (entries.isEmpty ? 0 : separator.utf8.count) + text.utf8.count
+            entries.append(text)
+        }
+        return (header(entries.count) + entries.joined(separator: separator), Array(members.prefix(entries.count)))
     }
 }
