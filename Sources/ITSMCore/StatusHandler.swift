@@ -104,10 +104,13 @@ public struct StatusHandler: Sendable {
             return try await recordWithoutWrite(alertStatus, link: claimed, sysID: sysID, waiting: waiting, trigger: trigger, outcome: "flapping",
                                                 resolved: resolved, logger: logger)
         }
-        if let groupID = claimed.groupID, let shared,
-           try await !writesSharedIncident(alertStatus, link: claimed, groupID: groupID, shared: shared) {
-            return try await recordMember(alertStatus, link: claimed, sysID: sysID, groupID: groupID, shared: shared, waiting: waiting, trigger: trigger,
-                                          resolved: resolved, logger: logger)
+        if let groupID = claimed.groupID, let shared {
+            // (Only a resolve needs the group's rule.)
+            let resolve = alertStatus == .resolved ? try await shared.group(id: groupID)?.resolve ?? .last : nil
+            if try await !writesSharedIncident(alertStatus, link: claimed, groupID: groupID, resolve: resolve, shared: shared) {
+                return try await recordMember(alertStatus, link: claimed, sysID: sysID, groupID: groupID, resolve: resolve, shared: shared, waiting: waiting, trigger: trigger,
+                                              resolved: resolved, logger: logger)
+            }
         }
         let fields = Self.fields(for: waiting, settings: resolved.settings)
         let record: IncidentRecord
@@ -134,12 +137,13 @@ public struct StatusHandler: Sendable {
     /// Whether a member's status event changes the incident it shares: an acknowledgement only
     /// while the incident is new; a resolve as the group's policy says (`last`: when no other
     /// member's alert is still unresolved).
-    private func writesSharedIncident(_ status: AlertStatus, link: TicketLink, groupID: Int, shared: any SharedIncidents) async throws -> Bool {
+    private func writesSharedIncident(_ status: AlertStatus, link: TicketLink, groupID: Int, resolve: AlertGrouping.Resolve?,
+                                      shared: any SharedIncidents) async throws -> Bool {
         switch status {
         case .open: return true
         case .acknowledged: return link.state == nil || link.state == .new
         case .resolved:
-            switch try await shared.group(id: groupID)?.resolve ?? .last {
+            switch resolve ?? .last {
             case .first: return true
             case .never: return false
             case .last: return try await shared.unresolvedMembers(groupID: groupID, excluding: link.id) == 0
@@ -216,13 +220,14 @@ public struct StatusHandler: Sendable {
     }
 
     /// A member's status event that leaves the shared incident as it is.
-    private func recordMember(_ alertStatus: AlertStatus, link: TicketLink, sysID: String, groupID: Int, shared: any SharedIncidents,
+    private func recordMember(_ alertStatus: AlertStatus, link: TicketLink, sysID: String, groupID: Int, resolve: AlertGrouping.Resolve?,
+                              shared: any SharedIncidents,
                               waiting: StoredStatusEvent, trigger: AlertEvent?, resolved: ConnectedIntegration, logger: Logger) async throws -> ProcessingOutcome {
         let outcome = try await recordWithoutWrite(alertStatus, link: link, sysID: sysID, waiting: waiting, trigger: trigger, outcome: "group_member",
                                                    resolved: resolved, logger: logger)
         // Two last members resolving at once each saw the other unresolved; whichever looks
         // again after both committed resolves the incident (both may: the write is idempotent).
-        if alertStatus == .resolved, try await shared.group(id: groupID)?.resolve == .last,
+        if alertStatus == .resolved, resolve == .last,
            try await shared.unresolvedMembers(groupID: groupID, excluding: link.id) == 0 {
             let fields = Self.fields(for: waiting, settings: resolved.settings)
             do {

@@ -223,3 +223,22 @@ extension GroupingTests {
         #expect(stack.events.ofType("ticket.state_changed").isEmpty)
     }
 }
+
+extension GroupingTests {
+    @Test func resolveNeverLeavesTheIncidentToPeople() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1", grouping: AlertGrouping(key: "{{alert.type}}", resolve: .never))
+        try await stack.startWorker(roles: [.alerts, .status, .outbox])
+        try await stack.publishRaised(alertID: "n0")
+        #expect(await stack.eventually { stack.events.forAlert("n0", type: "ticket.created").count == 1 })
+        try await stack.publishRaised(alertID: "n1")
+        #expect(await stack.eventually { stack.events.forAlert("n1", type: "ticket.linked").count == 1 })
+        let sysID = try #require(try await stack.link(alertID: "n0")?.sysID)
+        await stack.simulator.store.clearRequests()
+        for alertID in ["n0", "n1"] { try await stack.publishStatus("alert.resolved", alertID: alertID) }
+        #expect(await stack.eventually { stack.events.ofType("ticket.updated").filter { $0["alert_status"] as? String == "resolved" }.count == 2 })
+        #expect(await stack.simulator.store.record("incident", sysID: sysID)?["state"] == "1")
+        #expect(await stack.simulator.store.requests().filter { $0.method == "PATCH" }.isEmpty, "a resolve wrote to the incident")
+    }
+}
