@@ -39,6 +39,7 @@ struct NotesSyncRuleTests {
     let directory = InMemoryIntegrationDirectory()
     let circuits = InstanceCircuits()
     let notes = Notes()
+    let status: StatusHandler
     let logger = Logger(label: "notes-sync-tests")
 
     init() throws {
@@ -47,18 +48,17 @@ struct NotesSyncRuleTests {
         directory.add(customerID: "cust-1", gateway: gateway)
         directory.add(StoredMapping(customerID: "cust-1", networkID: "net-1", alertType: "cpu_usage",
                                     mapping: try AlertMapping.parse(fieldsJSON: Data(#"{"short_description": "{{alert.title}}"}"#.utf8))))
+        status = StatusHandler(tickets: tickets, directory: directory, circuits: circuits, workerID: "w1", claimLease: .seconds(70), clock: clock)
     }
 
     func sync(notesPerCycle: Int) -> IncidentSync {
-        let status = StatusHandler(tickets: tickets, directory: directory, circuits: circuits, workerID: "w1", claimLease: .seconds(70), clock: clock)
-        return IncidentSync(store: tickets, directory: directory, status: status, circuits: circuits,
+        IncidentSync(store: tickets, directory: directory, status: status, circuits: circuits,
                             settings: IncidentSync.Settings(lease: .seconds(60), fullEvery: 10, overlap: .seconds(5), alertStatusByState: [:],
                                                             notesPerCycle: notesPerCycle),
                             notes: notes, logger: logger)
     }
 
     func raise(_ alertID: String) async throws -> String {
-        let status = StatusHandler(tickets: tickets, directory: directory, circuits: circuits, workerID: "w1", claimLease: .seconds(70), clock: clock)
         let alerts = AlertHandler(tickets: tickets, directory: directory, status: status, circuits: circuits, workerID: "w1", claimLease: .seconds(70),
                                   writeWindow: .seconds(60), reopenWindow: .seconds(3600), clock: clock)
         let event = AlertEvent(eventID: UUID().uuidString, kind: .raised, occurredAt: clock.now, customerID: "cust-1", networkID: "net-1",

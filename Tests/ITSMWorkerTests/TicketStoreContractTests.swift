@@ -11,12 +11,7 @@ import Testing
 /// tests use (`TicketRepositoryContract`), so what those tests prove holds for the store.
 struct TicketStoreContractTests {
     @Test func theStoreKeepsTheTicketRepositoryContract() async throws {
-        let database = "itsm_contract_\(UUID().uuidString.prefix(8).lowercased())"
-        let admin = try WorkerTestDatabase.pool(database: nil, size: 1)
-        try await admin.execute("CREATE DATABASE \(database)")
-        let pool = try WorkerTestDatabase.pool(database: database, size: 2)
-        do {
-            try await WorkerSchema.migrator().migrate(pool, logger: Logger(label: "migrate"))
+        try await WorkerTestDatabase.withMigrated("itsm_contract") { pool in
             let store = TicketStore(pool: pool)
             for (name, check) in TicketRepositoryContract.all {
                 do {
@@ -25,12 +20,7 @@ struct TicketStoreContractTests {
                     Issue.record("\(name): \(error)")
                 }
             }
-        } catch {
-            Issue.record(error)
         }
-        await pool.close()
-        _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-        await admin.close()
     }
 }
 
@@ -43,12 +33,7 @@ struct StormBudgetTests {
     }
 
     @Test func thePreviousMinuteCountsForWhatTheLastSixtySecondsCover() async throws {
-        let database = "itsm_budget_\(UUID().uuidString.prefix(8).lowercased())"
-        let admin = try WorkerTestDatabase.pool(database: nil, size: 1)
-        try await admin.execute("CREATE DATABASE \(database)")
-        let pool = try WorkerTestDatabase.pool(database: database, size: 2)
-        do {
-            try await WorkerSchema.migrator().migrate(pool, logger: Logger(label: "migrate"))
+        try await WorkerTestDatabase.withMigrated("itsm_budget") { pool in
             let store = TicketStore(pool: pool, storm: StormProtection(maxNewPerMinute: 4))
             func claim(_ alertID: String, minuteBeganSecondsAgo: Int, opened: Int) async throws -> TicketLink? {
                 try await pool.execute("DELETE FROM incident_budgets")
@@ -77,11 +62,6 @@ struct StormBudgetTests {
             // Two minutes quiet: nothing counts.
             let fresh = try #require(try await claim("a5", minuteBeganSecondsAgo: 130, opened: 4))
             #expect(fresh.groupKind == nil)
-        } catch {
-            Issue.record(error)
         }
-        await pool.close()
-        _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-        await admin.close()
     }
 }

@@ -17,4 +17,22 @@ enum WorkerTestDatabase {
         configuration.maximumConnections = size
         return PostgresPool(configuration: configuration, logger: Logger(label: "worker-tests"))
     }
+
+    /// Runs `body` on a migrated database of its own, dropped afterwards; an error is recorded as
+    /// the test's issue.
+    static func withMigrated(_ prefix: String, _ body: (PostgresPool) async throws -> Void) async throws {
+        let database = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = try pool(database: nil, size: 1)
+        try await admin.execute("CREATE DATABASE \(database)")
+        let scratch = try pool(database: database, size: 2)
+        do {
+            try await WorkerSchema.migrator().migrate(scratch, logger: Logger(label: "migrate"))
+            try await body(scratch)
+        } catch {
+            Issue.record(error)
+        }
+        await scratch.close()
+        _ = try? await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        await admin.close()
+    }
 }
