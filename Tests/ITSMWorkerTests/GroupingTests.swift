@@ -200,6 +200,9 @@ extension GroupingTests {
         let sysID = try #require(try await stack.link(alertID: "s0")?.sysID)
         #expect(await stack.simulator.store.record("incident", sysID: sysID)?["short_description"] == "Alert storm on network net-1")
         let writes = { await stack.simulator.store.requests().filter { $0.method == "PATCH" && $0.path.hasSuffix(sysID) && $0.status == 200 }.count }
+        // (The storm's first note is written after the joins' events: wait for it before counting
+        // writes; the next may come only 15 s later.)
+        #expect(await stack.eventually { await stack.simulator.store.journal(sysID: sysID, element: "work_notes").count == 1 })
         let notesWritten = await writes()
 
         try await stack.publishStatus("alert.acknowledged", alertID: "s2")
@@ -235,6 +238,10 @@ extension GroupingTests {
         try await stack.publishRaised(alertID: "n1")
         #expect(await stack.eventually { stack.events.forAlert("n1", type: "ticket.linked").count == 1 })
         let sysID = try #require(try await stack.link(alertID: "n0")?.sysID)
+        // (The join's work note is written after its event: wait for it before counting writes.)
+        #expect(await stack.eventually {
+            await stack.simulator.store.journal(sysID: sysID, element: "work_notes").contains { ($0["value"] ?? "").contains("n1 (") }
+        })
         await stack.simulator.store.clearRequests()
         for alertID in ["n0", "n1"] { try await stack.publishStatus("alert.resolved", alertID: alertID) }
         #expect(await stack.eventually { stack.events.ofType("ticket.updated").filter { $0["alert_status"] as? String == "resolved" }.count == 2 })
