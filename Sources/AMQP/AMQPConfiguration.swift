@@ -78,6 +78,9 @@ public struct AMQPConfiguration: Sendable {
     /// with ``AMQPError/timeout(operation:)``: a broker that blocked the connection (a memory or
     /// disk alarm) or stopped answering must not hold its callers forever.
     public var confirmTimeout: Duration
+    /// How long an ack may be held so that it leaves with others as one `multiple` ack (see
+    /// `PendingAcks`); zero still joins acks that arrive together.
+    public var ackHold: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -99,6 +102,7 @@ public struct AMQPConfiguration: Sendable {
         self.reconnectDelay = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
         self.maxUnconfirmedPublishes = 1024
         self.confirmTimeout = .seconds(30)
+        self.ackHold = .milliseconds(5)
     }
 
     /// Parses `amqp://user:password@host:port/vhost` or `amqps://…`, or several such URLs of one

@@ -241,4 +241,9 @@ public final class AMQPConnection: Sendable {
     package func simulateConnectionLoss() async {
         _ = try? await perform { driver in driver.simulateConnectionLoss() }
     }
+
+    /// `basic.ack` frames sent so far (one may settle several deliveries); for tests.
+    package func ackFramesSent() async -> Int {
+        (try? await perform { driver in driver.acksSent }) ?? 0
+    }
 }

@@ -156,14 +156,32 @@ extension AMQPConnectionDriver {
         guard let state, delivery.channelGeneration == generation else { throw .staleDelivery }
         let status: Int32
         switch settlement {
-        case .ack: status = amqp_basic_ack(state, channel, delivery.deliveryTag, 0)
+        case .ack:
+            // Sent by `flushAcks`, with the acks around it.
+            pendingAcks.ack(delivery.deliveryTag, now: .now)
+            return
         case .nack(let requeue): status = amqp_basic_nack(state, channel, delivery.deliveryTag, 0, requeue ? 1 : 0)
         case .reject(let requeue): status = amqp_basic_reject(state, channel, delivery.deliveryTag, requeue ? 1 : 0)
         }
+        pendingAcks.settledAlone(delivery.deliveryTag)
         guard status == AMQP_STATUS_OK.rawValue else {
             let reason = String(cString: amqp_error_string2(status))
             connectionLost(reason: "settling a delivery: \(reason)")
             throw .connectionLost(reason: reason)
+        }
+    }
+
+    /// Sends the acks that are due (see ``PendingAcks``); `force` sends every one held.
+    func flushAcks(force: Bool = false) {
+        guard let state, !pendingAcks.isEmpty else { return }
+        for ack in pendingAcks.flush(now: .now, force: force) {
+            let status = amqp_basic_ack(state, channel, ack.tag, ack.multiple ? 1 : 0)
+            guard status == AMQP_STATUS_OK.rawValue else {
+                // The deliveries come back to another consumer: processing is idempotent.
+                connectionLost(reason: "acknowledging deliveries: \(String(cString: amqp_error_string2(status)))")
+                return
+            }
+            acksSent += 1
         }
     }
 

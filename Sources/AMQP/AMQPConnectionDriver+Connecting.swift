@@ -135,6 +135,7 @@ extension AMQPConnectionDriver {
         amqp_confirm_select(state, channel)
         try check("confirm.select")
         generation += 1
+        pendingAcks.reset()
         confirms.restartNumbering()
     }
 

@@ -32,6 +32,7 @@ extension AMQPConnectionDriver {
             )
             amqp_destroy_message(&message)
             if let consumer = consumers[tag] {
+                pendingAcks.delivered(deliver.delivery_tag)
                 consumer.continuation.yield(delivery)
             } else {
                 // Cancelled on our side while the broker was already sending: give it back.

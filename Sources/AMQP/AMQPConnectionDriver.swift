@@ -69,12 +69,16 @@ final class AMQPConnectionDriver {
         var deadline: ContinuousClock.Instant = .now
     }
     var confirms: ConfirmWindow<PublishRequest>
+    var pendingAcks: PendingAcks
+    /// `basic.ack` frames sent (one may settle many deliveries).
+    var acksSent = 0
 
     init(configuration: AMQPConfiguration, logger: Logger, mailbox: AMQPMailbox, connection: AMQPConnection) {
         self.endpointIndex = configuration.firstEndpoint.map { min(max($0, 0), configuration.endpoints.count - 1) }
             ?? Int.random(in: 0..<configuration.endpoints.count)
         self.configuration = configuration
         self.confirms = ConfirmWindow(limit: configuration.maxUnconfirmedPublishes)
+        self.pendingAcks = PendingAcks(hold: configuration.ackHold)
         self.logger = logger
         self.mailbox = mailbox
         self.connection = connection
@@ -135,6 +139,7 @@ final class AMQPConnectionDriver {
 
     func runCommands() {
         for command in mailbox.take() { command(self) }
+        flushAcks()
     }
 
     func waitForWake(timeout: Duration) {
@@ -161,8 +166,13 @@ final class AMQPConnectionDriver {
                 pollfd(fd: amqp_get_sockfd(state), events: Int16(POLLIN), revents: 0),
                 pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0),
             ]
-            // Bounded so that heartbeats are sent and checked even when nothing happens.
-            _ = poll(&descriptors, 2, 250)
+            // Bounded so that heartbeats are sent and checked even when nothing happens, and so
+            // that a held ack leaves on time.
+            var timeout: Int32 = 250
+            if let deadline = pendingAcks.deadline {
+                timeout = min(timeout, max(0, Int32(((deadline - .now) / .milliseconds(1)).rounded(.up))))
+            }
+            _ = poll(&descriptors, 2, timeout)
             if descriptors[1].revents != 0 { mailbox.clearWake() }
         }
         while let state = self.state {
@@ -214,6 +224,7 @@ final class AMQPConnectionDriver {
         }
         phase = closing ? .closing(nil) : .disconnected
         generation += 1
+        pendingAcks.reset()
         connection.noteLost()
         failInFlightPublishes(.connectionLost(reason: reason))
     }
@@ -224,6 +235,7 @@ final class AMQPConnectionDriver {
 
     func shutdown() {
         for command in mailbox.shut() { command(self) }
+        flushAcks(force: true)
         if let state {
             amqp_channel_close(state, channel, AMQP_REPLY_SUCCESS)
             amqp_connection_close(state, AMQP_REPLY_SUCCESS)

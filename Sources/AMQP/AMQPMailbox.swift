@@ -36,12 +36,15 @@ final class AMQPMailbox: Sendable {
 
     /// Queues a command; `false` once the connection is closed.
     func post(_ command: @escaping Command) -> Bool {
-        let accepted = state.withLock { state in
-            guard state.isOpen else { return false }
+        let (accepted, first) = state.withLock { state in
+            guard state.isOpen else { return (false, false) }
             state.commands.append(command)
-            return true
+            return (true, state.commands.count == 1)
         }
-        if accepted { wake() }
+        // Commands already queued mean a wake is pending: the thread takes them all at once,
+        // and the first command after a take writes the next wake. One write per burst, not
+        // per command.
+        if first { wake() }
         return accepted
     }
 

@@ -11,8 +11,10 @@ enum Broker {
         ProcessInfo.processInfo.environment["ITSM_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/%2f"
     }
 
-    static func connect(name: String = "amqp-tests-\(UUID().uuidString.prefix(8))", heartbeat: Int = 30) async throws -> AMQPConnection {
+    static func connect(name: String = "amqp-tests-\(UUID().uuidString.prefix(8))", heartbeat: Int = 30,
+                        ackHold: Duration? = nil) async throws -> AMQPConnection {
         var configuration = try AMQPConfiguration(url: url)
+        if let ackHold { configuration.ackHold = ackHold }
         configuration.connectionName = name
         configuration.heartbeatSeconds = heartbeat
         configuration.reconnectDelay = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
