@@ -79,10 +79,16 @@ public struct ConfigurationStore: Sendable {
 
     /// The mappings of several keys in one query; a key without one is absent from the answer.
     func mappings(keys: [MappingKey]) async throws -> [MappingKey: StoredMapping] {
+        // One lookup by key per wanted mapping, whatever the table's size: as a plain join, the
+        // one plan made for any batch (generic plans) read the whole table into a hash while it
+        // held a few thousand rows. `OFFSET 0` keeps the subquery from being flattened into one.
         let rows = try await pool.query("""
-            SELECT m.* FROM alert_mappings m
-            JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(customer_id, network_id, alert_type)
-              ON m.customer_id = k.customer_id AND m.network_id = k.network_id AND m.alert_type = k.alert_type
+            SELECT m.* FROM unnest($1::text[], $2::text[], $3::text[]) AS k(customer_id, network_id, alert_type)
+            CROSS JOIN LATERAL (
+                SELECT * FROM alert_mappings m
+                WHERE m.customer_id = k.customer_id AND m.network_id = k.network_id AND m.alert_type = k.alert_type
+                OFFSET 0
+            ) m
             """, [.array(keys.map(\.customerID)), .array(keys.map(\.networkID)), .array(keys.map(\.alertType))])
         var found: [MappingKey: StoredMapping] = [:]
         for row in rows {

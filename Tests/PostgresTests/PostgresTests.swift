@@ -280,6 +280,21 @@ struct PostgresTests {
         if !active { Issue.record("backend \(pid) never became active") }
     }
 
+    @Test func preparedStatementsRunWithOneGenericPlan() async throws {
+        let pool = try TestDatabase.pool(maximumConnections: 1)
+        let counts = try await pool.withTransaction { connection in
+            // PostgreSQL's default plans the first five executions for their values.
+            for n in 0..<3 { _ = try await connection.query("SELECT $1::int + 41 AS answer", [.int(n)]) }
+            return try await connection.query("""
+                SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%$1::int + 41%'
+                """)
+        }
+        let row = try #require(counts.first)
+        #expect(try row["custom_plans"].int() == 0)
+        #expect(try row["generic_plans"].int() == 3)
+        await pool.close()
+    }
+
     @Test func statementTimeoutCancelsLongQueries() async throws {
         let pool = try TestDatabase.pool(statementTimeout: .milliseconds(200))
         do {
