@@ -106,6 +106,8 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
             try await store.saveMapping(StoredMapping(customerID: "c\(customer)", networkID: "net-\(network)", alertType: "cpu_usage", mapping: mapping))
         }
     }
+    // As autovacuum would have by now in a database in use (see `seedHistory`).
+    try await pool.execute("ANALYZE")
     // The worker as users get it: its defaults, with only the servers, the key and the
     // benchmark's own names set (and JSON logs, as deploy/Dockerfile sets them).
     var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ITSM_") }
