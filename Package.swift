@@ -228,7 +228,7 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Coordination", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         // The in-memory twins, the manual clock and the contract every ticket repository keeps.
         .target(name: "ITSMCoreTesting", dependencies: ["ITSMCore"], path: "Tests/ITSMCoreTesting", swiftSettings: swiftSettings),
-        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "Coordination", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),

@@ -101,7 +101,7 @@ extension AlertEvent {
     public static func decode(_ body: [UInt8]) throws(AlertEventError) -> AlertEvent {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
+            value = try JSONValue.parse(body)
         } catch {
             throw AlertEventError(code: "invalid_json", reason: "the body is not JSON")
         }
