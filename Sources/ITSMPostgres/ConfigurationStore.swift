@@ -89,7 +89,7 @@ public struct ConfigurationStore: Sendable {
                 WHERE m.customer_id = k.customer_id AND m.network_id = k.network_id AND m.alert_type = k.alert_type
                 OFFSET 0
             ) m
-            """, [.array(keys.map(\.customerID)), .array(keys.map(\.networkID)), .array(keys.map(\.alertType))])
+            """, [.array(keys.map { $0.customerID }), .array(keys.map { $0.networkID }), .array(keys.map { $0.alertType })])
         var found: [MappingKey: StoredMapping] = [:]
         for row in rows {
             let stored = try Self.mapping(row)

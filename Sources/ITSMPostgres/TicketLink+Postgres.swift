@@ -19,7 +19,8 @@ extension TicketLink {
                   url: try row["url"].optionalString(),
                   state: try row["state"].optionalString().map(IncidentState.init(rawValue:)),
                   sysUpdatedOn: try row["sys_updated_on"].optionalString(),
-                  warnings: try row["warnings"].json([String].self),
+                  // Almost always none: skip the JSON decoder for them.
+                  warnings: try row["warnings"].string() == "[]" ? [] : try row["warnings"].json([String].self),
                   createAttempts: try row["create_attempts"].int(),
                   claimedBy: try row["claimed_by"].optionalString(),
                   claimExpiresAt: try row["claim_expires_at"].optionalDate(),

@@ -85,10 +85,10 @@ extension TicketStore {
             FROM admitted a
             ON CONFLICT (customer_id, alert_id) WHERE status IN ('pending', 'open') DO NOTHING
             RETURNING *
-            """, [.array(sent.map(\.event.customerID)), .array(sent.map(\.event.networkID)), .array(sent.map(\.event.alert.id)),
-                  .array(sent.map(\.event.alert.type)),
+            """, [.array(sent.map { $0.event.customerID }), .array(sent.map { $0.event.networkID }), .array(sent.map { $0.event.alert.id }),
+                  .array(sent.map { $0.event.alert.type }),
                   .array(sent.map { TicketLink.correlationID(customerID: $0.event.customerID, alertID: $0.event.alert.id, generation: 0) }),
-                  .array(sent.map(\.table)), .array(sent.map(\.workerID)), .array(sent.map(\.event.eventID)), .array(sent.map { String($0.lease) })])
+                  .array(sent.map { $0.table }), .array(sent.map { $0.workerID }), .array(sent.map { $0.event.eventID }), .array(sent.map { String($0.lease) })])
         var claimed: [[String]: TicketLink] = [:]
         for row in rows {
             let link = try TicketLink(row)
@@ -132,11 +132,11 @@ extension TicketStore {
                     WHERE status_events.customer_id = updated.customer_id AND status_events.alert_id = updated.alert_id AND applied_at IS NULL
                 ) AS status_waiting
                 FROM updated
-                """, [.array(batch.map { String($0.link.id) }), .array(batch.map(\.workerID)), .array(batch.map(\.ticket.sysID)),
-                      .array(batch.map(\.ticket.number)), .array(batch.map(\.ticket.url)), .array(batch.map(\.ticket.state)),
-                      .array(batch.map(\.sysUpdatedOn)), .array(try batch.map { String(decoding: try JSONEncoder().encode($0.warnings), as: UTF8.self) }),
-                      .array(batch.map(\.event.eventID)), .array(batch.map(\.event.customerID)), .array(batch.map(\.event.kind.rawValue)),
-                      .array(batch.map(\.outgoing.eventID)), .array(batch.map(\.outgoing.type.rawValue)),
+                """, [.array(batch.map { String($0.link.id) }), .array(batch.map { $0.workerID }), .array(batch.map { $0.ticket.sysID }),
+                      .array(batch.map { $0.ticket.number }), .array(batch.map { $0.ticket.url }), .array(batch.map { $0.ticket.state }),
+                      .array(batch.map { $0.sysUpdatedOn }), .array(try batch.map { String(decoding: try JSONEncoder().encode($0.warnings), as: UTF8.self) }),
+                      .array(batch.map { $0.event.eventID }), .array(batch.map { $0.event.customerID }), .array(batch.map { $0.event.kind.rawValue }),
+                      .array(batch.map { $0.outgoing.eventID }), .array(batch.map { $0.outgoing.type.rawValue }),
                       .array(batch.map { String(decoding: $0.outgoing.encoded(), as: UTF8.self) })])
         } catch let error as PostgresError where !error.storeUnavailable {
             var results: [Result<(link: TicketLink, statusWaiting: Bool)?, any Error>] = []

@@ -46,23 +46,22 @@ public enum PostgresValue: Sendable, Hashable {
     /// An array literal for a `$n::text[]` (or `::int[]`, …) parameter: every element quoted,
     /// `"` and `\\` escaped, `nil` as NULL. For batches sent as one `unnest(…)` statement.
     public static func array(_ values: [String?]) -> PostgresValue {
-        var literal = "{"
+        // Byte by byte: `"` and `\` never occur inside a multi-byte UTF-8 sequence.
+        var literal: [UInt8] = []
+        literal.reserveCapacity(values.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
+        literal.append(UInt8(ascii: "{"))
         for (index, value) in values.enumerated() {
-            if index > 0 { literal.append(",") }
-            guard let value else { literal.append("NULL"); continue }
-            literal.append("\"")
-            if value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                for scalar in value.unicodeScalars {
-                    if scalar == "\"" || scalar == "\\" { literal.unicodeScalars.append("\\") }
-                    literal.unicodeScalars.append(scalar)
-                }
-            } else {
-                literal.append(value)
+            if index > 0 { literal.append(UInt8(ascii: ",")) }
+            guard let value else { literal.append(contentsOf: "NULL".utf8); continue }
+            literal.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { literal.append(UInt8(ascii: "\\")) }
+                literal.append(byte)
             }
-            literal.append("\"")
+            literal.append(UInt8(ascii: "\""))
         }
-        literal.append("}")
-        return .text(literal)
+        literal.append(UInt8(ascii: "}"))
+        return .text(String(decoding: literal, as: UTF8.self))
     }
 
     /// JSON-encodes `value` for a `jsonb` parameter.

@@ -170,8 +170,9 @@ public struct ServiceNowSession: Sendable {
 
     /// Table and field names are identifiers; checked so that nothing can be injected into a path.
     static func checkName(_ name: String, _ what: String) throws(ServiceNowError) {
-        let valid = !name.isEmpty && name.count <= 80 && name.unicodeScalars.allSatisfy {
-            CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "_"
+        let valid = !name.isEmpty && name.utf8.count <= 80 && name.utf8.allSatisfy {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_")
         }
         guard valid else { throw ServiceNowError(.badRequest, message: "'\(name)' is not a valid \(what) name") }
     }

@@ -133,7 +133,7 @@ struct MappingCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (configuration, logger) = try global.load()
-            var report = try await ServiceNowContext.with(configuration, logger: logger) { context -> MappingValidator.Report in
+            let report = try await ServiceNowContext.with(configuration, logger: logger) { context -> MappingValidator.Report in
                 var mapping: AlertMapping
                 if let fields {
                     mapping = try loadMapping(table: table, path: fields)
