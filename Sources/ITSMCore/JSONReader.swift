@@ -29,10 +29,13 @@ struct JSONReader {
 
     func identifier(_ key: String) throws(AlertEventError) -> String {
         let text = try string(key)
-        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+        // Ids are nearly always ASCII, where blanks and length need no Unicode tables.
+        let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+        let blank = ascii ? text.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 } : text.trimmingCharacters(in: .whitespaces).isEmpty
+        guard !blank else {
             throw AlertEventError(code: "invalid_value", reason: "\(name(key)) is empty")
         }
-        guard text.count <= AlertEvent.maximumIDLength, text.utf8.count <= 4 * AlertEvent.maximumIDLength else {
+        guard (ascii ? text.utf8.count : text.count) <= AlertEvent.maximumIDLength, text.utf8.count <= 4 * AlertEvent.maximumIDLength else {
             throw AlertEventError(code: "invalid_value", reason: "\(name(key)) is longer than \(AlertEvent.maximumIDLength) characters")
         }
         // Identifiers key tenants, database rows and ServiceNow queries: a NUL or another
