@@ -203,6 +203,8 @@ extension GroupingTests {
         // (The storm's first note is written after the joins' events: wait for it before counting
         // writes; the next may come only 15 s later.)
         #expect(await stack.eventually { await stack.simulator.store.journal(sysID: sysID, element: "work_notes").count == 1 })
+        // The simulator logs a request once its answer is sent, after the journal shows the note.
+        #expect(await stack.eventually { await writes() >= 1 })
         let notesWritten = await writes()
 
         try await stack.publishStatus("alert.acknowledged", alertID: "s2")
@@ -242,6 +244,8 @@ extension GroupingTests {
         #expect(await stack.eventually {
             await stack.simulator.store.journal(sysID: sysID, element: "work_notes").contains { ($0["value"] ?? "").contains("n1 (") }
         })
+        // The simulator logs a request once its answer is sent, after the journal shows the note.
+        #expect(await stack.eventually { await stack.simulator.store.requests().contains { $0.method == "PATCH" && $0.path.hasSuffix(sysID) } })
         await stack.simulator.store.clearRequests()
         for alertID in ["n0", "n1"] { try await stack.publishStatus("alert.resolved", alertID: alertID) }
         #expect(await stack.eventually { stack.events.ofType("ticket.updated").filter { $0["alert_status"] as? String == "resolved" }.count == 2 })

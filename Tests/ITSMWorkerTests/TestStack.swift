@@ -176,6 +176,12 @@ final class TestStack: Sendable {
         }
         for worker in running { await worker.stop() }
         await events.stop()
+        // `ITSM_TEST_LOG_DIR=/tmp/x`: every stack's captured logs, to read after a failure.
+        if let directory = ProcessInfo.processInfo.environment["ITSM_TEST_LOG_DIR"] {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let name = (Test.current?.name ?? "test").filter { $0.isLetter || $0.isNumber }
+            try? logs.all.joined(separator: "\n").write(toFile: "\(directory)/\(name)-\(id).log", atomically: false, encoding: .utf8)
+        }
         // Leave nothing behind on a shared broker.
         let topology = self.topology
         var queues = [topology.alertsQueue, topology.statusQueue, topology.commandsQueue, topology.deadQueue, "test.\(id).observed"]
