@@ -32,6 +32,12 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         do {
             let handle = try open(configuration, id: id, startupOptions: true)
             handle.preparesStatements = configuration.preparesStatements
+            if handle.preparesStatements && configuration.genericPlans {
+                // A SET rather than a startup option: a server that does not know the setting
+                // (before 12) answers an error here and keeps its default, instead of refusing
+                // the connection.
+                PQclear(PQexec(handle.connection, "SET plan_cache_mode = force_generic_plan"))
+            }
             return handle
         } catch where error.message.contains("unsupported startup parameter") {
             // PgBouncer refuses the `options` startup parameter: a pooler is in between, which in
