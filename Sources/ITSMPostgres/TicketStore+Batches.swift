@@ -18,6 +18,10 @@ struct CompletionRequest: Sendable {
     let ticket: TicketEvent.Ticket
     let sysUpdatedOn: String?
     let warnings: [String]
+    /// For the `jsonb` column; almost always none, which needs no encoder.
+    var warningsJSON: String {
+        get throws { warnings.isEmpty ? "[]" : String(decoding: try JSONEncoder().encode(warnings), as: UTF8.self) }
+    }
     let event: AlertEvent
     let outgoing: TicketEvent
 }
@@ -134,7 +138,7 @@ extension TicketStore {
                 FROM updated
                 """, [.array(batch.map { String($0.link.id) }), .array(batch.map { $0.workerID }), .array(batch.map { $0.ticket.sysID }),
                       .array(batch.map { $0.ticket.number }), .array(batch.map { $0.ticket.url }), .array(batch.map { $0.ticket.state }),
-                      .array(batch.map { $0.sysUpdatedOn }), .array(try batch.map { String(decoding: try JSONEncoder().encode($0.warnings), as: UTF8.self) }),
+                      .array(batch.map { $0.sysUpdatedOn }), .array(try batch.map { try $0.warningsJSON }),
                       .array(batch.map { $0.event.eventID }), .array(batch.map { $0.event.customerID }), .array(batch.map { $0.event.kind.rawValue }),
                       .array(batch.map { $0.outgoing.eventID }), .array(batch.map { $0.outgoing.type.rawValue }),
                       .array(batch.map { String(decoding: $0.outgoing.encoded(), as: UTF8.self) })])

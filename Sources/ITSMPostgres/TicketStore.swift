@@ -72,8 +72,8 @@ public struct TicketStore: TicketRepository {
     /// One completion on its own: what a batch falls back to when its statement fails, so that
     /// one bad row (a conflict) fails only its own alert.
     static func completeAlone(_ request: CompletionRequest, pool: PostgresPool) async throws -> (link: TicketLink, statusWaiting: Bool)? {
-        let (link, workerID, ticket, sysUpdatedOn, warnings, event, outgoing) = (request.link, request.workerID, request.ticket, request.sysUpdatedOn,
-                                                                                request.warnings, request.event, request.outgoing)
+        let (link, workerID, ticket, sysUpdatedOn, event, outgoing) = (request.link, request.workerID, request.ticket, request.sysUpdatedOn,
+                                                                      request.event, request.outgoing)
         let rows = try await pool.query("""
             WITH updated AS (
                 UPDATE ticket_links
@@ -93,7 +93,7 @@ public struct TicketStore: TicketRepository {
             ) AS status_waiting
             FROM updated
             """, [.int(link.id), .text(workerID), .text(ticket.sysID), .text(ticket.number), .text(ticket.url), .text(ticket.state),
-                  .text(sysUpdatedOn), try .jsonEncoded(warnings),
+                  .text(sysUpdatedOn), .json(try request.warningsJSON),
                   .text(event.eventID), .text(event.customerID), .text(event.kind.rawValue),
                   .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(String(decoding: outgoing.encoded(), as: UTF8.self))])
         guard let row = rows.first else { return nil }
