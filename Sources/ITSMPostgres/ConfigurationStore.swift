@@ -58,6 +58,12 @@ public struct ConfigurationStore: Sendable {
             updatedAt: try row["updated_at"].date())
     }
 
+    /// A number that changes, in the same transaction, with every change to integrations and
+    /// mappings (a trigger on both tables); nil when its row is missing.
+    public func configurationVersion() async throws -> Int? {
+        try await pool.query("SELECT version FROM configuration_version").first.map { try $0["version"].int() }
+    }
+
     // MARK: Mappings
 
     public func saveMapping(_ stored: StoredMapping) async throws {

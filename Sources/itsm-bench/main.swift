@@ -21,7 +21,7 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "Run only these scenarios, e.g. 1,5 (to repeat one while profiling).") var only: String?
     @Option(help: "Scenario 5's pace in alerts/s (default: half of scenario 1's throughput when it ran, else 200).") var rate: Double?
     @Option(help: "Write each run's latencies to PREFIX.<run>.") var timeline: String?
-    @Option(help: "ITSM_CONFIG_CACHE_TTL for the worker (e.g. 1ms to measure without the cache).") var configCacheTTL: String?
+    @Option(help: "ITSM_CONFIG_CACHE_TTL for the worker (how often it asks whether configuration changed).") var configCacheTTL: String?
     @Option(help: "Extra worker settings, KEY=VALUE (to compare a setting with the default the figures use).") var set: [String] = []
 }
 
@@ -133,8 +133,8 @@ func committedTransactions(_ pool: PostgresPool, _ database: String) async throw
     try await Task.sleep(for: .seconds(1))
     let idle = worker.memory
     // Warm-up: a token, the metadata and the reference lookup per instance, outside the figures.
-    // (Not each network's mapping: from networks that alert now and then, most alerts find
-    // their mapping's cache entry expired, as they do in the figures.)
+    // (Not each network's mapping: the figures include every mapping's first read, as a worker
+    // pays them after it starts and after each configuration change.)
     for customer in 0..<customers where countOnly?.contains(customer) ?? true {
         try await generator.publish(customer: "c\(customer)", network: "net-0", alertID: "warm-\(customer)")
     }
