@@ -100,7 +100,7 @@ public struct TicketEvent: Sendable, Equatable, Codable {
     public var group: Group?
     public var comment: Comment?
 
-    public init(type: Kind, eventID: String = UUID().uuidString.lowercased(), occurredAt: Date = Date(), customerID: String, networkID: String,
+    public init(type: Kind, eventID: String = EventID.random(), occurredAt: Date = Date(), customerID: String, networkID: String,
                 alertID: String, causeEventID: String?, ticket: Ticket?, alertStatus: AlertStatus?, warnings: [String] = [], error: Failure? = nil,
                 group: Group? = nil, comment: Comment? = nil) {
         self.eventID = eventID
