@@ -114,7 +114,8 @@ public final class ConfigurationCache: Sendable {
         }
         let (generation, moved) = confirmation.withLock { state -> (UInt64, Bool) in
             state.checking = false
-            let moved = state.confirmed == nil || version != state.version
+            // Without a version to go by, nothing read is trusted past `ttl`.
+            let moved = state.confirmed == nil || version == nil || version != state.version
             if moved {
                 state.version = version
                 state.generation &+= 1

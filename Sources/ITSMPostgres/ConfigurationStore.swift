@@ -59,9 +59,14 @@ public struct ConfigurationStore: Sendable {
     }
 
     /// A number that changes, in the same transaction, with every change to integrations and
-    /// mappings (a trigger on both tables); nil when its row is missing.
+    /// mappings (a trigger on both tables); nil when there is none to read: a database not yet
+    /// migrated to it (a worker started before `itsm-worker migrate`), or its row deleted.
     public func configurationVersion() async throws -> Int? {
-        try await pool.query("SELECT version FROM configuration_version").first.map { try $0["version"].int() }
+        do {
+            return try await pool.query("SELECT version FROM configuration_version").first.map { try $0["version"].int() }
+        } catch let error as PostgresError where error.sqlState == "42P01" {
+            return nil
+        }
     }
 
     // MARK: Mappings

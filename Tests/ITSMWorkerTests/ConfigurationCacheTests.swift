@@ -111,6 +111,29 @@ import Testing
         }
     }
 
+    /// A worker started on a database not yet migrated to the version: nothing read is kept past
+    /// the ttl, as before there was a version, and no message fails for the missing table.
+    @Test func withoutAVersionToGoByEntriesLastOneTTL() async throws {
+        try await WorkerTestDatabase.withMigrated("itsm_config_unversioned") { pool in
+            for statement in ["DROP TRIGGER alert_mappings_configuration_version ON alert_mappings",
+                              "DROP TRIGGER integrations_configuration_version ON integrations",
+                              "DROP FUNCTION bump_configuration_version()", "DROP TABLE configuration_version"] {
+                _ = try await pool.execute(statement)
+            }
+            let store = ConfigurationStore(pool: pool)
+            #expect(try await store.configurationVersion() == nil)
+            try await store.saveMapping(Self.mapping("net-1", short: "first"))
+            let hands = Hands()
+            let cache = ConfigurationCache(store: store, ttl: .seconds(5), now: { hands.now })
+            #expect(Self.short(try await cache.mapping(customerID: "cust-1", networkID: "net-1", alertType: "cpu_usage")) == "first")
+            try await store.saveMapping(Self.mapping("net-1", short: "second"))
+            hands.advance(.seconds(4))
+            #expect(Self.short(try await cache.mapping(customerID: "cust-1", networkID: "net-1", alertType: "cpu_usage")) == "first")
+            hands.advance(.seconds(2))
+            #expect(Self.short(try await cache.mapping(customerID: "cust-1", networkID: "net-1", alertType: "cpu_usage")) == "second")
+        }
+    }
+
     /// With no ttl every read goes to PostgreSQL: a change is seen by the next message.
     @Test func aZeroTTLReadsEveryTime() async throws {
         try await WorkerTestDatabase.withMigrated("itsm_config_nocache") { pool in
