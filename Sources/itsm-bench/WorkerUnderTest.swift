@@ -33,6 +33,22 @@ final class WorkerUnderTest: @unchecked Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// Voluntary context switches so far of the worker's live threads (its pools live as long as
+    /// it does): a thread going to sleep until another wakes it, which is what a hop to a pool or
+    /// an event loop costs. Preemptions (involuntary) are left out: they count the machine's load.
+    var contextSwitches: Int {
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return 0 }
+        return threads.reduce(0) { total, thread in
+            guard let status = try? String(contentsOfFile: "\(tasks)/\(thread)/status", encoding: .utf8) else { return total }
+            return total + status.split(separator: "\n").reduce(0) { sum, line in
+                guard line.hasPrefix("voluntary_ctxt_switches:"),
+                      let count = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else { return sum }
+                return sum + count
+            }
+        }
+    }
+
     /// Resident memory now, its anonymous (private heap and stacks) part, and the peak, in MB.
     var memory: (current: Double, anonymous: Double, peak: Double) {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return (0, 0, 0) }
