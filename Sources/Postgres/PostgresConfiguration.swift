@@ -43,8 +43,8 @@ public struct PostgresConfiguration: Sendable {
     /// for on another server connection; the pool turns this off by itself when it meets one.
     public var preparesStatements: Bool
     /// Whether a prepared statement runs with one plan made for any parameters
-    /// (`SET plan_cache_mode = force_generic_plan` when a connection opens; PostgreSQL before 12,
-    /// which has no such setting, keeps its default) rather than PostgreSQL's default, which plans each
+    /// (`plan_cache_mode=force_generic_plan` at connect; PostgreSQL before 12, which has no such
+    /// setting, is connected to again without it) rather than PostgreSQL's default, which plans each
     /// execution anew for as long as that looks cheaper. A statement over a batch in arrays
     /// (`unnest($1::text[], …)`) always looks cheaper planned for its actual few rows, so it was
     /// planned on every call: the worker's batched claim spent more PostgreSQL CPU planning
@@ -162,6 +162,7 @@ public struct PostgresConfiguration: Sendable {
         // Timestamps come back in UTC and ISO form, which is what the row decoder reads (it also
         // reads an offset, so a pooler's server in another time zone is still read right).
         var options = "-c TimeZone=UTC -c DateStyle=ISO"
+        if genericPlans && preparesStatements { options += " -c plan_cache_mode=force_generic_plan" }
         if let statementTimeout {
             options += " -c statement_timeout=\(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)"
         }

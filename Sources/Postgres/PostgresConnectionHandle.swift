@@ -32,13 +32,15 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         do {
             let handle = try open(configuration, id: id, startupOptions: true)
             handle.preparesStatements = configuration.preparesStatements
-            if handle.preparesStatements && configuration.genericPlans {
-                // A SET rather than a startup option: a server that does not know the setting
-                // (before 12) answers an error here and keeps its default, instead of refusing
-                // the connection.
-                PQclear(PQexec(handle.connection, "SET plan_cache_mode = force_generic_plan"))
-            }
             return handle
+        } catch where configuration.genericPlans && error.message.contains("plan_cache_mode") {
+            // A server before 12 does not know the setting and refuses the connection over it:
+            // it keeps its default plans. (A startup option, not a SET after connecting: behind a
+            // pooler that ignores `options`, a SET would stay on a server connection that other
+            // clients share.)
+            var without = configuration
+            without.genericPlans = false
+            return try open(without, id: id)
         } catch where error.message.contains("unsupported startup parameter") {
             // PgBouncer refuses the `options` startup parameter: a pooler is in between, which in
             // transaction mode may run each statement on another server connection, so nothing

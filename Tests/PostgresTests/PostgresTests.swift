@@ -292,6 +292,10 @@ struct PostgresTests {
         let row = try #require(counts.first)
         #expect(try row["custom_plans"].int() == 0)
         #expect(try row["generic_plans"].int() == 3)
+        // Asked for at connect ("client"), not with a SET ("session"), which behind a pooler
+        // ignoring `options` would stay on a server connection other clients share.
+        let source = try await pool.query("SELECT source FROM pg_settings WHERE name = 'plan_cache_mode'")
+        #expect(try source.first?["source"].string() == "client")
         await pool.close()
     }
 
