@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -53,7 +54,8 @@ let package = Package(
         // A size- and time-bounded cache, for every cache keyed by what arrives from outside.
         .target(name: "Caching", swiftSettings: swiftSettings),
         // The one waiting mechanism (a lock with parked tasks and timeouts) and the one backoff.
-        .target(name: "Coordination", swiftSettings: swiftSettings),
+        .target(name: "Coordination", dependencies: [.product(name: "DequeModule", package: "swift-collections")],
+                swiftSettings: swiftSettings),
 
         // Our Swift wrappers of the two C libraries; they know nothing about alerts.
         .target(

@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// State behind a lock, and a first-come-first-served queue of tasks parked on it until someone
@@ -18,6 +19,8 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
     struct Entry: Sendable {
         let id: UInt64
         let tag: String
+        /// Order of parking across tags, for a hand-over to whoever waits longest of all.
+        var arrival: UInt64 = 0
         let continuation: CheckedContinuation<Value, Never>
         let onTimeout: Value
         let onCancel: Value
@@ -38,29 +41,60 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
 
     /// The parked tasks, seen from inside ``withLock(_:)``. Values handed over here reach their
     /// tasks after the lock is released.
+    ///
+    /// Kept as one queue per tag, so that counting and waking one tag's waiters costs the same
+    /// with five parked tasks as with five thousand: an instance's message permits are decided
+    /// on every message, and a storm parks thousands of messages on one instance.
     public struct Waiters: Sendable {
-        var entries: [Entry] = []
+        var queues: [String: Deque<Entry>] = [:]
         var handed: [(Entry, Value)] = []
+        public private(set) var count = 0
+        var arrivals: UInt64 = 0
 
-        public var count: Int { entries.count }
+        public func count(tag: String) -> Int { queues[tag]?.count ?? 0 }
 
-        public func count(tag: String) -> Int { entries.lazy.filter { $0.tag == tag }.count }
+        mutating func append(_ entry: Entry) {
+            var entry = entry
+            arrivals &+= 1
+            entry.arrival = arrivals
+            queues[entry.tag, default: []].append(entry)
+            count += 1
+        }
+
+        /// Takes a parked wait out (its timeout or cancellation); nil if it has already ended.
+        mutating func remove(id: UInt64, tag: String) -> Entry? {
+            guard let index = queues[tag]?.firstIndex(where: { $0.id == id }) else { return nil }
+            return take(tag) { $0.remove(at: index) }
+        }
+
+        private mutating func take(_ tag: String, _ body: (inout Deque<Entry>) -> Entry) -> Entry {
+            let entry = body(&queues[tag]!)
+            if queues[tag]!.isEmpty { queues[tag] = nil }
+            count -= 1
+            return entry
+        }
 
         /// Hands `value` to the longest-waiting task (with `tag`, if given); false if none waits.
         @discardableResult
         public mutating func resumeFirst(with value: Value, tag: String? = nil) -> Bool {
-            guard let index = entries.firstIndex(where: { tag == nil || $0.tag == tag }) else { return false }
-            handed.append((entries.remove(at: index), value))
+            // Untagged, the longest wait of all is the oldest of the queues' heads (few queues).
+            guard let tag = tag ?? queues.min(by: { $0.value.first!.arrival < $1.value.first!.arrival })?.key,
+                  queues[tag] != nil else { return false }
+            handed.append((take(tag) { $0.removeFirst() }, value))
             return true
         }
 
-        /// Hands `value` to every waiting task (with `tag`, if given).
+        /// Hands `value` to every waiting task (with `tag`, if given), longest-waiting first.
         public mutating func resumeAll(with value: Value, tag: String? = nil) {
-            entries.removeAll { entry in
-                guard tag == nil || entry.tag == tag else { return false }
-                handed.append((entry, value))
-                return true
+            let ending: [Entry]
+            if let tag {
+                ending = Array(queues.removeValue(forKey: tag) ?? [])
+            } else {
+                ending = queues.values.flatMap { $0 }.sorted { $0.arrival < $1.arrival }
+                queues = [:]
             }
+            count -= ending.count
+            handed.append(contentsOf: ending.map { ($0, value) })
         }
     }
 
@@ -121,26 +155,24 @@ public final class ParkingLot<State: Sendable, Value: Sendable>: Sendable {
                         return Task { [weak self] in
                             defer { self?.timers.subtract(1, ordering: .relaxed) }
                             guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                            self?.expire(id, .timedOut)
+                            self?.expire(id, tag: tag, .timedOut)
                         }
                     }
-                    inner.waiters.entries.append(Entry(id: id, tag: tag, continuation: continuation, onTimeout: onTimeout,
-                                                       onCancel: onCancel, timer: timer))
+                    inner.waiters.append(Entry(id: id, tag: tag, continuation: continuation, onTimeout: onTimeout,
+                                               onCancel: onCancel, timer: timer))
                     return nil
                 }
                 if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
-            expire(id, .cancelled)
+            expire(id, tag: tag, .cancelled)
         }
     }
 
     /// Ends one wait, parked or about to park; a wait that already ended is left alone.
-    private func expire(_ id: UInt64, _ expiry: Expiry) {
+    private func expire(_ id: UInt64, tag: String, _ expiry: Expiry) {
         let entry = inner.withLock { inner -> Entry? in
-            if let index = inner.waiters.entries.firstIndex(where: { $0.id == id }) {
-                return inner.waiters.entries.remove(at: index)
-            }
+            if let entry = inner.waiters.remove(id: id, tag: tag) { return entry }
             if expiry == .cancelled && inner.starting.contains(id) { inner.cancelledEarly.insert(id) }
             return nil
         }

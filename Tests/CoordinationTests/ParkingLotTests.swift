@@ -99,6 +99,71 @@ struct ParkingLotTests {
         #expect(lot.bookkeeping == (0, 0))
     }
 
+    /// An untagged hand-over goes to the longest wait of all tags; a tag's count follows its
+    /// waits as they are handed a value, time out or are cancelled.
+    @Test func untaggedHandOverTakesTheOldestWaitAcrossTagsAndCountsFollowEveryEnd() async {
+        let lot = ParkingLot<Int, Bool>(0)
+        let tally = Tally()
+        func waiter(_ tag: String, _ number: Int, timeout: Duration? = .seconds(30)) -> Task<Bool, Never> {
+            Task {
+                let got = await take(lot, tag: tag, timeout: timeout)
+                if got { tally.order.withLock { $0.append(number) } }
+                return got
+            }
+        }
+        let b1 = waiter("b", 1)
+        await parked(lot, 1)
+        let a2 = waiter("a", 2)
+        await parked(lot, 2)
+        let b3 = waiter("b", 3)
+        await parked(lot, 3)
+        let a4 = waiter("a", 4, timeout: .milliseconds(50))
+        await parked(lot, 4)
+        let a5 = waiter("a", 5)
+        await parked(lot, 5)
+        #expect(lot.withLock { _, waiters in [waiters.count(tag: "a"), waiters.count(tag: "b"), waiters.count(tag: "c")] } == [3, 2, 0])
+
+        #expect(await a4.value == false)
+        #expect(lot.withLock { _, waiters in waiters.count(tag: "a") } == 2)
+        b3.cancel()
+        #expect(await b3.value == false)
+        #expect(lot.withLock { _, waiters in [waiters.count(tag: "b"), waiters.count] } == [1, 3])
+
+        give(lot)
+        #expect(await b1.value)
+        give(lot)
+        #expect(await a2.value)
+        give(lot)
+        #expect(await a5.value)
+        #expect(tally.order.withLock { $0 } == [1, 2, 5])
+        give(lot)
+        #expect(lot.withLock { free, waiters in [free, waiters.count, waiters.count(tag: "a")] } == [1, 0, 0])
+        #expect(lot.bookkeeping == (0, 0))
+        #expect(await timersEnd(lot))
+    }
+
+    /// A storm parks thousands of waits on one tag, concurrently: the tag's count stays exact
+    /// and every one of them is handed its value.
+    @Test func thousandsParkedConcurrentlyOnOneTagAreCountedAndAllReleased() async {
+        let lot = ParkingLot<Int, Bool>(0)
+        let parkedCount = 5_000
+        let order = Tally()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<parkedCount {
+                group.addTask {
+                    if await take(lot, tag: "storm", timeout: nil) { order.held.add(1, ordering: .relaxed) }
+                }
+            }
+            await parked(lot, parkedCount)
+            #expect(lot.withLock { _, waiters in [waiters.count(tag: "storm"), waiters.count] } == [parkedCount, parkedCount])
+            lot.withLock { _, waiters in
+                for _ in 0..<parkedCount { waiters.resumeFirst(with: true, tag: "storm") }
+            }
+        }
+        #expect(order.held.load(ordering: .relaxed) == parkedCount)
+        #expect(lot.bookkeeping == (0, 0))
+    }
+
     /// Many tasks take and give a few tokens at once: every token handed out comes back, none
     /// is lost between a task deciding to park and parking, and nobody waits for ever.
     @Test func underContentionNoTokenIsLostAndEveryWaitEnds() async {
