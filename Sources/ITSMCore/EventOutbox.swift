@@ -41,6 +41,13 @@ public protocol EventOutbox: Sendable {
     /// them to `publish`, and records its report: confirmed entries are marked published,
     /// failed ones keep their place with the reason. Several relays may run at once.
     func relay(limit: Int, _ publish: @Sendable ([OutboxEntry]) async -> PublishReport) async throws -> PublishReport
+
+    /// Marks published the events handed to the relay by the transactions that wrote them
+    /// (``OutboxSignal/hand(_:)``), which ``relay(limit:_:)`` does not take during their grace.
+    func markPublished(_ ids: [Int]) async throws
+
+    /// Gives handed events the broker did not confirm to the poll at once, with the reason.
+    func returnToPoll(_ failures: [PublishReport.Failure]) async throws
 }
 
 /// Where events go: the events exchange, with publisher confirms.

@@ -3,7 +3,8 @@ import Postgres
 
 /// The outbox table. A batch is held with `FOR UPDATE SKIP LOCKED` in one transaction for as
 /// long as its events are being published, so a concurrent relay takes other rows, and the
-/// marks are written before the locks go.
+/// marks are written before the locks go. Rows handed to a relay by their own transaction are
+/// not due before their `relay_after`.
 public struct PostgresEventOutbox: EventOutbox {
     let pool: PostgresPool
 
@@ -15,7 +16,7 @@ public struct PostgresEventOutbox: EventOutbox {
         try await pool.withTransaction { connection in
             let rows = try await connection.query("""
                 SELECT id, event_id::text AS event_id, routing_key, payload::text AS payload FROM outbox
-                WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                WHERE published_at IS NULL AND relay_after <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
                 """, [.int(limit)])
             guard !rows.isEmpty else { return PublishReport() }
             let entries = try rows.map { row in
@@ -33,5 +34,18 @@ public struct PostgresEventOutbox: EventOutbox {
             }
             return report
         }
+    }
+
+    public func markPublished(_ ids: [Int]) async throws {
+        try await pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
+                               [.text("{" + ids.map(String.init).joined(separator: ",") + "}")])
+    }
+
+    public func returnToPoll(_ failures: [PublishReport.Failure]) async throws {
+        guard let first = failures.first else { return }
+        try await pool.execute("""
+            UPDATE outbox SET relay_after = now(), attempts = attempts + 1, last_error = $2
+            WHERE id = ANY($1::bigint[]) AND published_at IS NULL
+            """, [.text("{" + failures.map { String($0.id) }.joined(separator: ",") + "}"), .text(first.reason)])
     }
 }

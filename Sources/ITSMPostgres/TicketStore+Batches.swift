@@ -24,6 +24,25 @@ struct CompletionRequest: Sendable {
     }
     let event: AlertEvent
     let outgoing: TicketEvent
+    /// The event as the outbox stores it and the relay publishes it, encoded once.
+    let payload: String
+    /// Seconds before the relay's poll may take the outbox row: zero, or the grace of an event
+    /// this process hands to its own relay.
+    let handoffGrace: Double
+}
+
+/// A stored creation: the ticket, whether a status event waits for it, and its `ticket.created`
+/// row in the outbox.
+struct Completion: Sendable {
+    let link: TicketLink
+    let statusWaiting: Bool
+    let outboxID: Int
+
+    init(_ row: PostgresRow) throws {
+        link = try TicketLink(row)
+        statusWaiting = try row["status_waiting"].bool()
+        outboxID = try row["outbox_id"].int()
+    }
 }
 
 extension TicketStore {
@@ -107,16 +126,16 @@ extension TicketStore {
     /// `ticket.created`, in one statement; nil for a request whose claim is no longer its
     /// worker's. When the statement fails for a batch of several (one row's conflict), each is
     /// tried alone, so the others are not held back by it.
-    static func complete(_ batch: [CompletionRequest], pool: PostgresPool) async throws -> [Result<(link: TicketLink, statusWaiting: Bool)?, any Error>] {
+    static func complete(_ batch: [CompletionRequest], pool: PostgresPool) async throws -> [Result<Completion?, any Error>] {
         guard batch.count > 1 else { return [await Result { try await completeAlone(batch[0], pool: pool) }] }
         let rows: [PostgresRow]
         do {
             rows = try await pool.query("""
                 WITH input AS (
                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                                         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+                                         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::float8[])
                         AS i(link_id, worker_id, sys_id, number, url, state, sys_updated_on, warnings,
-                             event_id, customer_id, event_type, outbox_event_id, routing_key, payload)
+                             event_id, customer_id, event_type, outbox_event_id, routing_key, payload, handoff_grace)
                 ), updated AS (
                     UPDATE ticket_links t
                     SET status = 'open', sys_id = i.sys_id, number = i.number, url = i.url, state = i.state, sys_updated_on = i.sys_updated_on,
@@ -128,29 +147,31 @@ extension TicketStore {
                     INSERT INTO processed_events (event_id, customer_id, event_type, outcome)
                     SELECT i.event_id, i.customer_id, i.event_type, 'ticket_created' FROM input i JOIN updated u ON u.id = i.link_id
                 ), queued AS (
-                    INSERT INTO outbox (event_id, routing_key, payload)
-                    SELECT i.outbox_event_id::uuid, i.routing_key, i.payload::jsonb FROM input i JOIN updated u ON u.id = i.link_id
+                    INSERT INTO outbox (event_id, routing_key, payload, relay_after)
+                    SELECT i.outbox_event_id::uuid, i.routing_key, i.payload::jsonb, now() + make_interval(secs => i.handoff_grace)
+                    FROM input i JOIN updated u ON u.id = i.link_id
+                    RETURNING id, event_id
                 )
-                SELECT updated.*, EXISTS (
+                SELECT updated.*, q.id AS outbox_id, EXISTS (
                     SELECT 1 FROM status_events
                     WHERE status_events.customer_id = updated.customer_id AND status_events.alert_id = updated.alert_id AND applied_at IS NULL
                 ) AS status_waiting
-                FROM updated
+                FROM updated JOIN input i ON i.link_id = updated.id JOIN queued q ON q.event_id = i.outbox_event_id::uuid
                 """, [.array(batch.map { String($0.link.id) }), .array(batch.map { $0.workerID }), .array(batch.map { $0.ticket.sysID }),
                       .array(batch.map { $0.ticket.number }), .array(batch.map { $0.ticket.url }), .array(batch.map { $0.ticket.state }),
                       .array(batch.map { $0.sysUpdatedOn }), .array(try batch.map { try $0.warningsJSON }),
                       .array(batch.map { $0.event.eventID }), .array(batch.map { $0.event.customerID }), .array(batch.map { $0.event.kind.rawValue }),
-                      .array(batch.map { $0.outgoing.eventID }), .array(batch.map { $0.outgoing.type.rawValue }),
-                      .array(batch.map { String(decoding: $0.outgoing.encoded(), as: UTF8.self) })])
+                      .array(batch.map { $0.outgoing.eventID }), .array(batch.map { $0.outgoing.type.rawValue }), .array(batch.map(\.payload)),
+                      .array(batch.map { String($0.handoffGrace) })])
         } catch let error as PostgresError where !error.storeUnavailable {
-            var results: [Result<(link: TicketLink, statusWaiting: Bool)?, any Error>] = []
+            var results: [Result<Completion?, any Error>] = []
             for request in batch { results.append(await Result { try await completeAlone(request, pool: pool) }) }
             return results
         }
-        var completed: [Int: (link: TicketLink, statusWaiting: Bool)] = [:]
+        var completed: [Int: Completion] = [:]
         for row in rows {
-            let link = try TicketLink(row)
-            completed[link.id] = (link, try row["status_waiting"].bool())
+            let completion = try Completion(row)
+            completed[completion.link.id] = completion
         }
         return batch.map { .success(completed[$0.link.id]) }
     }

@@ -13,7 +13,7 @@ public struct TicketStore: TicketRepository {
     /// The two statements every new alert runs, claim and completion, each batched with those
     /// of concurrent alerts (see ``Coalescer``).
     let claims: Coalescer<ClaimRequest, TicketLink?>
-    let completions: Coalescer<CompletionRequest, (link: TicketLink, statusWaiting: Bool)?>
+    let completions: Coalescer<CompletionRequest, Completion?>
     let storm: StormProtection
 
     public init(pool: PostgresPool, outbox: OutboxSignal? = nil, storm: StormProtection = .off) {
@@ -62,16 +62,32 @@ public struct TicketStore: TicketRepository {
     /// and retries (``TicketLink/isBeingCreated(lease:now:)``), or saw the open ticket.
     public func completeCreation(link: TicketLink, workerID: String, ticket: TicketEvent.Ticket, sysUpdatedOn: String?,
                                  warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> (link: TicketLink, statusWaiting: Bool) {
+        // The hot path's event skips the relay's poll (a transaction of four round trips): this
+        // process's relay publishes it as handed and marks it, and the poll takes the row only
+        // if that has not happened within the grace (this process died).
+        let handing = outbox?.takesHandoffs ?? false
+        let payload = String(decoding: outgoing.encoded(), as: UTF8.self)
         let request = CompletionRequest(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: sysUpdatedOn, warnings: warnings,
-                                        event: event, outgoing: outgoing)
+                                        event: event, outgoing: outgoing, payload: payload, handoffGrace: handing ? Self.handoffGrace : 0)
         guard let completed = try await completions.submit(request) else { throw LostClaim() }
-        outbox?.notify()
-        return completed
+        if handing {
+            outbox?.hand(OutboxEntry(id: completed.outboxID, eventID: outgoing.eventID, routingKey: outgoing.type.rawValue,
+                                     payload: Array(payload.utf8)))
+        } else {
+            outbox?.notify()
+        }
+        return (completed.link, completed.statusWaiting)
     }
+
+    /// How long a handed event's row waits before the poll of any relay may take it: long
+    /// enough for a broker's confirm under load (a confirm later than this makes a duplicate,
+    /// which consumers drop by `event_id`), short enough that an event of a worker that died
+    /// after its commit goes out within seconds.
+    static let handoffGrace: Double = 10
 
     /// One completion on its own: what a batch falls back to when its statement fails, so that
     /// one bad row (a conflict) fails only its own alert.
-    static func completeAlone(_ request: CompletionRequest, pool: PostgresPool) async throws -> (link: TicketLink, statusWaiting: Bool)? {
+    static func completeAlone(_ request: CompletionRequest, pool: PostgresPool) async throws -> Completion? {
         let (link, workerID, ticket, sysUpdatedOn, event, outgoing) = (request.link, request.workerID, request.ticket, request.sysUpdatedOn,
                                                                       request.event, request.outgoing)
         let rows = try await pool.query("""
@@ -85,9 +101,11 @@ public struct TicketStore: TicketRepository {
                 INSERT INTO processed_events (event_id, customer_id, event_type, outcome)
                 SELECT $9, $10, $11, 'ticket_created' FROM updated
             ), queued AS (
-                INSERT INTO outbox (event_id, routing_key, payload) SELECT $12::uuid, $13, $14::jsonb FROM updated
+                INSERT INTO outbox (event_id, routing_key, payload, relay_after)
+                SELECT $12::uuid, $13, $14::jsonb, now() + make_interval(secs => $15) FROM updated
+                RETURNING id
             )
-            SELECT updated.*, EXISTS (
+            SELECT updated.*, (SELECT id FROM queued) AS outbox_id, EXISTS (
                 SELECT 1 FROM status_events
                 WHERE status_events.customer_id = updated.customer_id AND status_events.alert_id = updated.alert_id AND applied_at IS NULL
             ) AS status_waiting
@@ -95,9 +113,8 @@ public struct TicketStore: TicketRepository {
             """, [.int(link.id), .text(workerID), .text(ticket.sysID), .text(ticket.number), .text(ticket.url), .text(ticket.state),
                   .text(sysUpdatedOn), .json(try request.warningsJSON),
                   .text(event.eventID), .text(event.customerID), .text(event.kind.rawValue),
-                  .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(String(decoding: outgoing.encoded(), as: UTF8.self))])
-        guard let row = rows.first else { return nil }
-        return (try TicketLink(row), try row["status_waiting"].bool())
+                  .text(outgoing.eventID), .text(outgoing.type.rawValue), .json(request.payload), .double(request.handoffGrace)])
+        return try rows.first.map(Completion.init)
     }
 
     /// Extends this worker's claim right before a write to ServiceNow; `false` if another

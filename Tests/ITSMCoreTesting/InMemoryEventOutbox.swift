@@ -9,6 +9,8 @@ public final class InMemoryEventOutbox: EventOutbox {
         public var published = false
         public var attempts = 0
         public var lastError: String?
+        /// A handed row: the poll leaves it until it is returned.
+        public var handed = false
     }
 
     struct State {
@@ -20,10 +22,14 @@ public final class InMemoryEventOutbox: EventOutbox {
 
     public init() {}
 
-    public func add(routingKey: String = "ticket.created") {
+    /// Adds a row; a handed one (its transaction gives it to the relay) is left by the poll.
+    @discardableResult
+    public func add(routingKey: String = "ticket.created", handed: Bool = false) -> OutboxEntry {
         state.withLock { state in
             let id = state.rows.count + 1
-            state.rows.append(Row(entry: OutboxEntry(id: id, eventID: "event-\(id)", routingKey: routingKey, payload: Array("{}".utf8))))
+            let entry = OutboxEntry(id: id, eventID: "event-\(id)", routingKey: routingKey, payload: Array("{}".utf8))
+            state.rows.append(Row(entry: entry, handed: handed))
+            return entry
         }
     }
 
@@ -31,7 +37,7 @@ public final class InMemoryEventOutbox: EventOutbox {
 
     public func relay(limit: Int, _ publish: @Sendable ([OutboxEntry]) async -> PublishReport) async throws -> PublishReport {
         let batch: [OutboxEntry] = state.withLock { state in
-            let free = state.rows.filter { !$0.published && !state.held.contains($0.entry.id) }.prefix(limit).map(\.entry)
+            let free = state.rows.filter { !$0.published && !$0.handed && !state.held.contains($0.entry.id) }.prefix(limit).map(\.entry)
             state.held.formUnion(free.map(\.id))
             return Array(free)
         }
@@ -49,6 +55,23 @@ public final class InMemoryEventOutbox: EventOutbox {
             state.held.subtract(batch.map(\.id))
         }
         return report
+    }
+
+    public func markPublished(_ ids: [Int]) async throws {
+        state.withLock { state in
+            for index in state.rows.indices where ids.contains(state.rows[index].entry.id) { state.rows[index].published = true }
+        }
+    }
+
+    public func returnToPoll(_ failures: [PublishReport.Failure]) async throws {
+        state.withLock { state in
+            for index in state.rows.indices {
+                guard let failure = failures.first(where: { $0.id == state.rows[index].entry.id }) else { continue }
+                state.rows[index].handed = false
+                state.rows[index].attempts += 1
+                state.rows[index].lastError = failure.reason
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import ITSMCore
 import ITSMCoreTesting
 import Logging
+import TestSupport
 import Testing
 
 /// The relay's rules over the in-memory outbox: what is confirmed is marked, what fails stays
@@ -44,5 +45,33 @@ struct OutboxRelayTests {
         #expect(outbox.rows.filter { !$0.published }.isEmpty)
         #expect(publisher.published.count == 100)
         #expect(Set(publisher.published).count == 100)
+    }
+
+    /// The relay's loop with a poll of an hour: what is handed to it goes out and is marked
+    /// without the poll (which leaves handed rows), and rows queued for the poll still go out
+    /// when notified. A refused handed event goes back to the poll with its reason.
+    @Test func theRunningRelayPublishesWhatIsHandedToItAndMarksIt() async throws {
+        let signal = OutboxSignal()
+        let relay = OutboxRelay(outbox: outbox, publisher: publisher, signal: signal, pollInterval: .seconds(3600),
+                                logger: Logger(label: "outbox-relay-tests"))
+        #expect(!signal.takesHandoffs)
+        let running = Task { try await relay.run() }
+        #expect(await eventually(10) { signal.takesHandoffs && signal.bookkeeping.waiting == 1 })
+
+        publisher.fail(eventIDs: ["event-2"])
+        for _ in 0..<3 { signal.hand(outbox.add(handed: true)) }
+        #expect(await eventually(10) { outbox.rows.filter(\.published).map(\.entry.eventID) == ["event-1", "event-3"] })
+        let refused = try #require(outbox.rows.first { $0.entry.eventID == "event-2" })
+        #expect(!refused.published && !refused.handed && refused.attempts == 1 && refused.lastError == "the broker did not confirm")
+
+        publisher.fail(eventIDs: [])
+        outbox.add()
+        signal.notify()
+        #expect(await eventually(10) { outbox.rows.allSatisfy(\.published) })
+        #expect(publisher.published.sorted() == ["event-1", "event-2", "event-3", "event-4"])
+
+        running.cancel()
+        _ = try? await running.value
+        #expect(!signal.takesHandoffs)
     }
 }

@@ -83,6 +83,13 @@ struct AlertToIncidentTests {
 
         try await stack.publishRaised(alertID: "woken")
         #expect(await stack.eventually(within) { stack.events.forAlert("woken", type: "ticket.created").count == 1 })
+        // Handed to the relay by its commit (due to the poll only after a grace), and marked.
+        #expect(await stack.eventually(within) {
+            let row = try? await stack.pool.query("""
+                SELECT relay_after > created_at AS handed, published_at IS NOT NULL AS published FROM outbox WHERE payload ->> 'alert_id' = 'woken'
+                """).first
+            return (try? row?["handed"].bool()) == true && (try? row?["published"].bool()) == true
+        })
         try await stack.publishStatus("alert.acknowledged", alertID: "woken", occurredAt: Date().addingTimeInterval(1))
         #expect(await stack.eventually(within) { stack.events.forAlert("woken", type: "ticket.updated").count == 1 })
         try await stack.publishRaised(customer: "cust-2", alertID: "unusable")
