@@ -42,9 +42,10 @@ public protocol EventOutbox: Sendable {
     /// failed ones keep their place with the reason. Several relays may run at once.
     func relay(limit: Int, _ publish: @Sendable ([OutboxEntry]) async -> PublishReport) async throws -> PublishReport
 
-    /// Marks published the events handed to the relay by the transactions that wrote them
-    /// (``OutboxSignal/hand(_:)``), which ``relay(limit:_:)`` does not take during their grace.
-    func markPublished(_ ids: [Int]) async throws
+    /// Deletes the events handed to the relay by the transactions that wrote them
+    /// (``OutboxSignal/hand(_:)``, which ``relay(limit:_:)`` does not take during their grace)
+    /// once the broker confirmed them: nothing reads a published `ticket.created` again.
+    func deletePublished(_ ids: [Int]) async throws
 
     /// Gives handed events the broker did not confirm to the poll at once, with the reason.
     func returnToPoll(_ failures: [PublishReport.Failure]) async throws

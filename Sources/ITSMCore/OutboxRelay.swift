@@ -37,7 +37,7 @@ public struct OutboxRelay: Service {
         var lastEnd: ContinuousClock.Instant?
         var lastPoll: ContinuousClock.Instant?
         var wake = OutboxSignal.Wake(rowsQueued: true)
-        var unmarked: [Int] = []
+        var undeleted: [Int] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if let linger, let lastEnd, ContinuousClock.now - lastEnd < linger {
@@ -50,7 +50,7 @@ public struct OutboxRelay: Service {
                 defer { lastEnd = .now }
                 let handed = wake.handed
                 wake.handed = []
-                try await publishHanded(handed, unmarked: &unmarked)
+                try await publishHanded(handed, undeleted: &undeleted)
                 // Handed events need no poll; rows queued otherwise, and those a dead worker
                 // left, do (the latter at least once per poll interval).
                 if wake.rowsQueued || lastPoll.map({ ContinuousClock.now - $0 >= pollInterval }) ?? true {
@@ -71,17 +71,17 @@ public struct OutboxRelay: Service {
             wake.handed += next.handed
         }
         // Flush: events committed before the shutdown go out before the connections close.
-        try? await publishHanded(wake.handed + signal.take().handed, unmarked: &unmarked)
+        try? await publishHanded(wake.handed + signal.take().handed, undeleted: &undeleted)
         for _ in 0..<20 {
             guard let published = try? await relayBatch(), published > 0 else { break }
         }
     }
 
-    /// Publishes events handed over by the transactions that wrote them and marks the confirmed
-    /// ones in one statement; a failed one goes back to the poll at once. Confirmed events whose
-    /// mark failed (the database away) are marked with the next batch; until then their rows
-    /// would be published again by the poll once their grace is over.
-    func publishHanded(_ handed: [OutboxEntry], unmarked: inout [Int]) async throws {
+    /// Publishes events handed over by the transactions that wrote them and deletes the confirmed
+    /// ones' rows in one statement; a failed one goes back to the poll at once. Confirmed events
+    /// whose delete failed (the database away) are deleted with the next batch; until then their
+    /// rows would be published again by the poll once their grace is over.
+    func publishHanded(_ handed: [OutboxEntry], undeleted: inout [Int]) async throws {
         var report = PublishReport()
         for start in stride(from: 0, to: handed.count, by: batchSize) {
             let part = await publishAll(Array(handed[start..<min(start + batchSize, handed.count)]))
@@ -89,10 +89,10 @@ public struct OutboxRelay: Service {
             report.failed += part.failed
         }
         // Bounded: a database away for long costs duplicates, not memory.
-        unmarked = Array((unmarked + report.confirmed).suffix(50_000))
-        if !unmarked.isEmpty {
-            try await outbox.markPublished(unmarked)
-            unmarked = []
+        undeleted = Array((undeleted + report.confirmed).suffix(50_000))
+        if !undeleted.isEmpty {
+            try await outbox.deletePublished(undeleted)
+            undeleted = []
         }
         if let first = report.failed.first {
             logger.warning("some events could not be published; they stay in the outbox",

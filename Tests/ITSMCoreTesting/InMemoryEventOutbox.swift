@@ -16,6 +16,8 @@ public final class InMemoryEventOutbox: EventOutbox {
     struct State {
         var rows: [Row] = []
         var held: Set<Int> = []
+        var lastID = 0
+        var deleted = 0
     }
 
     private let state = Mutex(State())
@@ -26,7 +28,8 @@ public final class InMemoryEventOutbox: EventOutbox {
     @discardableResult
     public func add(routingKey: String = "ticket.created", handed: Bool = false) -> OutboxEntry {
         state.withLock { state in
-            let id = state.rows.count + 1
+            state.lastID += 1
+            let id = state.lastID
             let entry = OutboxEntry(id: id, eventID: "event-\(id)", routingKey: routingKey, payload: Array("{}".utf8))
             state.rows.append(Row(entry: entry, handed: handed))
             return entry
@@ -57,11 +60,15 @@ public final class InMemoryEventOutbox: EventOutbox {
         return report
     }
 
-    public func markPublished(_ ids: [Int]) async throws {
+    public func deletePublished(_ ids: [Int]) async throws {
         state.withLock { state in
-            for index in state.rows.indices where ids.contains(state.rows[index].entry.id) { state.rows[index].published = true }
+            state.rows.removeAll { ids.contains($0.entry.id) }
+            state.deleted += ids.count
         }
     }
+
+    /// Rows deleted once published.
+    public var deleted: Int { state.withLock { $0.deleted } }
 
     public func returnToPoll(_ failures: [PublishReport.Failure]) async throws {
         state.withLock { state in
