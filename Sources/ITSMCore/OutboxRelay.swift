@@ -16,16 +16,21 @@ public struct OutboxRelay: Service {
     /// waits this long for company, as the claim and completion batches do: under load each batch
     /// is a round trip at least (a poll, four), and without the wait it carried three or four events.
     let linger: Duration?
+    /// How long the rows of confirmed handed events may wait to be deleted together: under load
+    /// one statement every this long rather than one per batch. (A worker that dies in between
+    /// leaves them to be published again after their grace: duplicates, which consumers drop.)
+    let deleteInterval: Duration
     let logger: Logger
 
     public init(outbox: any EventOutbox, publisher: any EventPublisher, signal: OutboxSignal, pollInterval: Duration, batchSize: Int = 200,
-                linger: Duration? = .milliseconds(2), logger: Logger) {
+                linger: Duration? = .milliseconds(2), deleteInterval: Duration = .milliseconds(100), logger: Logger) {
         self.outbox = outbox
         self.publisher = publisher
         self.signal = signal
         self.pollInterval = pollInterval
         self.batchSize = batchSize
         self.linger = linger
+        self.deleteInterval = deleteInterval
         self.logger = logger
     }
 
@@ -37,7 +42,7 @@ public struct OutboxRelay: Service {
         var lastEnd: ContinuousClock.Instant?
         var lastPoll: ContinuousClock.Instant?
         var wake = OutboxSignal.Wake(rowsQueued: true)
-        var undeleted: [Int] = []
+        var confirmed = Confirmed()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if let linger, let lastEnd, ContinuousClock.now - lastEnd < linger {
@@ -50,7 +55,7 @@ public struct OutboxRelay: Service {
                 defer { lastEnd = .now }
                 let handed = wake.handed
                 wake.handed = []
-                try await publishHanded(handed, undeleted: &undeleted)
+                try await publishHanded(handed, confirmed: &confirmed)
                 // Handed events need no poll; rows queued otherwise, and those a dead worker
                 // left, do (the latter at least once per poll interval).
                 if wake.rowsQueued || lastPoll.map({ ContinuousClock.now - $0 >= pollInterval }) ?? true {
@@ -65,34 +70,44 @@ public struct OutboxRelay: Service {
                 logger.warning("outbox relay failed; will retry", metadata: ["error": "\(error)"])
             }
             let untilPoll = lastPoll.map { pollInterval - (ContinuousClock.now - $0) } ?? .zero
-            let wait = failures == 0 ? max(untilPoll, .zero) : failureBackoff.delay(afterFailures: failures)
+            let untilDelete = confirmed.since.map { deleteInterval - (ContinuousClock.now - $0) } ?? untilPoll
+            let wait = failures == 0 ? max(min(untilPoll, untilDelete), .zero) : failureBackoff.delay(afterFailures: failures)
             let next = await cancelWhenGracefulShutdown { await signal.wait(timeout: wait) } ?? OutboxSignal.Wake()
             wake.rowsQueued = wake.rowsQueued || next.rowsQueued
             wake.handed += next.handed
         }
         // Flush: events committed before the shutdown go out before the connections close.
-        try? await publishHanded(wake.handed + signal.take().handed, undeleted: &undeleted)
+        try? await publishHanded(wake.handed + signal.take().handed, confirmed: &confirmed, flush: true)
         for _ in 0..<20 {
             guard let published = try? await relayBatch(), published > 0 else { break }
         }
     }
 
+    /// Rows of confirmed handed events not deleted yet, and since when the oldest waits.
+    struct Confirmed {
+        var ids: [Int] = []
+        var since: ContinuousClock.Instant?
+    }
+
     /// Publishes events handed over by the transactions that wrote them and deletes the confirmed
-    /// ones' rows in one statement; a failed one goes back to the poll at once. Confirmed events
-    /// whose delete failed (the database away) are deleted with the next batch; until then their
-    /// rows would be published again by the poll once their grace is over.
-    func publishHanded(_ handed: [OutboxEntry], undeleted: inout [Int]) async throws {
+    /// ones' rows, together once ``deleteInterval`` has passed or a batch is full; a failed one
+    /// goes back to the poll at once. Rows whose delete failed (the database away) are deleted
+    /// with the next; until then the poll would publish them again once their grace is over.
+    func publishHanded(_ handed: [OutboxEntry], confirmed: inout Confirmed, flush: Bool = false) async throws {
         var report = PublishReport()
         for start in stride(from: 0, to: handed.count, by: batchSize) {
             let part = await publishAll(Array(handed[start..<min(start + batchSize, handed.count)]))
             report.confirmed += part.confirmed
             report.failed += part.failed
         }
-        // Bounded: a database away for long costs duplicates, not memory.
-        undeleted = Array((undeleted + report.confirmed).suffix(50_000))
-        if !undeleted.isEmpty {
-            try await outbox.deletePublished(undeleted)
-            undeleted = []
+        if !report.confirmed.isEmpty {
+            // Bounded: a database away for long costs duplicates, not memory.
+            confirmed.ids = Array((confirmed.ids + report.confirmed).suffix(50_000))
+            confirmed.since = confirmed.since ?? .now
+        }
+        if let since = confirmed.since, flush || confirmed.ids.count >= batchSize || ContinuousClock.now - since >= deleteInterval {
+            try await outbox.deletePublished(confirmed.ids)
+            confirmed = Confirmed()
         }
         if let first = report.failed.first {
             logger.warning("some events could not be published; they stay in the outbox",

@@ -18,6 +18,7 @@ public final class InMemoryEventOutbox: EventOutbox {
         var held: Set<Int> = []
         var lastID = 0
         var deleted = 0
+        var deletes = 0
     }
 
     private let state = Mutex(State())
@@ -64,11 +65,13 @@ public final class InMemoryEventOutbox: EventOutbox {
         state.withLock { state in
             state.rows.removeAll { ids.contains($0.entry.id) }
             state.deleted += ids.count
+            state.deletes += 1
         }
     }
 
-    /// Rows deleted once published.
+    /// Rows deleted once published, and the calls that deleted them.
     public var deleted: Int { state.withLock { $0.deleted } }
+    public var deletes: Int { state.withLock { $0.deletes } }
 
     public func returnToPoll(_ failures: [PublishReport.Failure]) async throws {
         state.withLock { state in

@@ -75,4 +75,27 @@ struct OutboxRelayTests {
         _ = try? await running.value
         #expect(!signal.takesHandoffs)
     }
+
+    /// Confirmed handed rows are deleted together: when a batch is full, or at the shutdown,
+    /// not one statement per event.
+    @Test func confirmedHandedRowsAreDeletedTogether() async throws {
+        let signal = OutboxSignal()
+        let relay = OutboxRelay(outbox: outbox, publisher: publisher, signal: signal, pollInterval: .seconds(3600), batchSize: 3,
+                                deleteInterval: .seconds(3600), logger: Logger(label: "outbox-relay-tests"))
+        let running = Task { try await relay.run() }
+        #expect(await eventually(10) { signal.takesHandoffs && signal.bookkeeping.waiting == 1 })
+        for _ in 0..<2 { signal.hand(outbox.add(handed: true)) }
+        #expect(await eventually(10) { publisher.published.count == 2 && signal.bookkeeping.waiting == 1 })
+        #expect(outbox.deletes == 0)
+        signal.hand(outbox.add(handed: true))
+        #expect(await eventually(10) { outbox.deleted == 3 })
+        #expect(outbox.deletes == 1)
+
+        signal.hand(outbox.add(handed: true))
+        #expect(await eventually(10) { publisher.published.count == 4 && signal.bookkeeping.waiting == 1 })
+        #expect(outbox.deleted == 3)
+        running.cancel()
+        _ = try? await running.value
+        #expect(outbox.deleted == 4 && outbox.deletes == 2 && outbox.rows.isEmpty)
+    }
 }
