@@ -63,8 +63,8 @@ public struct TicketStore: TicketRepository {
     public func completeCreation(link: TicketLink, workerID: String, ticket: TicketEvent.Ticket, sysUpdatedOn: String?,
                                  warnings: [String], event: AlertEvent, outgoing: TicketEvent) async throws -> (link: TicketLink, statusWaiting: Bool) {
         // The hot path's event skips the relay's poll (a transaction of four round trips): this
-        // process's relay publishes it as handed and marks it, and the poll takes the row only
-        // if that has not happened within the grace (this process died).
+        // process's relay publishes it as handed and deletes its row once confirmed; the poll
+        // takes the row only if that has not happened within the grace (this process died).
         let handing = outbox?.takesHandoffs ?? false
         let payload = String(decoding: outgoing.encoded(), as: UTF8.self)
         let request = CompletionRequest(link: link, workerID: workerID, ticket: ticket, sysUpdatedOn: sysUpdatedOn, warnings: warnings,
