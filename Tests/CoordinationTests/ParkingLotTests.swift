@@ -1,5 +1,6 @@
 import Coordination
 import Synchronization
+import TestSupport
 import Testing
 
 /// A lot whose state is a number of free tokens: `take` gets one or parks for one.
@@ -33,9 +34,12 @@ private func timersEnd(_ lot: ParkingLot<Int, Bool>) async -> Bool {
     return lot.runningTimers == 0
 }
 
-/// Waits (without a fixed sleep) until `count` tasks are parked.
+/// Waits (without a fixed sleep) until `count` tasks are parked. Sleeping between looks, with a
+/// deadline: a loop of `Task.yield()` that never ends starves the cooperative pool, and with it
+/// every other test of the run, where this fails.
 private func parked(_ lot: ParkingLot<Int, Bool>, _ count: Int) async {
-    while lot.bookkeeping.parked < count { await Task.yield() }
+    let reached = await eventually(20, poll: .milliseconds(1)) { lot.bookkeeping.parked >= count }
+    #expect(reached, "fewer than \(count) tasks parked")
 }
 
 @Suite(.timeLimit(.minutes(1)))
