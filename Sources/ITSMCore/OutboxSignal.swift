@@ -74,8 +74,13 @@ public final class OutboxSignal: Sendable {
         }
     }
 
-    /// Whether a relay runs in this process to publish what is handed to it.
-    public var takesHandoffs: Bool { lot.withLock { state, _ in state.relays > 0 } }
+    /// Whether a relay runs in this process to publish what is handed to it, and is keeping up:
+    /// events handed to a relay that is stuck (a broker that takes no publishes) would wait in
+    /// memory, so past ``handedLimit`` waiting they are left to the poll (their rows are due at
+    /// once) until it catches up.
+    public var takesHandoffs: Bool { lot.withLock { state, _ in state.relays > 0 && state.news.handed.count < Self.handedLimit } }
+
+    static let handedLimit = 10_000
 
     func relayStarted() { lot.withLock { state, _ in state.relays += 1 } }
     func relayStopped() { lot.withLock { state, _ in state.relays -= 1 } }

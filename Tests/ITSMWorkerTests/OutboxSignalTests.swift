@@ -1,4 +1,4 @@
-import ITSMCore
+@testable import ITSMCore
 @testable import ITSMWorker
 import TestSupport
 import Testing
@@ -56,5 +56,22 @@ struct OutboxSignalTests {
         await early.value
         #expect(signal.bookkeeping == (0, 0))
         #expect(await lastsItsTimeout(signal))
+    }
+
+    /// Events are handed over only while a relay runs, and not past the limit of those waiting
+    /// for it: a stuck relay leaves the rest to the poll instead of memory.
+    @Test func handOffsNeedARunningRelayThatKeepsUp() async {
+        let signal = OutboxSignal()
+        #expect(!signal.takesHandoffs)
+        signal.relayStarted()
+        #expect(signal.takesHandoffs)
+        for id in 0..<OutboxSignal.handedLimit {
+            signal.hand(OutboxEntry(id: id, eventID: "e\(id)", routingKey: "ticket.created", payload: []))
+        }
+        #expect(!signal.takesHandoffs)
+        #expect(await signal.wait(timeout: .seconds(30)).handed.count == OutboxSignal.handedLimit)
+        #expect(signal.takesHandoffs)
+        signal.relayStopped()
+        #expect(!signal.takesHandoffs)
     }
 }
