@@ -50,7 +50,7 @@ struct OutboxRelayTests {
     /// The relay's loop with a poll of an hour: what is handed to it goes out and its row is
     /// deleted without the poll (which leaves handed rows), and rows queued for the poll still go
     /// out when notified. A refused handed event goes back to the poll with its reason.
-    @Test func theRunningRelayPublishesWhatIsHandedToItAndMarksIt() async throws {
+    @Test func theRunningRelayPublishesWhatIsHandedToItAndDeletesItsRow() async throws {
         let signal = OutboxSignal()
         let relay = OutboxRelay(outbox: outbox, publisher: publisher, signal: signal, pollInterval: .seconds(3600),
                                 logger: Logger(label: "outbox-relay-tests"))

@@ -53,7 +53,7 @@ struct OutboxHandoffTests {
             try await outbox.deletePublished([entry.id])
             #expect(try await pool.query("SELECT 1 FROM outbox WHERE id = $1", [.int(entry.id)]).isEmpty)
 
-            // A handed row whose relay never marked it (its worker died) is due once the grace
+            // A handed row whose relay never deleted it (its worker died) is due once the grace
             // has passed, to any relay.
             let orphan = Contract.raised()
             _ = try await Contract.open(orphan, in: store)
@@ -70,6 +70,34 @@ struct OutboxHandoffTests {
             let attempts = try await pool.query("SELECT attempts, last_error FROM outbox WHERE id = $1", [.int(refusedEntry.id)])[0]
             #expect(try attempts["attempts"].int() == 1 && attempts["last_error"].string() == "no confirm")
             #expect(try await poll(outbox).contains(refusedEntry.eventID))
+        }
+    }
+
+    /// Completions batched into one statement each hand the id of their own row: the relay
+    /// deletes by these ids, so a mix-up would delete another event's row before it went out.
+    @Test func batchedCompletionsHandTheirOwnRows() async throws {
+        try await WorkerTestDatabase.withMigrated("itsm_handoff") { pool in
+            let signal = OutboxSignal()
+            signal.relayStarted()
+            let store = TicketStore(pool: pool, outbox: signal)
+            let events = (0..<40).map { _ in Contract.raised() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for event in events { group.addTask { _ = try await Contract.open(event, in: store) } }
+                try await group.waitForAll()
+            }
+            let handed = signal.take().handed
+            #expect(handed.count == events.count)
+            let rows = try await pool.query("SELECT id, event_id::text AS event_id, payload ->> 'alert_id' AS alert_id FROM outbox")
+            let byID = try Dictionary(uniqueKeysWithValues: rows.map { (try $0["id"].int(), (try $0["event_id"].string(), try $0["alert_id"].string())) })
+            for entry in handed {
+                let payload = try JSONSerialization.jsonObject(with: Data(entry.payload)) as? [String: Any]
+                #expect(byID[entry.id]?.0 == entry.eventID && byID[entry.id]?.1 == payload?["alert_id"] as? String)
+            }
+            // The statement batched them (else this test proves nothing about the batch).
+            let statements = try await pool.query("""
+                SELECT count(DISTINCT xmin::text) AS n FROM outbox
+                """)[0]["n"].int()
+            #expect(statements < events.count, "no two completions shared a statement")
         }
     }
 
