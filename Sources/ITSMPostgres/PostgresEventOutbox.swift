@@ -27,11 +27,11 @@ public struct PostgresEventOutbox: EventOutbox {
             let report = await publish(entries)
             if !report.confirmed.isEmpty {
                 try await connection.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                                             [.text("{" + report.confirmed.map(String.init).joined(separator: ",") + "}")])
+                                             [.array(report.confirmed.map(String.init))])
             }
             if let first = report.failed.first {
                 try await connection.execute("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
-                                             [.text("{" + report.failed.map { String($0.id) }.joined(separator: ",") + "}"), .text(first.reason)])
+                                             [.array(report.failed.map { String($0.id) }), .text(first.reason)])
             }
             return report
         }
@@ -41,7 +41,7 @@ public struct PostgresEventOutbox: EventOutbox {
     /// the delete's cost measured (and the row would be deleted by the retention later anyway).
     public func deletePublished(_ ids: [Int]) async throws {
         try await pool.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
-                               [.text("{" + ids.map(String.init).joined(separator: ",") + "}")])
+                               [.array(ids.map(String.init))])
     }
 
     public func returnToPoll(_ failures: [PublishReport.Failure]) async throws {
@@ -49,6 +49,6 @@ public struct PostgresEventOutbox: EventOutbox {
         try await pool.execute("""
             UPDATE outbox SET relay_after = now(), attempts = attempts + 1, last_error = $2
             WHERE id = ANY($1::bigint[]) AND published_at IS NULL
-            """, [.text("{" + failures.map { String($0.id) }.joined(separator: ",") + "}"), .text(first.reason)])
+            """, [.array(failures.map { String($0.id) }), .text(first.reason)])
     }
 }

@@ -48,8 +48,7 @@ public struct PostgresSyncStore: SyncStore {
         try await pool.execute("""
             UPDATE ticket_links AS l SET sys_updated_on = t.updated_on
             FROM unnest($1::bigint[], $2::text[]) AS t(id, updated_on) WHERE l.id = t.id
-            """, [.text("{" + stamps.map { String($0.linkID) }.joined(separator: ",") + "}"),
-                  .text("{" + stamps.map { "\"\($0.sysUpdatedOn)\"" }.joined(separator: ",") + "}")])
+            """, [.array(stamps.map { String($0.linkID) }), .array(stamps.map(\.sysUpdatedOn))])
     }
 
     public func recordStateChange(_ link: TicketLink, to state: IncidentState, sysUpdatedOn: String?, alertStatus: AlertStatus,

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import ITSMCore
+import ITSMCoreTesting
 import ITSMPostgres
 @testable import ITSMWorker
 import Postgres
@@ -99,6 +100,21 @@ struct HostileInputTests {
         try await stack.publishRaised(customer: "cust-1", alertID: alertID, eventID: eventID)
         #expect(await stack.eventually { stack.events.forAlert(alertID, type: "ticket.created").count == 1 })
         #expect(await stack.incidents(simulator: 0).count == 1)
+    }
+
+    /// An instance's `sys_updated_on` is stored as it came, whatever it holds: quotes, commas and
+    /// backslashes must not split or shift the batch that stamps many tickets at once.
+    @Test func changeStampsFromAnInstanceAreStoredExactlyHoweverTheyRead() async throws {
+        try await WorkerTestDatabase.withMigrated("itsm_stamps") { pool in
+            let store = TicketStore(pool: pool)
+            var links: [TicketLink] = []
+            for _ in 0..<3 { links.append(try await TicketRepositoryContract.open(TicketRepositoryContract.raised(), in: store)) }
+            let stamps = [#"2026-01-01 00:00:00","9999-12-31 23:59:59"#, #"back\slash\"#, "plain, {braced}"]
+            try await PostgresSyncStore(pool: pool, workerID: "w1").refreshStamps(Array(zip(links.map(\.id), stamps)))
+            for (link, stamp) in zip(links, stamps) {
+                #expect(try await store.link(id: link.id)?.sysUpdatedOn == stamp)
+            }
+        }
     }
 
     @Test func processedEventsAndPublishedOutboxRowsArePrunedPastTheirRetention() async throws {
