@@ -109,9 +109,8 @@ public struct OutboxRelay: Service {
             try await outbox.deletePublished(confirmed.ids)
             confirmed = Confirmed()
         }
-        if let first = report.failed.first {
-            logger.warning("some events could not be published; they stay in the outbox",
-                           metadata: ["failed": "\(report.failed.count)", "error": "\(first.reason)"])
+        if !report.failed.isEmpty {
+            logFailures(report)
             try await outbox.returnToPoll(report.failed)
         }
     }
@@ -120,11 +119,14 @@ public struct OutboxRelay: Service {
     @discardableResult
     public func relayBatch() async throws -> Int {
         let report = try await outbox.relay(limit: batchSize) { entries in await publishAll(entries) }
-        if let first = report.failed.first {
-            logger.warning("some events could not be published; they stay in the outbox",
-                           metadata: ["failed": "\(report.failed.count)", "error": "\(first.reason)"])
-        }
+        logFailures(report)
         return report.confirmed.count
+    }
+
+    private func logFailures(_ report: PublishReport) {
+        guard let first = report.failed.first else { return }
+        logger.warning("some events could not be published; they stay in the outbox",
+                       metadata: ["failed": "\(report.failed.count)", "error": "\(first.reason)"])
     }
 
     private func publishAll(_ entries: [OutboxEntry]) async -> PublishReport {
