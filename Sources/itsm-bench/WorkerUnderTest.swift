@@ -33,9 +33,11 @@ final class WorkerUnderTest: @unchecked Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Voluntary context switches so far of the worker's live threads (its pools live as long as
-    /// it does): a thread going to sleep until another wakes it, which is what a hop to a pool or
-    /// an event loop costs. Preemptions (involuntary) are left out: they count the machine's load.
+    /// Voluntary context switches so far of the worker's live threads: a thread going to sleep
+    /// until another wakes it, which is what a hop to a pool or an event loop costs. Preemptions
+    /// (involuntary) are left out: they count the machine's load. A thread that ends during a run
+    /// takes its count with it (Dispatch retires idle workers; under scenario 1's load they are
+    /// busy), so this can only undercount.
     var contextSwitches: Int {
         let tasks = "/proc/\(process.processIdentifier)/task"
         guard let threads = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return 0 }
