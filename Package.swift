@@ -45,6 +45,8 @@ let package = Package(
             dependencies: ["CRabbitMQ"],
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        // The Swift runtime's global-executor hook, for running tasks on NIO's event loops.
+        .target(name: "CExecutorHook"),
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
@@ -183,12 +185,13 @@ let package = Package(
         .executableTarget(
             name: "itsm-worker",
             dependencies: [
-                "AMQP", "Postgres", "ITSMCore", "ITSMPostgres", "ITSMServiceNow", "ITSMWorker", "ServiceNow",
+                "AMQP", "Postgres", "ITSMCore", "ITSMPostgres", "ITSMServiceNow", "ITSMWorker", "ServiceNow", "CExecutorHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings,

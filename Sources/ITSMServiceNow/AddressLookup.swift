@@ -1,15 +1,21 @@
 import Foundation
+import NIOPosix
 
 /// Resolves a host name to numeric addresses; the system's resolver, or a scripted one in tests.
 public struct AddressLookup: Sendable {
-    public let addresses: @Sendable (String) -> [String]?
+    public let addresses: @Sendable (String) async -> [String]?
 
-    public init(_ addresses: @escaping @Sendable (String) -> [String]?) {
+    public init(_ addresses: @escaping @Sendable (String) async -> [String]?) {
         self.addresses = addresses
     }
 
-    /// getaddrinfo(3).
+    /// getaddrinfo(3), on NIO's pool for blocking calls: a slow DNS server must not hold a thread
+    /// that runs tasks (in the worker, an event loop).
     public static let system = AddressLookup { host in
+        try? await NIOThreadPool.singleton.runIfActive { resolve(host) }
+    }
+
+    private static func resolve(_ host: String) -> [String]? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?

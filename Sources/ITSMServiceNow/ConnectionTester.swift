@@ -67,7 +67,7 @@ public struct ConnectionTester: Sendable {
             // DNS may answer differently by then.
             // Through a proxy, the proxy resolves the name and reaches the instance.
             if session.proxy == nil,
-               let refusal = Self.addressRefusal(host: instance.host, lookup: addressLookup, policy: resolver.client.configuration.addressPolicy) {
+               let refusal = await Self.addressRefusal(host: instance.host, lookup: addressLookup, policy: resolver.client.configuration.addressPolicy) {
                 return (.failed, refusal, "Instances are reached over the internet; a private address means a wrong URL or DNS entry.")
             }
             do throws(ServiceNowError) {
@@ -184,8 +184,8 @@ public struct ConnectionTester: Sendable {
 
     /// Why the host's addresses may not be called (private, loopback, link-local, metadata …),
     /// or nil when every address it resolves to is allowed.
-    static func addressRefusal(host: String, lookup: AddressLookup, policy: ConnectAddressPolicy) -> String? {
-        guard let addresses = lookup.addresses(host), !addresses.isEmpty else { return "DNS cannot resolve \(host)" }
+    static func addressRefusal(host: String, lookup: AddressLookup, policy: ConnectAddressPolicy) async -> String? {
+        guard let addresses = await lookup.addresses(host), !addresses.isEmpty else { return "DNS cannot resolve \(host)" }
         for address in addresses {
             if let reason = policy.refusal(address) { return "\(host) resolves to \(address): \(reason)" }
         }

@@ -3,6 +3,13 @@ import Foundation
 import ITSMWorker
 
 @main
+enum Main {
+    static func main() async {
+        EventLoopExecutor.install()
+        await ITSMWorkerCommand.main()
+    }
+}
+
 struct ITSMWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "itsm-worker",

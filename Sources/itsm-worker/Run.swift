@@ -31,7 +31,9 @@ struct Run: AsyncParsableCommand {
         }
         defer { impatience.cancel() }
         let runtime = try await WorkerRuntime.start(configuration: configuration, roles: roles, logger: logger)
-        logger.info("worker started", metadata: ["roles": "\(roles.map(\.rawValue).sorted().joined(separator: ","))", "worker_id": "\(configuration.workerID)"])
+        let executor = await EventLoopExecutor.active ? "event-loops" : "dispatch"
+        logger.info("worker started", metadata: ["roles": "\(roles.map(\.rawValue).sorted().joined(separator: ","))", "worker_id": "\(configuration.workerID)",
+                                                 "executor": "\(executor)"])
         try await runtime.run()
         logger.info("worker stopped")
     }

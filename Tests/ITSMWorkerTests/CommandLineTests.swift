@@ -14,6 +14,23 @@ struct CommandLineTests {
         return (status, command.log)
     }
 
+    /// The binary runs Swift's tasks on NIO's event loops (`EventLoopExecutor`), and says so at
+    /// start from a task it looked at; the alert path works on them end to end.
+    @Test func theWorkerRunsItsTasksOnTheEventLoops() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try WorkerProcess(arguments: ["run"], environment: stack.processEnvironment)
+        defer { worker.signal(SIGKILL) }
+        #expect(await stack.eventually(30) { worker.log.contains("worker started") }, "\(worker.log)")
+        let started = worker.log.split(separator: "\n").first { $0.contains("worker started") }
+        #expect(started?.contains("event-loops") == true, "\(started ?? "no start line")")
+        try await stack.publishRaised(alertID: "on-the-loops")
+        #expect(await stack.eventually(20) { stack.events.forAlert("on-the-loops", type: "ticket.created").count == 1 }, "\(worker.log)")
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit(within: 30) == 0, "\(worker.log)")
+    }
+
     @Test func integrationAndMappingCommands() async throws {
         let stack = try await TestStack.make()
         let url = stack.simulatorURLs[0]

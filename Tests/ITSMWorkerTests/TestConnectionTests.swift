@@ -127,16 +127,16 @@ struct TestConnectionTests {
         #expect(metadata.remedy?.contains("Solution provided") == true)
     }
 
-    @Test func reachabilityRefusesHostsThatResolveToPrivateAddresses() {
+    @Test func reachabilityRefusesHostsThatResolveToPrivateAddresses() async {
         let strict = ConnectAddressPolicy(allowLoopback: false)
-        let loopback = ConnectionTester.addressRefusal(host: "localhost", lookup: .system, policy: strict)
+        let loopback = await ConnectionTester.addressRefusal(host: "localhost", lookup: .system, policy: strict)
         #expect(loopback?.hasPrefix("localhost resolves to ") == true && loopback?.contains("loopback") == true, "\(loopback ?? "nil")")
-        #expect(ConnectionTester.addressRefusal(host: "localhost", lookup: .system, policy: ConnectAddressPolicy(allowLoopback: true)) == nil)
-        let reason = ConnectionTester.addressRefusal(host: "10.1.2.3", lookup: .system, policy: ConnectAddressPolicy(allowLoopback: true))
+        #expect(await ConnectionTester.addressRefusal(host: "localhost", lookup: .system, policy: ConnectAddressPolicy(allowLoopback: true)) == nil)
+        let reason = await ConnectionTester.addressRefusal(host: "10.1.2.3", lookup: .system, policy: ConnectAddressPolicy(allowLoopback: true))
         #expect(reason?.hasPrefix("10.1.2.3 resolves to 10.1.2.3: ") == true, "\(reason ?? "nil")")
         // Every address counts, not only the first.
         let mixed = AddressLookup { _ in ["93.184.216.34", "169.254.169.254"] }
-        #expect(ConnectionTester.addressRefusal(host: "acme.service-now.com", lookup: mixed, policy: strict)?.contains("169.254.169.254") == true)
+        #expect(await ConnectionTester.addressRefusal(host: "acme.service-now.com", lookup: mixed, policy: strict)?.contains("169.254.169.254") == true)
     }
 
     /// DNS rebinding: the name resolves to a public address when Test Connection looks it up, and
