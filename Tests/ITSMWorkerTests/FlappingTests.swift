@@ -145,7 +145,9 @@ extension FlappingTests {
         #expect(await stack.eventually { (try? await stack.link(alertID: "p"))??.claimedBy == nil })
 
         try await stack.simulator.store.operatorUpdate(sysID: sysID, fields: ["state": "6", "close_code": "Solution provided", "close_notes": "done"])
-        #expect(await worker.runtime.sync.syncAll().first?.changes == 1)
+        let report = await worker.runtime.sync.syncAll().first
+        let link = try await stack.link(alertID: "p")
+        #expect(report?.changes == 1, "\(String(describing: report)); link \(String(describing: link))")
         try await stack.publishRaised(alertID: "p", occurredAt: next())
         #expect(await stack.eventually { await state() == "2" })
     }
