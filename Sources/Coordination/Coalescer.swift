@@ -71,7 +71,7 @@ public final class Coalescer<Request: Sendable, Response: Sendable>: Sendable {
                 defer { state.lastStart = now }
                 return state.lastStart.map { now - $0 < linger } ?? false
             }
-            if busy { try? await Task.sleep(for: linger) }
+            if busy { await Linger.wait(for: linger) }
         }
         let others = state.withLock { state -> [Waiting] in
             let taken = Array(state.waiting.prefix(maximumBatch - 1))

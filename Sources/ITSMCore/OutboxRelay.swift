@@ -46,7 +46,7 @@ public struct OutboxRelay: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if let linger, let lastEnd, ContinuousClock.now - lastEnd < linger {
-                    try? await Task.sleep(for: linger)
+                    await Linger.wait(for: linger)
                     // What came meanwhile goes in this batch.
                     let more = signal.take()
                     wake.rowsQueued = wake.rowsQueued || more.rowsQueued

@@ -1,0 +1,21 @@
+import NIOCore
+import NIOPosix
+
+/// The short waits that let a batch gather company (``Coalescer``'s linger, the outbox relay's),
+/// on a timer of NIO's event loops.
+///
+/// Why not `Task.sleep`: in this runtime every sleep creates, arms and cancels a Dispatch timer
+/// source and wakes Dispatch's timer thread, which costs more than the 2 ms it waits, and the
+/// lingers wait once per batch. An event loop's timer is an entry in the heap of a loop that is
+/// busy anyway under load. Scenario 1, four interleaved pairs: 8 % less worker CPU per alert,
+/// context switches per alert 8.8 → 6.4.
+public enum Linger {
+    /// Waits `duration`. Not cancellable (a cancelled task waits it out), so only for short waits.
+    public static func wait(for duration: Duration) async {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) { continuation.resume() }
+        }
+    }
+}
