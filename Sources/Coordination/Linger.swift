@@ -12,10 +12,8 @@ import NIOPosix
 public enum Linger {
     /// Waits `duration`. Not cancellable (a cancelled task waits it out), so only for short waits.
     public static func wait(for duration: Duration) async {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) { continuation.resume() }
+            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(duration)) { continuation.resume() }
         }
     }
 }
