@@ -144,10 +144,15 @@ extension FlappingTests {
         // sync leaves a link being written alone, so wait until it is let go.
         #expect(await stack.eventually { (try? await stack.link(alertID: "p"))??.claimedBy == nil })
 
+        let before = await stack.simulator.store.requests().count
         try await stack.simulator.store.operatorUpdate(sysID: sysID, fields: ["state": "6", "close_code": "Solution provided", "close_notes": "done"])
         let report = await worker.runtime.sync.syncAll().first
         let link = try await stack.link(alertID: "p")
-        #expect(report?.changes == 1, "\(String(describing: report)); link \(String(describing: link))")
+        // The instance's state as the sync left it, and the requests since the operator's update:
+        // a write of the worker's arriving after it would explain a sync that saw no change.
+        let instance = await state() ?? "none"
+        let since = await stack.simulator.store.requests().dropFirst(before).map { "\($0.method) \($0.path) \($0.status)" }
+        #expect(report?.changes == 1, "\(String(describing: report)); link \(String(describing: link)); instance state \(instance); requests \(since)")
         try await stack.publishRaised(alertID: "p", occurredAt: next())
         #expect(await stack.eventually { await state() == "2" })
     }
