@@ -55,8 +55,11 @@ let package = Package(
 
         // A size- and time-bounded cache, for every cache keyed by what arrives from outside.
         .target(name: "Caching", swiftSettings: swiftSettings),
-        // The one waiting mechanism (a lock with parked tasks and timeouts) and the one backoff.
-        .target(name: "Coordination", dependencies: [.product(name: "DequeModule", package: "swift-collections"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+        // The one waiting mechanism (a lock with parked tasks and timeouts), the one backoff, and
+        // the batches' short linger on NIO's timers.
+        .target(name: "Coordination",
+                dependencies: [.product(name: "DequeModule", package: "swift-collections"),
+                               .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
                 swiftSettings: swiftSettings),
 
         // Our Swift wrappers of the two C libraries; they know nothing about alerts.
