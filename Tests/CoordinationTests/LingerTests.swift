@@ -1,6 +1,8 @@
 import Coordination
 import Testing
 
+/// Time-limited: a wait that never ends must fail the test, not hang the suite.
+@Suite(.timeLimit(.minutes(1)))
 struct LingerTests {
     /// The wait is on an event loop's timer, whichever thread the task runs on; it lasts at
     /// least what was asked, and many at once all end.
