@@ -37,8 +37,8 @@ public struct PostgresEventOutbox: EventOutbox {
         }
     }
 
-    /// A delete, not a stamp: a stamp is a new row version with three index entries, a sixth of
-    /// the delete's cost measured (and the row would be deleted by the retention later anyway).
+    /// A delete, not a stamp: a stamp is a new row version with three index entries, and the
+    /// delete measured a sixth of its cost (the retention would delete the row later anyway).
     public func deletePublished(_ ids: [Int]) async throws {
         try await pool.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
                                [.array(ids.map(String.init))])
