@@ -129,9 +129,52 @@ public struct TicketEvent: Sendable, Equatable, Codable {
         case alertStatus = "alert_status"
     }
 
+    /// The event as published: what `JSONEncoder` with sorted keys and unescaped slashes wrote,
+    /// written by hand (see ``JSONObjectText``). Keys in byte order.
     public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data()
+        var event = JSONObjectText()
+        event.field("alert_id", alertID)
+        event.field("alert_status", alertStatus?.rawValue)
+        event.field("cause_event_id", causeEventID)
+        event.field("comment", comment.map { comment in
+            var object = JSONObjectText()
+            object.field("author", comment.author)
+            object.field("created_at", comment.createdAt)
+            object.field("field", comment.field)
+            object.field("text", comment.text)
+            object.field("visibility", comment.visibility)
+            return object
+        })
+        event.field("customer_id", customerID)
+        event.field("error", error.map { error in
+            var object = JSONObjectText()
+            object.field("code", error.code)
+            object.field("message", error.message)
+            return object
+        })
+        event.field("event_id", eventID)
+        event.field("group", group.map { group in
+            var object = JSONObjectText()
+            object.field("key", group.key)
+            object.field("size", group.size)
+            return object
+        })
+        event.field("network_id", networkID)
+        event.field("occurred_at", occurredAt)
+        event.field("schema", schema)
+        event.field("ticket", ticket.map { ticket in
+            var object = JSONObjectText()
+            object.field("number", ticket.number)
+            object.field("state", ticket.state)
+            object.field("state_label", ticket.stateLabel)
+            object.field("sys_id", ticket.sysID)
+            object.field("system", ticket.system)
+            object.field("table", ticket.table)
+            object.field("url", ticket.url)
+            return object
+        })
+        event.field("type", type.rawValue)
+        event.field("warnings", warnings)
+        return Data(event.finished.utf8)
     }
 }

@@ -72,32 +72,7 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// A JSON string: quotes, backslashes and control characters escaped (RFC 8259), the rest
-    /// as it is.
     static func appendQuoted(_ text: String, to line: inout String) {
-        line.append("\"")
-        var plain = true
-        for byte in text.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-            plain = false
-            break
-        }
-        if plain {
-            line.append(text)
-        } else {
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": line.append("\\\"")
-                case "\\": line.append("\\\\")
-                case "\n": line.append("\\n")
-                case "\r": line.append("\\r")
-                case "\t": line.append("\\t")
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    line.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: line.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        line.append("\"")
+        JSONObjectText.appendQuoted(text, to: &line)
     }
 }
