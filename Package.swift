@@ -55,6 +55,8 @@ let package = Package(
 
         // A size- and time-bounded cache, for every cache keyed by what arrives from outside.
         .target(name: "Caching", swiftSettings: swiftSettings),
+        // JSON written by hand: request bodies, ticket events and log lines, one per alert each.
+        .target(name: "JSONText", swiftSettings: swiftSettings),
         // The one waiting mechanism (a lock with parked tasks and timeouts), the one backoff, and
         // the batches' short linger on NIO's timers.
         .target(name: "Coordination",
@@ -85,7 +87,7 @@ let package = Package(
         .target(
             name: "ServiceNow",
             dependencies: [
-                "Caching", "Coordination",
+                "Caching", "Coordination", "JSONText",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,7 +122,7 @@ let package = Package(
         .target(
             name: "ITSMCore",
             dependencies: [
-                "Caching", "Coordination",
+                "Caching", "Coordination", "JSONText",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -172,7 +174,7 @@ let package = Package(
         .target(
             name: "ITSMWorker",
             dependencies: [
-                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "Caching", "Coordination",
+                "AMQP", "Postgres", "ServiceNow", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "Caching", "Coordination", "JSONText",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// An event the worker publishes on `itsm.events` (`itsm.ticket.v1`); the routing key is its type.
 public struct TicketEvent: Sendable, Equatable, Codable {
@@ -175,6 +176,6 @@ public struct TicketEvent: Sendable, Equatable, Codable {
         })
         event.field("type", type.rawValue)
         event.field("warnings", warnings)
-        return Data(event.finished.utf8)
+        return Data(event.finished)
     }
 }

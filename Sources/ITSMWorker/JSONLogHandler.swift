@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import JSONText
 import Logging
 
 /// One JSON object per line on standard error: `ts`, `level`, `logger`, `message`, then the
@@ -33,7 +34,7 @@ public struct JSONLogHandler: LogHandler {
         func field(_ key: String, _ value: Logger.MetadataValue) {
             if !first { line.append(",") }
             first = false
-            Self.appendQuoted(key, to: &line)
+            JSONText.appendQuoted(key, to: &line)
             line.append(":")
             Self.append(value, to: &line)
         }
@@ -51,8 +52,8 @@ public struct JSONLogHandler: LogHandler {
 
     static func append(_ value: Logger.MetadataValue, to line: inout String) {
         switch value {
-        case .string(let text): appendQuoted(text, to: &line)
-        case .stringConvertible(let convertible): appendQuoted(convertible.description, to: &line)
+        case .string(let text): JSONText.appendQuoted(text, to: &line)
+        case .stringConvertible(let convertible): JSONText.appendQuoted(convertible.description, to: &line)
         case .array(let values):
             line.append("[")
             for (index, element) in values.enumerated() {
@@ -64,15 +65,11 @@ public struct JSONLogHandler: LogHandler {
             line.append("{")
             for (index, key) in values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if index > 0 { line.append(",") }
-                appendQuoted(key, to: &line)
+                JSONText.appendQuoted(key, to: &line)
                 line.append(":")
                 append(values[key]!, to: &line)
             }
             line.append("}")
         }
-    }
-
-    static func appendQuoted(_ text: String, to line: inout String) {
-        JSONObjectText.appendQuoted(text, to: &line)
     }
 }

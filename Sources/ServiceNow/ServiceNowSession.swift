@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import NIOHTTP1
 
 /// Calls to one instance with one integration's credentials. Obtain from
@@ -280,31 +281,11 @@ public struct ServiceNowSession: Sendable {
         json.reserveCapacity(fields.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
         for (index, name) in fields.keys.sorted().enumerated() {
             if index > 0 { json.append(UInt8(ascii: ",")) }
-            appendJSONString(name, to: &json)
+            JSONText.appendQuoted(name, to: &json)
             json.append(UInt8(ascii: ":"))
-            appendJSONString(fields[name]!, to: &json)
+            JSONText.appendQuoted(fields[name]!, to: &json)
         }
         json.append(UInt8(ascii: "}"))
         return Data(json)
-    }
-
-    /// RFC 8259: quotes, backslashes and control characters escaped; the rest is UTF-8 as it is.
-    static func appendJSONString(_ text: String, to json: inout [UInt8]) {
-        json.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): json.append(UInt8(ascii: "\\")); json.append(byte)
-            case 0x0A: json.append(contentsOf: #"\n"#.utf8)
-            case 0x0D: json.append(contentsOf: #"\r"#.utf8)
-            case 0x09: json.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                json.append(contentsOf: #"\u00"#.utf8)
-                json.append(hex[Int(byte >> 4)])
-                json.append(hex[Int(byte & 0x0F)])
-            default: json.append(byte)
-            }
-        }
-        json.append(UInt8(ascii: "\""))
     }
 }
