@@ -315,17 +315,31 @@ public final class ServiceNowClient: Sendable {
         return ServiceNowError(.unreachable, message: text)
     }
 
-    /// `application/x-www-form-urlencoded` escaping (also right for query strings).
+    /// `application/x-www-form-urlencoded` escaping (also right for query strings): ASCII letters,
+    /// digits and `-._~` as they are, every other byte of the UTF-8 as `%XX`. Written out because
+    /// Foundation's `addingPercentEncoding` goes through `NSString` on Linux, and every request's
+    /// query passes here.
     static func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: formUnreserved) ?? text
+        func unreserved(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): true
+            default: false
+            }
+        }
+        guard !text.utf8.allSatisfy(unreserved) else { return text }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(text.utf8.count * 3)
+        for byte in text.utf8 {
+            if unreserved(byte) {
+                encoded.append(byte)
+            } else {
+                encoded.append(contentsOf: [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
-
-    // Built once: building a character set cost more than encoding every request's query.
-    private static let formUnreserved: CharacterSet = {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return allowed
-    }()
 
     func countTokenRequest() { tokenRequests.add(1, ordering: .relaxed) }
 }

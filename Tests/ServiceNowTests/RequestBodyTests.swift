@@ -21,6 +21,17 @@ struct RequestBodyTests {
         }
     }
 
+    /// Query strings are escaped by hand: as Foundation escapes them, for any text.
+    @Test func queryTextIsEscapedAsFoundationEscapesIt() async {
+        var unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        unreserved.insert(charactersIn: "-._~")
+        let pieces = ["a", "Z", "9", "-", ".", "_", "~", " ", "=", "&", "^", "%", "+", "/", "?", "#", "\"", "\u{0}", "\u{7F}", "é", "中", "😀", "ORDERBYsys_id"]
+        let text = Gen.element(of: pieces).array(of: 0...10).map { $0.compactMap { $0 }.joined() }
+        await propertyCheck(count: 3_000, input: text) { text in
+            #expect(ServiceNowClient.formEncode(text) == text.addingPercentEncoding(withAllowedCharacters: unreserved))
+        }
+    }
+
     @Test func fieldNamesStayIdentifiers() {
         #expect(throws: ServiceNowError.self) { try ServiceNowSession.encode(["bad\"name": "x"]) }
         #expect(throws: ServiceNowError.self) { try ServiceNowSession.encode(["naïve": "x"]) }
