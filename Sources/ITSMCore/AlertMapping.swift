@@ -99,7 +99,10 @@ public struct AlertMapping: Sendable, Equatable {
                 // Bound by the instance when the payload is prepared (see recordLookups).
                 value = nil
             }
-            if let value, !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            // Blank is what `trimmingCharacters(in: .whitespacesAndNewlines)` empties: Unicode's
+            // white space and, in Foundation's set, the zero-width space. Asked without building
+            // the trimmed copy through `NSString`.
+            if let value, value.unicodeScalars.contains(where: { !$0.properties.isWhitespace && $0 != "\u{200B}" }) {
                 payload[name] = value
             }
         }

@@ -32,6 +32,22 @@ import Testing
         #expect(mapping.render(Self.event) == payload)
     }
 
+    /// A field is left out when its value is blank by Foundation's `.whitespacesAndNewlines`
+    /// (which the render no longer calls): the same answer for every scalar of the Basic Multilingual Plane.
+    @Test func leavesOutWhatFoundationCallsBlank() throws {
+        let mapping = try parse(#"{"short_description": "{{alert.title}}", "description": "{{alert.title}}{{alert.title}}x"}"#)
+        for value in 0..<0x10000 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let title = String(String.UnicodeScalarView([scalar, scalar]))
+            var event = Self.event
+            event.alert.title = title
+            let payload = mapping.render(event)
+            let blank = title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            #expect((payload["short_description"] == nil) == blank, "U+\(String(value, radix: 16))")
+            #expect(payload["description"] != nil)
+        }
+    }
+
     @Test(arguments: [
         (#"{"short_description": "{{alert.nope}}"}"#, "short_description"),
         (#"{"Short-Description": "x"}"#, "Short-Description"),
