@@ -96,6 +96,9 @@ public final class ServiceNowClient: Sendable {
             timeout: .init(connect: .milliseconds(configuration.connectTimeout.milliseconds),
                            read: .milliseconds(configuration.requestTimeout.milliseconds)))
         http.decompression = .disabled
+        // The worker bootstraps no tracer: a no-op span per request (its attributes, a task-local
+        // context) would be work for nobody.
+        http.tracing.tracer = nil
         if let file = configuration.additionalTrustRootsFile {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.additionalTrustRoots = [.file(file)]
