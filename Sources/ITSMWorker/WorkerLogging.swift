@@ -20,10 +20,17 @@ public enum WorkerLogging {
         // Byte by byte, ASCII case folded: this runs for every metadata key of every line, and
         // Foundation's substring search (what `contains` on strings resolves to) was a
         // noticeable share of the worker's CPU.
-        let folded = key.utf8.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
-        return sensitiveWords.contains { word in
-            guard word.count <= folded.count else { return false }
-            return (0...(folded.count - word.count)).contains { start in folded[start..<(start + word.count)].elementsEqual(word) }
+        var key = key
+        return key.withUTF8 { bytes in
+            sensitiveWords.contains { word in
+                guard word.count <= bytes.count else { return false }
+                return (0...(bytes.count - word.count)).contains { start in
+                    word.indices.allSatisfy { offset in
+                        let byte = bytes[start + offset]
+                        return (byte >= 65 && byte <= 90 ? byte | 0x20 : byte) == word[offset]
+                    }
+                }
+            }
         }
     }
 
