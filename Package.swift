@@ -55,7 +55,8 @@ let package = Package(
 
         // A size- and time-bounded cache, for every cache keyed by what arrives from outside.
         .target(name: "Caching", swiftSettings: swiftSettings),
-        // JSON written by hand: request bodies, ticket events and log lines, one per alert each.
+        // JSON read and written by hand: alerts and ServiceNow's answers in, request bodies, ticket
+        // events and log lines out, each once per alert.
         .target(name: "JSONText", swiftSettings: swiftSettings),
         // The one waiting mechanism (a lock with parked tasks and timeouts), the one backoff, and
         // the batches' short linger on NIO's timers.
@@ -136,7 +137,7 @@ let package = Package(
         .target(
             name: "ITSMPostgres",
             dependencies: [
-                "Postgres", "ITSMCore", "Caching", "Coordination",
+                "Postgres", "ITSMCore", "Caching", "Coordination", "JSONText",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 // Postgres's interface names NIOPosix types; its C shims must be visible here.
@@ -190,7 +191,7 @@ let package = Package(
         .executableTarget(
             name: "itsm-worker",
             dependencies: [
-                "AMQP", "Postgres", "ITSMCore", "ITSMPostgres", "ITSMServiceNow", "ITSMWorker", "ServiceNow", "CExecutorHook",
+                "AMQP", "Postgres", "ITSMCore", "ITSMPostgres", "ITSMServiceNow", "ITSMWorker", "ServiceNow", "CExecutorHook", "JSONText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -238,10 +239,10 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "Coordination", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         // The in-memory twins, the manual clock and the contract every ticket repository keeps.
         .target(name: "ITSMCoreTesting", dependencies: ["ITSMCore"], path: "Tests/ITSMCoreTesting", swiftSettings: swiftSettings),
-        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMCoreTests", dependencies: ["ITSMCore", "ITSMCoreTesting", "JSONText", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),
         .testTarget(name: "CachingTests", dependencies: ["Caching"], swiftSettings: swiftSettings),
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "Coordination", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(name: "ITSMWorkerTests", dependencies: ["ITSMWorker", "ITSMCore", "JSONText", "ITSMAMQP", "ITSMPostgres", "ITSMServiceNow", "AMQP", "Postgres", "ServiceNow", "ServiceNowSimulator", "Coordination", "TestSupport", "ITSMCoreTesting", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "ServiceNowTests", dependencies: ["ServiceNow", "ServiceNowSimulator", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),

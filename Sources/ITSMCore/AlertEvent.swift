@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// An event from Ceburu's monitoring (`ceburu.alert.v1`): an alert raised, acknowledged or
 /// resolved. Decoding validates the whole contract, so a value of this type is always usable.

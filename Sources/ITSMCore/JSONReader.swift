@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Reads typed fields out of a decoded JSON object, naming the path of what is wrong.
 struct JSONReader {

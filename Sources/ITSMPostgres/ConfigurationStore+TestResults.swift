@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import JSONText
 import Postgres
 
 extension ConfigurationStore {

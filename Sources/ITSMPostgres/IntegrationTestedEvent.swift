@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import JSONText
 
 /// `integration.tested` on the events exchange.
 public struct IntegrationTestedEvent: Sendable, Codable {

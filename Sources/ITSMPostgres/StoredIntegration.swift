@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import JSONText
 
 /// A customer's ServiceNow integration as stored (the secret still sealed).
 public struct StoredIntegration: Sendable {

@@ -104,7 +104,9 @@ extension JSONValue {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
                 skipWhitespace()
-                members[name] = try value()
+                let member = try value()
+                // A name given twice keeps its first value, as `JSONDecoder` does.
+                if members[name] == nil { members[name] = member }
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ITSMCore
+import JSONText
 import ITSMPostgres
 import ITSMWorker
 import ServiceNow

@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import JSONText
 import Testing
 
 @Suite struct AlertMappingTests {

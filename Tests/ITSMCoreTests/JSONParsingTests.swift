@@ -1,5 +1,6 @@
 import Foundation
 import ITSMCore
+import JSONText
 import PropertyBased
 import Testing
 
@@ -41,6 +42,9 @@ struct JSONParsingTests {
         let limit = Array(String(repeating: "[", count: JSONValue.maximumDepth).utf8) + Array(String(repeating: "]", count: JSONValue.maximumDepth).utf8)
         #expect(throws: Never.self) { try JSONValue.parse(limit) }
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array("[1e999]".utf8)) }
+        let twice = Array(#"{"a": 1, "b": {"a": "x", "a": "y"}, "a": [2]}"#.utf8)
+        #expect(Self.ours(twice) == .object(["a": .number(1), "b": .object(["a": .string("x")])]))
+        #expect(Self.ours(twice) == Self.foundation(twice), "a name given twice")
         #expect(try JSONValue.parse(Array(#" {"a": [1, -2.5e1, "x\u00e9\ud83d\ude00", true, null]} "#.utf8))
                 == .object(["a": .array([.number(1), .number(-25), .string("xé😀"), .bool(true), .null])]))
     }

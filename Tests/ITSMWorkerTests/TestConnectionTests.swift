@@ -3,6 +3,7 @@ import Foundation
 import ITSMAMQP
 import ITSMCore
 import ITSMPostgres
+import JSONText
 @testable import ITSMServiceNow
 @testable import ITSMWorker
 import Logging
