@@ -12,9 +12,23 @@ public final class InstanceMetadata: Sendable {
         case ambiguous(count: Int)
     }
 
+    /// A table's fields as the instance lists them, and by name. The index is built once per
+    /// listing: every new alert's payload is checked against it, and a real incident table has
+    /// about 90 fields (building it per alert took about 1 % of the worker's CPU in scenario 1).
+    public struct TableFields: Sendable {
+        public let list: [ServiceNowField]
+        /// A name listed twice keeps its first field.
+        public let byName: [String: ServiceNowField]
+
+        init(_ list: [ServiceNowField]) {
+            self.list = list
+            byName = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
     let ttl: Duration
     // Table names arrive in commands and looked-up names in alerts: both caches are bounded.
-    private let fieldCache: BoundedCache<String, [ServiceNowField]>
+    private let fieldCache: BoundedCache<String, TableFields>
     private let lookupCache: BoundedCache<String, Lookup>
 
     public init(ttl: Duration, fieldCapacity: Int = 500, lookupCapacity: Int = 20_000) {
@@ -28,6 +42,11 @@ public final class InstanceMetadata: Sendable {
 
     /// The table's fields, each with its active choices.
     public func fields(customerID: String, table: String, session: ServiceNowSession) async throws(ServiceNowError) -> [ServiceNowField] {
+        try await tableFields(customerID: customerID, table: table, session: session).list
+    }
+
+    /// The table's fields with their index by name (see ``TableFields``).
+    public func tableFields(customerID: String, table: String, session: ServiceNowSession) async throws(ServiceNowError) -> TableFields {
         let key = "\(customerID)|\(session.instance.key)|\(table)"
         if let fields = fieldCache.value(for: key) { return fields }
         var fields = try await session.fields(table: table)
@@ -40,8 +59,9 @@ public final class InstanceMetadata: Sendable {
                 ServiceNowChoice(value: $0["value"] ?? "", label: $0["label"] ?? "", dependentValue: $0["dependent_value"].flatMap { $0.isEmpty ? nil : $0 })
             }
         }
-        fieldCache.set(fields, for: key)
-        return fields
+        let listed = TableFields(fields)
+        fieldCache.set(listed, for: key)
+        return listed
     }
 
     /// Finds the record a display name refers to in a reference table.

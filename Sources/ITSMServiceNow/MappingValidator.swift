@@ -55,15 +55,15 @@ public struct MappingValidator: Sendable {
             report.errors.append(Finding(field: error.field, message: error.reason))
             return report
         }
-        let fields: [ServiceNowField]
+        let fields: InstanceMetadata.TableFields
         do {
-            fields = try await metadata.fields(customerID: customerID, table: mapping.table, session: session)
+            fields = try await metadata.tableFields(customerID: customerID, table: mapping.table, session: session)
         } catch {
             report.warnings.append(Finding(field: nil, message: "the instance's metadata could not be read (\(error.description)); only the offline checks were made"))
             report.samplePayload = mapping.render(sample)
             return report
         }
-        guard !fields.isEmpty else {
+        guard !fields.list.isEmpty else {
             if (try? await session.tableExists(mapping.table)) == false {
                 report.errors.append(Finding(field: nil, message: "table '\(mapping.table)' does not exist on the instance"))
             } else {
@@ -72,9 +72,8 @@ public struct MappingValidator: Sendable {
             report.samplePayload = mapping.render(sample)
             return report
         }
-        let byName = Dictionary(fields.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (name, rule) in mapping.fields.sorted(by: { $0.key < $1.key }) {
-            guard let field = byName[name] else {
+            guard let field = fields.byName[name] else {
                 report.errors.append(Finding(field: name, message: "\(mapping.table) has no field '\(name)'"))
                 continue
             }
@@ -151,9 +150,9 @@ public struct MappingValidator: Sendable {
 
     private func prepareValues(_ payload: [String: String], table: String, customerID: String,
                                session: ServiceNowSession) async throws(ServiceNowError) -> (payload: [String: String], warnings: [String]) {
-        let fields: [ServiceNowField]
+        let fields: [String: ServiceNowField]
         do {
-            fields = try await metadata.fields(customerID: customerID, table: table, session: session)
+            fields = try await metadata.tableFields(customerID: customerID, table: table, session: session).byName
         } catch {
             // An instance that is down fails the message now rather than after another timeout;
             // metadata it refuses to show (a least-privilege user) just means no preparation.
@@ -161,11 +160,10 @@ public struct MappingValidator: Sendable {
             return (payload, [])
         }
         guard !fields.isEmpty else { return (payload, []) }
-        let byName = Dictionary(fields.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var prepared = payload
         var warnings: [String] = []
         for (name, value) in payload {
-            guard let field = byName[name] else { continue }
+            guard let field = fields[name] else { continue }
             if let reference = field.reference, !InstanceMetadata.isSysID(value) {
                 switch try? await metadata.lookUp(customerID: customerID, table: reference, name: value, session: session) {
                 case .found(let sysID)?: prepared[name] = sysID
