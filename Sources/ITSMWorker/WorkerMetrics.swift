@@ -57,7 +57,7 @@ public final class WorkerMetrics: Sendable {
     }
 
     func serviceNowRequest(_ record: ServiceNowClient.RequestRecord) {
-        let host = URLComponents(string: record.instance)?.host ?? record.instance
+        let host = record.host
         let statusClass = record.status.map { "\($0 / 100)xx" } ?? (record.error?.kind.rawValue ?? "error")
         count("itsm_servicenow_requests_total", [("instance", host), ("operation", record.operation), ("status_class", statusClass)])
         time("itsm_servicenow_request_seconds", [("instance", host), ("operation", record.operation)], record.duration)

@@ -47,6 +47,8 @@ public final class ServiceNowClient: Sendable {
     /// What one HTTP exchange looked like, for metrics and audit.
     public struct RequestRecord: Sendable {
         public let instance: String
+        /// The instance's host, as metrics label it.
+        public let host: String
         public let operation: String
         public let method: String
         public let table: String?
@@ -206,7 +208,7 @@ public final class ServiceNowClient: Sendable {
 
         let started = ContinuousClock.now
         func report(_ status: Int?, _ error: ServiceNowError?, message: String? = nil) {
-            observer?(RequestRecord(instance: instance.key, operation: operation, method: method.rawValue, table: table, sysID: sysID,
+            observer?(RequestRecord(instance: instance.key, host: instance.host, operation: operation, method: method.rawValue, table: table, sysID: sysID,
                                     status: status, duration: ContinuousClock.now - started, error: error, serviceNowMessage: message))
         }
         let response: Response
