@@ -3,6 +3,7 @@ import ITSMCore
 import JSONText
 import PropertyBased
 import Testing
+import TestSupport
 
 /// `JSONValue.parse` replaces `JSONDecoder` for reading messages: it must accept what
 /// `JSONDecoder` accepts, refuse what it refuses, and read the same values.
@@ -68,15 +69,3 @@ struct JSONParsingTests {
     }
 }
 
-/// A small seeded generator, so that one seed always builds the same tree.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next(below bound: Int) -> Int {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Int((z ^ (z >> 31)) % UInt64(bound))
-    }
-}

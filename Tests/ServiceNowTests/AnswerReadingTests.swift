@@ -3,6 +3,7 @@ import NIOHTTP1
 import PropertyBased
 @testable import ServiceNow
 import Testing
+import TestSupport
 
 /// Table API answers are read without `JSONDecoder`; whatever an instance sends, the worker must
 /// read the records `ServiceNowRecord`'s `Decodable` reads, and refuse what it refuses.
@@ -17,24 +18,8 @@ struct AnswerReadingTests {
     ]
     static let names = [#""sys_id""#, #""number""#, #""state""#, #""u_x""#, #""""#, #""sys_id""#]
 
-    /// SplitMix64, so that a failing seed reproduces.
-    struct Seeded {
-        var state: UInt64
-        init(_ seed: Int) { state = UInt64(seed) }
-        mutating func below(_ bound: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(bound))
-        }
-        mutating func record() -> String {
-            Self.record((0..<below(7)).map { _ in (AnswerReadingTests.names[below(AnswerReadingTests.names.count)],
-                                                   AnswerReadingTests.values[below(AnswerReadingTests.values.count)]) })
-        }
-        static func record(_ pairs: [(String, String)]) -> String {
-            "{" + pairs.map { "\($0.0):\($0.1)" }.joined(separator: ",") + "}"
-        }
+    static func record(_ pairs: [(String, String)]) -> String {
+        "{" + pairs.map { "\($0.0):\($0.1)" }.joined(separator: ",") + "}"
     }
 
     static func response(_ body: String) -> ServiceNowClient.Response {
@@ -44,8 +29,8 @@ struct AnswerReadingTests {
     @Test func readsOneRecordAsDecodableDoes() async {
         let wrappers = [#"{"result":%@}"#, #"{"result":%@,"extra":[1,2]}"#, #"{"other":%@}"#, #"[%@]"#, #"{"result":%@} x"#, "%@"]
         await propertyCheck(count: 5_000, input: Gen.int(in: 0...Int(Int32.max))) { seed in
-            var random = Seeded(seed)
-            let body = wrappers[random.below(wrappers.count)].replacingOccurrences(of: "%@", with: random.record())
+            var random = SplitMix(seed: UInt64(seed))
+            let body = wrappers[random.next(below: wrappers.count)].replacingOccurrences(of: "%@", with: random.record())
             let decoded = try? JSONDecoder().decode(One.self, from: Data(body.utf8)).result
             let read = try? ServiceNowSession.record(in: Self.response(body))
             #expect(read == decoded, "\(body)")
@@ -54,8 +39,8 @@ struct AnswerReadingTests {
 
     @Test func readsListsAsDecodableDoes() async {
         await propertyCheck(count: 3_000, input: Gen.int(in: 0...Int(Int32.max))) { seed in
-            var random = Seeded(seed)
-            let elements = (0..<random.below(5)).map { _ in random.below(4) == 0 ? Self.values[random.below(Self.values.count)] : random.record() }
+            var random = SplitMix(seed: UInt64(seed))
+            let elements = (0..<random.next(below: 5)).map { _ in random.next(below: 4) == 0 ? Self.values[random.next(below: Self.values.count)] : random.record() }
             let body = #"{"result":[\#(elements.joined(separator: ","))]}"#
             let decoded = try? JSONDecoder().decode(Many.self, from: Data(body.utf8)).result
             let read = try? ServiceNowSession.records(in: Self.response(body))
@@ -70,5 +55,15 @@ struct AnswerReadingTests {
             let error = error as? ServiceNowError
             return error?.kind == .invalidResponse && error?.message?.hasPrefix("the answer is not the expected JSON") == true
         }
+    }
+}
+
+extension SplitMix {
+    /// A record of up to six names and values, some of them broken.
+    mutating func record() -> String {
+        AnswerReadingTests.record((0..<next(below: 7)).map { _ in
+            (AnswerReadingTests.names[next(below: AnswerReadingTests.names.count)],
+             AnswerReadingTests.values[next(below: AnswerReadingTests.values.count)])
+        })
     }
 }
