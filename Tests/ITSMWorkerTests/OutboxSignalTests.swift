@@ -29,7 +29,7 @@ struct OutboxSignalTests {
         let waiter = Task { await signal.wait(timeout: .seconds(30)) }
         #expect(await eventually(5) { signal.bookkeeping.waiting == 1 })
         signal.notify()
-        await waiter.value
+        _ = await waiter.value
         #expect(ContinuousClock.now - started < .seconds(10), "the notification did not wake the waiter")
 
         signal.notify()
@@ -46,7 +46,7 @@ struct OutboxSignalTests {
         let waiter = Task { await signal.wait(timeout: .seconds(30)) }
         #expect(await eventually(5) { signal.bookkeeping.waiting == 1 })
         waiter.cancel()
-        await waiter.value
+        _ = await waiter.value
         #expect(ContinuousClock.now - started < .seconds(10))
         // Cancelled before it began: returns without parking.
         let early = Task {
