@@ -5,6 +5,10 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+// The generic waiting and caching types are used with the worker's own types from other modules;
+// without their bodies there, every call looked up generic metadata at run time (the parking lot
+// alone 4.4 % of the worker's CPU in scenario 1, 0.7 % with this; four pairs: 3.6 % less CPU).
+let genericSettings = swiftSettings + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
     name: "ceburu-itsm-worker",
@@ -54,7 +58,7 @@ let package = Package(
         ),
 
         // A size- and time-bounded cache, for every cache keyed by what arrives from outside.
-        .target(name: "Caching", swiftSettings: swiftSettings),
+        .target(name: "Caching", swiftSettings: genericSettings),
         // JSON read and written by hand: alerts and ServiceNow's answers in, request bodies, ticket
         // events and log lines out, each once per alert.
         .target(name: "JSONText", swiftSettings: swiftSettings),
@@ -63,7 +67,7 @@ let package = Package(
         .target(name: "Coordination",
                 dependencies: [.product(name: "DequeModule", package: "swift-collections"),
                                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
-                swiftSettings: swiftSettings),
+                swiftSettings: genericSettings),
 
         // Our Swift wrappers of the two C libraries; they know nothing about alerts.
         .target(
