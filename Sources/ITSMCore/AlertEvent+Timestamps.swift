@@ -74,7 +74,7 @@ enum Timestamps {
         guard milliseconds < 1000 else { return nil }
         let (day, secondOfDay) = (Int(whole) + referenceOffset).quotientAndRemainder(dividingBy: 86_400)
         let (year, month, dayOfMonth) = civil(day)
-        var bytes = [UInt8](repeating: 0, count: 24)
+        var bytes = template
         func put(_ value: Int, at index: Int, digits: Int) {
             var value = value
             for offset in stride(from: digits - 1, through: 0, by: -1) {
@@ -89,11 +89,11 @@ enum Timestamps {
         put(secondOfDay / 60 % 60, at: 14, digits: 2)
         put(secondOfDay % 60, at: 17, digits: 2)
         put(milliseconds, at: 20, digits: 3)
-        for (index, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] {
-            bytes[index] = UInt8(ascii: separator)
-        }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The written form with its separators in place; the digits are filled in.
+    private static let template = Array("0000-00-00T00:00:00.000Z".utf8)
 
     static func daysIn(month: Int, year: Int) -> Int {
         switch month {
