@@ -56,6 +56,9 @@ public struct WorkerConfiguration: Sendable {
     public var instanceConcurrency: Int
     public var requestTimeout: Duration
     public var databasePoolSize: Int
+    /// Event loops (threads) the process runs its tasks and ServiceNow connections on. One keeps
+    /// every step of an alert on one thread; see `EventLoopExecutor` in the binary.
+    public var eventLoops: Int
     public var maxMessageBytes: Int
     public var alertsExchange: String
     public var eventsExchange: String
@@ -135,6 +138,7 @@ public struct WorkerConfiguration: Sendable {
         instanceConcurrency = 4
         requestTimeout = .seconds(30)
         databasePoolSize = 8
+        eventLoops = 1
         maxMessageBytes = 256 * 1024
         alertsExchange = "ceburu.alerts"
         eventsExchange = "itsm.events"
@@ -234,6 +238,7 @@ public struct WorkerConfiguration: Sendable {
             throw ConfigurationError(variable: "ITSM_REQUEST_TIMEOUT", reason: "must stay below ServiceNow's 60 s transaction limit")
         }
         databasePoolSize = try reader.int("ITSM_DB_POOL_SIZE", in: 1...200) ?? databasePoolSize
+        eventLoops = try reader.int("ITSM_EVENT_LOOPS", in: 1...256) ?? eventLoops
         maxMessageBytes = try reader.int("ITSM_MAX_MESSAGE_BYTES", in: 1024...(64 * 1024 * 1024)) ?? maxMessageBytes
         alertsExchange = reader.string("ITSM_ALERTS_EXCHANGE") ?? alertsExchange
         eventsExchange = reader.string("ITSM_EVENTS_EXCHANGE") ?? eventsExchange
@@ -352,6 +357,7 @@ public struct WorkerConfiguration: Sendable {
             ("ITSM_MAX_IN_FLIGHT", String(maxInFlight)),
             ("ITSM_QUEUE_TYPE", queueType.rawValue),
             ("ITSM_INSTANCE_CONCURRENCY", String(instanceConcurrency)),
+            ("ITSM_EVENT_LOOPS", String(eventLoops)),
             ("ITSM_STORM_MAX_NEW_PER_MINUTE", String(storm.maxNewPerMinute)),
             ("ITSM_STORM_WINDOW", "\(storm.window)"),
             ("ITSM_FLAP_THRESHOLD", String(flapping.threshold)),

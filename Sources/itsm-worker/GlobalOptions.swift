@@ -16,6 +16,7 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             throw fail(error.description, code: configurationExitCode)
         }
+        EventLoopExecutor.install(loops: configuration.eventLoops)
         WorkerLogging.bootstrap(configuration)
         let logger = Logger(label: "itsm-worker")
         for name in configuration.unknownSettings {

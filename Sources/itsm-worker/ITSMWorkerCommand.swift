@@ -5,7 +5,7 @@ import ITSMWorker
 @main
 enum Main {
     static func main() async {
-        EventLoopExecutor.install()
+        // The executor is installed by `GlobalOptions.load()`, once the number of loops is known.
         await ITSMWorkerCommand.main()
     }
 }

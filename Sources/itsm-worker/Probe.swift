@@ -10,6 +10,8 @@ struct Probe: AsyncParsableCommand {
     @Argument(help: "The URL to check.") var url: String
 
     func run() async throws {
+        // A one-shot GET needs one thread, not one per core.
+        EventLoopExecutor.install(loops: 1)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(5))

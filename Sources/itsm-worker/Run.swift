@@ -33,7 +33,7 @@ struct Run: AsyncParsableCommand {
         let runtime = try await WorkerRuntime.start(configuration: configuration, roles: roles, logger: logger)
         let executor = await EventLoopExecutor.active ? "event-loops" : "dispatch"
         logger.info("worker started", metadata: ["roles": "\(roles.map(\.rawValue).sorted().joined(separator: ","))", "worker_id": "\(configuration.workerID)",
-                                                 "executor": "\(executor)"])
+                                                 "executor": "\(executor)", "event_loops": "\(EventLoopExecutor.loopCount)"])
         try await runtime.run()
         logger.info("worker stopped")
     }

@@ -25,8 +25,25 @@ struct CommandLineTests {
         #expect(await stack.eventually(30) { worker.log.contains("worker started") }, "\(worker.log)")
         let started = worker.log.split(separator: "\n").first { $0.contains("worker started") }
         #expect(started?.contains("event-loops") == true, "\(started ?? "no start line")")
+        #expect(started?.contains("event_loops=1") == true, "one loop by default: \(started ?? "no start line")")
         try await stack.publishRaised(alertID: "on-the-loops")
         #expect(await stack.eventually(20) { stack.events.forAlert("on-the-loops", type: "ticket.created").count == 1 }, "\(worker.log)")
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit(within: 30) == 0, "\(worker.log)")
+    }
+
+    /// `ITSM_EVENT_LOOPS` sizes the group the tasks run on (NIO reads it once, before first use).
+    @Test func theEventLoopCountIsASetting() async throws {
+        let stack = try await TestStack.make()
+        try await stack.addIntegration(customer: "cust-1")
+        try await stack.addMapping(customer: "cust-1", network: "net-1")
+        let worker = try WorkerProcess(arguments: ["run"], environment: stack.processEnvironment.merging(["ITSM_EVENT_LOOPS": "3"]) { _, new in new })
+        defer { worker.signal(SIGKILL) }
+        #expect(await stack.eventually(30) { worker.log.contains("worker started") }, "\(worker.log)")
+        let started = worker.log.split(separator: "\n").first { $0.contains("worker started") }
+        #expect(started?.contains("event_loops=3") == true, "\(started ?? "no start line")")
+        try await stack.publishRaised(alertID: "on-three-loops")
+        #expect(await stack.eventually(20) { stack.events.forAlert("on-three-loops", type: "ticket.created").count == 1 }, "\(worker.log)")
         worker.signal(SIGTERM)
         #expect(await worker.waitForExit(within: 30) == 0, "\(worker.log)")
     }

@@ -14,6 +14,7 @@ import Testing
         #expect(configuration.allowInsecureInstanceURLs == false)
         #expect(configuration.syncInterval == .seconds(60))
         #expect(configuration.httpPort == 9464)
+        #expect(configuration.eventLoops == 1)
     }
 
     @Test func readsTheEnvironment() throws {
@@ -48,6 +49,7 @@ import Testing
         ("ITSM_QUEUE_TYPE", "stream"),
         ("ITSM_REQUEST_TIMEOUT", "90s"),
         ("ITSM_CLAIM_LEASE", "5s"),
+        ("ITSM_EVENT_LOOPS", "0"),
     ])
     func aBadValueNamesItsVariable(_ variable: String, _ value: String) {
         do {
