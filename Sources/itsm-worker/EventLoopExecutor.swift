@@ -20,8 +20,8 @@ import Synchronization
 /// How many loops: `ITSM_EVENT_LOOPS`, one by default. With two loops (NIO's default on two
 /// cores) an answer from the broker's or the pool's thread resumed its task on either loop in
 /// turn, and a ServiceNow connection could sit on the other one, so an alert crossed between
-/// the loops too. Scenario 1, three interleaved pairs: 6.8 → 4.6 threads put to sleep per
-/// alert, worker CPU per alert about 9 % lower against the benchmark's own CPU. A worker then
+/// the loops too. Scenario 1, seven interleaved pairs: 6.5–6.8 → 4.6–4.9 threads put to sleep
+/// per alert, worker CPU per alert 7 % lower against the benchmark's own CPU. A worker then
 /// runs its own code on about one core (its libpq and librabbitmq threads aside); a larger
 /// machine runs more workers, or sets more loops.
 ///
