@@ -8,6 +8,8 @@ import NIOPosix
 /// ``PostgresPool/withTransaction(_:)``. Do not keep it past the closure.
 public struct PostgresConnection: Sendable {
     let handle: PostgresConnectionHandle
+    let waiter: PostgresSocketWaiter
+    /// For what still blocks: migration scripts.
     let threadPool: NIOThreadPool
 
     /// Runs a statement and returns its rows.
@@ -23,14 +25,7 @@ public struct PostgresConnection: Sendable {
     }
 
     private func run(_ sql: String, _ parameters: [PostgresValue]) async throws(PostgresError) -> PostgresResult {
-        let handle = self.handle
-        do {
-            return try await threadPool.runIfActive { try handle.execute(sql, parameters) }
-        } catch let error as PostgresError {
-            throw error
-        } catch {
-            throw PostgresError(.closed, message: "the pool's threads are stopped")
-        }
+        try await handle.execute(sql, parameters, waiter: waiter)
     }
 }
 

@@ -4,8 +4,9 @@ import Glibc
 /// A libpq connection (`PGconn`).
 ///
 /// `@unchecked Sendable` because the pool hands it to one task at a time (a lease), and every
-/// libpq call on it runs inside that lease on the pool's thread pool; so the connection moves
-/// between threads but is never used by two at once.
+/// libpq call on it runs inside that lease (statements on the task's own thread, opening and
+/// scripts on the pool's threads); so the connection moves between threads but is never used
+/// by two at once.
 final class PostgresConnectionHandle: @unchecked Sendable {
     let connection: OpaquePointer
     let id: Int
@@ -79,13 +80,19 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         // libpq prints server NOTICEs ("relation already exists, skipping") to stderr by
         // default; they are not errors and would clutter the worker's logs.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Statements are sent and their answers read without blocking (see `answer`);
+        // `PQexec`, used for migration scripts on the pool's threads, still blocks.
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            PQfinish(connection)
+            throw PostgresError(.connectionFailed, message: "libpq could not make the connection non-blocking")
+        }
         return PostgresConnectionHandle(connection: connection, id: id)
     }
 
-    /// Runs one statement with parameters (`$1`, `$2`, …). Blocking: call on the thread pool.
+    /// Runs one statement with parameters (`$1`, `$2`, …), waiting for the answer in `waiter`.
     ///
     /// A statement with parameters is prepared once per connection and then only executed.
-    func execute(_ sql: String, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresResult {
+    func execute(_ sql: String, _ parameters: [PostgresValue], waiter: PostgresSocketWaiter) async throws(PostgresError) -> PostgresResult {
         let texts = parameters.map(\.textForm)
         // libpq takes each value as a C string: a NUL would silently cut it, and the statement
         // would run with a different value than the caller passed (PostgreSQL text cannot
@@ -93,26 +100,15 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         if let index = texts.firstIndex(where: { $0?.utf8.contains(0) == true }) {
             throw PostgresError(.invalidParameter, message: "parameter $\(index + 1) contains a NUL character")
         }
-        var pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
-        defer { for pointer in pointers { free(pointer) } }
-        func run(_ name: String?) -> OpaquePointer? {
-            pointers.withUnsafeMutableBufferPointer { buffer in
-                buffer.baseAddress.map { base in
-                    base.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
-                        if let name { return PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0) }
-                        return PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-                    }
-                } ?? PQexecParams(connection, sql, 0, nil, nil, nil, nil, 0)
-            }
-        }
-        let name = parameters.isEmpty || !preparesStatements ? nil : try preparedName(sql, parameterCount: parameters.count)
-        var result = run(name)
+        let name = parameters.isEmpty || !preparesStatements ? nil : try await preparedName(sql, parameterCount: parameters.count, waiter: waiter)
+        var result = try await run(sql, name: name, texts, waiter: waiter)
         // A table changed under a prepared `SELECT *` (a migration): forget the plans, once.
         if name != nil, let failed = result, PQresultStatus(failed) == PGRES_FATAL_ERROR,
            let state = PQresultErrorField(failed, Int32(UInt8(ascii: "C"))), String(cString: state) == "0A000" {
             PQclear(failed)
-            forgetPrepared()
-            result = run(try preparedName(sql, parameterCount: parameters.count))
+            result = nil
+            try await forgetPrepared(waiter: waiter)
+            result = try await run(sql, name: try await preparedName(sql, parameterCount: parameters.count, waiter: waiter), texts, waiter: waiter)
         }
         // A named statement the server connection does not know (26000) or already has (42P05):
         // a pooler in transaction mode moved us to another server connection. From now on this
@@ -134,6 +130,61 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         }
     }
 
+    /// Sends the statement (prepared as `name`, or with its text) and returns its result.
+    private func run(_ sql: String, name: String?, _ texts: [String?], waiter: PostgresSocketWaiter) async throws(PostgresError) -> OpaquePointer? {
+        var pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
+        let sent = pointers.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress.map { base in
+                base.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
+                    if let name { return PQsendQueryPrepared(connection, name, Int32(texts.count), values, nil, nil, 0) }
+                    return PQsendQueryParams(connection, sql, Int32(texts.count), nil, values, nil, nil, 0)
+                }
+            } ?? PQsendQueryParams(connection, sql, 0, nil, nil, nil, nil, 0)
+        }
+        for pointer in pointers { free(pointer) }
+        // Not sent: the connection is gone, or it still had an answer pending.
+        guard sent == 1 else { try lost() }
+        return try await answer(waiter: waiter)
+    }
+
+    /// Finishes sending what was queued and waits for every result of it; returns the last one,
+    /// as `PQexec` does. Never blocks: the connection is in non-blocking mode, and every wait is
+    /// a suspension in `waiter`.
+    private func answer(waiter: PostgresSocketWaiter) async throws(PostgresError) -> OpaquePointer? {
+        let socket = PQsocket(connection)
+        func waitForSocket(writable: Bool = false) async throws(PostgresError) {
+            guard await waiter.wait(for: socket, writable: writable) else {
+                // The statement's answer is still to come; nobody will read it.
+                isBroken = true
+                throw PostgresError(.closed, message: "the pool is closed")
+            }
+            if PQconsumeInput(connection) == 0 {
+                try lost()
+            }
+        }
+        while true {
+            let flushed = PQflush(connection)
+            if flushed == 0 { break }
+            if flushed < 0 {
+                try lost()
+            }
+            // The server may be sending while we wait to send (a notice): read as well.
+            try await waitForSocket(writable: true)
+        }
+        var last: OpaquePointer?
+        while true {
+            while PQisBusy(connection) != 0 {
+                do { try await waitForSocket() } catch {
+                    PQclear(last)
+                    throw error
+                }
+            }
+            guard let next = PQgetResult(connection) else { return last }
+            PQclear(last)
+            last = next
+        }
+    }
+
     /// Whether the server is gone from this idle connection (a restart, `pg_terminate_backend`,
     /// `idle_session_timeout`). An idle connection has nothing to read, so anything readable is
     /// the server's parting error or end of file; taking it would fail the caller's first
@@ -150,11 +201,14 @@ final class PostgresConnectionHandle: @unchecked Sendable {
 
     /// The name of `sql` prepared on this connection (preparing it now if needed), or nil when
     /// the cache is full (then the statement runs unprepared).
-    private func preparedName(_ sql: String, parameterCount: Int) throws(PostgresError) -> String? {
+    private func preparedName(_ sql: String, parameterCount: Int, waiter: PostgresSocketWaiter) async throws(PostgresError) -> String? {
         if let name = prepared[sql] { return name }
         guard prepared.count < Self.maximumPrepared else { return nil }
         let name = "itsm_\(prepared.count)"
-        let result = PQprepare(connection, name, sql, Int32(parameterCount), nil)
+        guard PQsendPrepare(connection, name, sql, Int32(parameterCount), nil) == 1 else {
+            try lost()
+        }
+        let result = try await answer(waiter: waiter)
         defer { PQclear(result) }
         guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else {
             // Another client's statement of that name on this server connection: a pooler.
@@ -168,9 +222,20 @@ final class PostgresConnectionHandle: @unchecked Sendable {
         return name
     }
 
-    private func forgetPrepared() {
-        PQclear(PQexec(connection, "DEALLOCATE ALL"))
+    private func forgetPrepared(waiter: PostgresSocketWaiter) async throws(PostgresError) {
+        guard PQsendQuery(connection, "DEALLOCATE ALL") == 1 else {
+            try lost()
+        }
+        PQclear(try await answer(waiter: waiter))
         prepared = [:]
+    }
+
+    /// Sending or reading failed on this connection: it is not used again, and the statement
+    /// may be retried on another.
+    private func lost() throws(PostgresError) -> Never {
+        isBroken = true
+        let message = String(cString: PQerrorMessage(connection)).trimmingTrailingWhitespace()
+        throw PostgresError(.connectionLost, message: message.isEmpty ? "the server closed the connection" : message)
     }
 
     func fail(_ result: OpaquePointer?) throws(PostgresError) -> Never {

@@ -5,9 +5,11 @@ import NIOPosix
 /// A bounded pool of PostgreSQL connections, usable from many tasks at once.
 ///
 /// Connections are opened on demand up to ``PostgresConfiguration/maximumConnections`` and
-/// leased to one task at a time with ``withConnection(_:)`` or ``withTransaction(_:)``. libpq
-/// blocks, so every libpq call runs on the pool's own threads (one per connection), never on
-/// Swift's cooperative thread pool. A connection that breaks during a call (server restart,
+/// leased to one task at a time with ``withConnection(_:)`` or ``withTransaction(_:)``. A
+/// statement is sent from the task that runs it, with libpq in non-blocking mode, and the task
+/// suspends until the answer is there (``PostgresSocketWaiter``); what libpq can only do
+/// blocking (opening a connection, a migration script) runs on the pool's own threads, never on
+/// Swift's cooperative thread pool or an event loop. A connection that breaks during a call (server restart,
 /// `pg_terminate_backend`) fails the call with a retryable ``PostgresError`` and is replaced;
 /// one the server closed while it sat idle is replaced before it is leased.
 ///
@@ -22,7 +24,10 @@ import NIOPosix
 public final class PostgresPool: Sendable {
     public let configuration: PostgresConfiguration
     private let logger: Logger
+    /// Opens connections and runs migration scripts (libpq blocks there).
     private let threadPool: NIOThreadPool
+    /// Where statements wait for their answers.
+    private let waiter: PostgresSocketWaiter
 
     private struct State {
         var idle: [PostgresConnectionHandle] = []
@@ -57,6 +62,13 @@ public final class PostgresPool: Sendable {
         self.lot = ParkingLot(State())
         self.threadPool = NIOThreadPool(numberOfThreads: configuration.maximumConnections)
         threadPool.start()
+        self.waiter = PostgresSocketWaiter()
+    }
+
+    deinit {
+        // Not in `close()`: a statement already sent when the pool closes still gets its answer,
+        // as one running on the pool's threads did.
+        waiter.close()
     }
 
     /// Connections open right now (leased or idle).
@@ -67,7 +79,7 @@ public final class PostgresPool: Sendable {
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let handle = try await acquire()
         defer { release(handle) }
-        return try await body(PostgresConnection(handle: handle, threadPool: threadPool))
+        return try await body(PostgresConnection(handle: handle, waiter: waiter, threadPool: threadPool))
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.

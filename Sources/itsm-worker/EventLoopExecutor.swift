@@ -13,8 +13,9 @@ import Synchronization
 /// four interleaved pairs: 11.4 → 7.5 context switches per alert, about 8 % less worker CPU,
 /// and larger statement batches (transactions per alert 1.1 → 0.8).
 ///
-/// The condition is the one every event loop has: nothing may block. libpq runs on the pool's
-/// own threads, librabbitmq on each connection's thread, DNS of Test Connection on NIO's
+/// The condition is the one every event loop has: nothing may block. libpq's statements are
+/// sent without blocking and their answers awaited by the pool's waiting thread (connecting on
+/// the pool's own threads), librabbitmq runs on each connection's thread, DNS of Test Connection on NIO's
 /// blocking pool. `Task.sleep` still wakes on Dispatch (the hook covers jobs to run now).
 ///
 /// How many loops: `ITSM_EVENT_LOOPS`, one by default. With two loops (NIO's default on two
@@ -22,7 +23,7 @@ import Synchronization
 /// turn, and a ServiceNow connection could sit on the other one, so an alert crossed between
 /// the loops too. Scenario 1, seven interleaved pairs: 6.5–6.8 → 4.6–4.9 threads put to sleep
 /// per alert, worker CPU per alert 7 % lower against the benchmark's own CPU. A worker then
-/// runs its own code on about one core (its libpq and librabbitmq threads aside); a larger
+/// runs its own code on about one core (its database and broker threads aside); a larger
 /// machine runs more workers, or sets more loops.
 ///
 /// This is `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()`

@@ -245,6 +245,32 @@ struct PostgresTests {
         await admin.close()
     }
 
+    /// A statement is sent and answered without a thread blocking on it: a parameter and an
+    /// answer larger than the socket's buffers go out and come back over many waits.
+    @Test func largeParametersAndAnswersCrossManySocketWaits() async throws {
+        let pool = try TestDatabase.pool(maximumConnections: 2)
+        let big = String(repeating: "0123456789abcdef", count: 1 << 19)  // 8 MiB
+        let rows = try await pool.query("SELECT $1::text AS echoed, length($1::text) AS n", [.text(big)])
+        #expect(try rows[0]["n"].int() == big.utf8.count)
+        #expect(try rows[0]["echoed"].string() == big)
+        // The connection is usable afterwards: nothing of the answer was left unread.
+        #expect(try await pool.query("SELECT 41 + 1 AS answer")[0]["answer"].int() == 42)
+        await pool.close()
+    }
+
+    /// Closing the pool refuses new leases; a statement already sent still gets its answer.
+    @Test func aStatementInFlightWhenThePoolClosesGetsItsAnswer() async throws {
+        let pool = try TestDatabase.pool(maximumConnections: 1)
+        let admin = try TestDatabase.pool(maximumConnections: 1)
+        let pid = try await pool.query("SELECT pg_backend_pid() AS pid")[0]["pid"].int()
+        let sleeping = Task { try await pool.query("SELECT pg_sleep(0.5), 7 AS seven") }
+        try await waitUntilActive(pid: pid, admin: admin)
+        await pool.close()
+        #expect(try await sleeping.value[0]["seven"].int() == 7)
+        await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+        await admin.close()
+    }
+
     @Test func idleConnectionsTheServerClosedAreReplacedBeforeTheyAreLeased() async throws {
         let name = TestDatabase.uniqueName("idle")
         let pool = try TestDatabase.pool(maximumConnections: 3, applicationName: name)
