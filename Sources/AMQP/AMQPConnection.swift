@@ -1,3 +1,4 @@
+import Coordination
 import Foundation
 import Logging
 import Synchronization
@@ -42,6 +43,7 @@ public final class AMQPConnection: Sendable {
         let connection = AMQPConnection(configuration: configuration)
         let result: Result<Void, AMQPError> = await withCheckedContinuation { continuation in
             let thread = Thread { [connection] in
+                nameCurrentThread("amqp-driver")
                 let driver = AMQPConnectionDriver(configuration: configuration, logger: logger, mailbox: connection.mailbox, connection: connection)
                 driver.run { result in
                     if case .success = result { connection.connected.store(true, ordering: .relaxed) }

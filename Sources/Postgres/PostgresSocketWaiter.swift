@@ -1,4 +1,5 @@
 import CLibPQ
+import Coordination
 import Foundation
 import Glibc
 import Synchronization
@@ -33,9 +34,7 @@ final class PostgresSocketWaiter: Sendable {
         event.events = EPOLLIN.rawValue
         event.data.fd = stop
         epoll_ctl(epoll, EPOLL_CTL_ADD, stop, &event)
-        let thread = Thread { [self] in run() }
-        thread.name = "postgres-wait"
-        thread.start()
+        Thread { [self] in run() }.start()
     }
 
     /// Suspends until `socket` is readable (or, with `writable`, also writable) or has an error;
@@ -77,6 +76,7 @@ final class PostgresSocketWaiter: Sendable {
     }
 
     private func run() {
+        nameCurrentThread("postgres-wait")
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
             let count = epoll_wait(epoll, &events, Int32(events.count), -1)
