@@ -9,9 +9,9 @@ import NIOPosix
 /// statement is sent from the task that runs it, with libpq in non-blocking mode, and the task
 /// suspends until the answer is there (``PostgresSocketWaiter``); what libpq can only do
 /// blocking (opening a connection, a migration script) runs on the pool's own threads, never on
-/// Swift's cooperative thread pool or an event loop. A connection that breaks during a call (server restart,
-/// `pg_terminate_backend`) fails the call with a retryable ``PostgresError`` and is replaced;
-/// one the server closed while it sat idle is replaced before it is leased.
+/// Swift's cooperative thread pool or an event loop. A connection that breaks during a call
+/// (server restart, `pg_terminate_backend`) fails the call with a retryable ``PostgresError``
+/// and is replaced; one the server closed while it sat idle is replaced before it is leased.
 ///
 /// ```swift
 /// let pool = try PostgresPool(configuration: PostgresConfiguration(url: "postgres://itsm:itsm@127.0.0.1/itsm"), logger: logger)
