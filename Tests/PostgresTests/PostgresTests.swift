@@ -263,7 +263,8 @@ struct PostgresTests {
         let pool = try TestDatabase.pool(maximumConnections: 1)
         let admin = try TestDatabase.pool(maximumConnections: 1)
         let pid = try await pool.query("SELECT pg_backend_pid() AS pid")[0]["pid"].int()
-        let sleeping = Task { try await pool.query("SELECT pg_sleep(0.5), 7 AS seven") }
+        // Long enough to be seen active on a loaded machine; the close comes while it runs.
+        let sleeping = Task { try await pool.query("SELECT pg_sleep(3), 7 AS seven") }
         try await waitUntilActive(pid: pid, admin: admin)
         await pool.close()
         #expect(try await sleeping.value[0]["seven"].int() == 7)
