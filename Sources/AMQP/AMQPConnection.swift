@@ -31,10 +31,13 @@ public final class AMQPConnection: Sendable {
     private let blockedReason = Mutex<String?>(nil)
     private let node = Mutex<AMQPConfiguration.Endpoint?>(nil)
     private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    /// Acks are recorded here by the acking task and sent by the thread (see ``AckLedger``).
+    let ledger: Mutex<AckLedger>
 
     private init(configuration: AMQPConfiguration) {
         self.configuration = configuration
         self.mailbox = AMQPMailbox()
+        self.ledger = Mutex(AckLedger(hold: configuration.ackHold))
     }
 
     /// Connects and logs in; fails at once (without retrying) if the broker cannot be reached or
@@ -209,7 +212,14 @@ public final class AMQPConnection: Sendable {
     }
 
     func settle(_ delivery: AMQPDelivery, _ settlement: AMQPSettlement) async throws(AMQPError) {
-        try await perform { driver throws(AMQPError) in try driver.settle(delivery, settlement) }
+        guard case .ack = settlement else {
+            try await perform { driver throws(AMQPError) in try driver.settle(delivery, settlement) }
+            return
+        }
+        let wake = try ledger.withLock { ledger throws(AMQPError) in
+            try ledger.ack(delivery.deliveryTag, generation: delivery.channelGeneration, now: .now)
+        }
+        if wake { mailbox.wake() }
     }
 
     // MARK: Lifecycle

@@ -1,6 +1,7 @@
 import CRabbitMQ
 import CRabbitMQShims
 import Glibc
+import Synchronization
 
 extension AMQPConnectionDriver {
     // MARK: - Commands (run on the thread through the mailbox)
@@ -153,17 +154,20 @@ extension AMQPConnectionDriver {
     }
 
     func settle(_ delivery: AMQPDelivery, _ settlement: AMQPSettlement) throws(AMQPError) {
+        let generation = connection.ledger.withLock { $0.generation }
         guard let state, delivery.channelGeneration == generation else { throw .staleDelivery }
         let status: Int32
         switch settlement {
         case .ack:
-            // Sent by `flushAcks`, with the acks around it.
-            pendingAcks.ack(delivery.deliveryTag, now: .now)
+            // Acks go to the ledger without the thread (`AMQPConnection.settle`); this is the same.
+            _ = try connection.ledger.withLock { ledger throws(AMQPError) in
+                try ledger.ack(delivery.deliveryTag, generation: delivery.channelGeneration, now: .now)
+            }
             return
         case .nack(let requeue): status = amqp_basic_nack(state, channel, delivery.deliveryTag, 0, requeue ? 1 : 0)
         case .reject(let requeue): status = amqp_basic_reject(state, channel, delivery.deliveryTag, requeue ? 1 : 0)
         }
-        pendingAcks.settledAlone(delivery.deliveryTag)
+        connection.ledger.withLock { $0.pending.settledAlone(delivery.deliveryTag) }
         guard status == AMQP_STATUS_OK.rawValue else {
             let reason = String(cString: amqp_error_string2(status))
             connectionLost(reason: "settling a delivery: \(reason)")
@@ -173,8 +177,11 @@ extension AMQPConnectionDriver {
 
     /// Sends the acks that are due (see ``PendingAcks``); `force` sends every one held.
     func flushAcks(force: Bool = false) {
-        guard let state, !pendingAcks.isEmpty else { return }
-        for ack in pendingAcks.flush(now: .now, force: force) {
+        guard let state else { return }
+        let due = connection.ledger.withLock { ledger in
+            ledger.pending.isEmpty ? [] : ledger.pending.flush(now: .now, force: force)
+        }
+        for ack in due {
             let status = amqp_basic_ack(state, channel, ack.tag, ack.multiple ? 1 : 0)
             guard status == AMQP_STATUS_OK.rawValue else {
                 // The deliveries come back to another consumer: processing is idempotent.

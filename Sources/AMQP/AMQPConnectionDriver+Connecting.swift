@@ -2,6 +2,7 @@ import CRabbitMQ
 import CRabbitMQShims
 import Glibc
 import Logging
+import Synchronization
 
 extension AMQPConnectionDriver {
     // MARK: - Connecting
@@ -134,8 +135,7 @@ extension AMQPConnectionDriver {
         try check("channel.open")
         amqp_confirm_select(state, channel)
         try check("confirm.select")
-        generation += 1
-        pendingAcks.reset()
+        connection.ledger.withLock { $0.newChannel() }
         confirms.restartNumbering()
     }
 

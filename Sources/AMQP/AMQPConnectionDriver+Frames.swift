@@ -2,6 +2,7 @@ import CRabbitMQ
 import CRabbitMQShims
 import Glibc
 import Logging
+import Synchronization
 
 extension AMQPConnectionDriver {
     // MARK: - Frames from the broker
@@ -19,21 +20,22 @@ extension AMQPConnectionDriver {
                 connectionLost(reason: "reading a delivery: \(describe(reply))")
                 return
             }
-            let tag = deliver.consumer_tag.string
-            let delivery = AMQPDelivery(
-                body: message.body.array,
-                exchange: deliver.exchange.string,
-                routingKey: deliver.routing_key.string,
-                redelivered: deliver.redelivered != 0,
-                properties: AMQPProperties(message.properties),
-                deliveryTag: deliver.delivery_tag,
-                channelGeneration: generation,
-                connection: connection
-            )
-            amqp_destroy_message(&message)
-            if let consumer = consumers[tag] {
-                pendingAcks.delivered(deliver.delivery_tag)
-                consumer.continuation.yield(delivery)
+            defer { amqp_destroy_message(&message) }
+            if let consumer = consumers[deliver.consumer_tag.string] {
+                let generation = connection.ledger.withLock { ledger in
+                    ledger.pending.delivered(deliver.delivery_tag)
+                    return ledger.generation
+                }
+                consumer.continuation.yield(AMQPDelivery(
+                    body: message.body.array,
+                    exchange: deliver.exchange.string,
+                    routingKey: deliver.routing_key.string,
+                    redelivered: deliver.redelivered != 0,
+                    properties: AMQPProperties(message.properties),
+                    deliveryTag: deliver.delivery_tag,
+                    channelGeneration: generation,
+                    connection: connection
+                ))
             } else {
                 // Cancelled on our side while the broker was already sending: give it back.
                 _ = amqp_basic_reject(state, channel, deliver.delivery_tag, 1)

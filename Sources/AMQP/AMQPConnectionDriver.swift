@@ -3,6 +3,7 @@ import CRabbitMQShims
 import Coordination
 import Glibc
 import Logging
+import Synchronization
 
 /// Owns one librabbitmq-c connection and the thread that pumps it.
 ///
@@ -42,8 +43,6 @@ final class AMQPConnectionDriver {
         return false
     }
 
-    /// Bumped each time a channel is (re)opened; deliveries from older channels are stale.
-    var generation: UInt64 = 0
     /// The endpoint the connection is on, or was on last.
     var endpointIndex: Int
     var lastHousekeeping = ContinuousClock.now
@@ -69,7 +68,6 @@ final class AMQPConnectionDriver {
         var deadline: ContinuousClock.Instant = .now
     }
     var confirms: ConfirmWindow<PublishRequest>
-    var pendingAcks: PendingAcks
     /// `basic.ack` frames sent (one may settle many deliveries).
     var acksSent = 0
 
@@ -78,7 +76,6 @@ final class AMQPConnectionDriver {
             ?? Int.random(in: 0..<configuration.endpoints.count)
         self.configuration = configuration
         self.confirms = ConfirmWindow(limit: configuration.maxUnconfirmedPublishes)
-        self.pendingAcks = PendingAcks(hold: configuration.ackHold)
         self.logger = logger
         self.mailbox = mailbox
         self.connection = connection
@@ -167,12 +164,10 @@ final class AMQPConnectionDriver {
                 pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0),
             ]
             // Bounded so that heartbeats are sent and checked even when nothing happens, and so
-            // that a held ack leaves on time.
-            var timeout: Int32 = 250
-            if let deadline = pendingAcks.deadline {
-                timeout = min(timeout, max(0, Int32(((deadline - .now) / .milliseconds(1)).rounded(.up))))
-            }
-            _ = poll(&descriptors, 2, timeout)
+            // that acks leave on time (the ledger says how long).
+            let timeout = connection.ledger.withLock { $0.sleep(now: .now, limit: .milliseconds(250)) }
+            _ = poll(&descriptors, 2, Int32((timeout / .milliseconds(1)).rounded(.up)))
+            connection.ledger.withLock { $0.awake() }
             if descriptors[1].revents != 0 { mailbox.clearWake() }
         }
         while let state = self.state {
@@ -223,8 +218,7 @@ final class AMQPConnectionDriver {
             amqp_destroy_connection(state)
         }
         phase = closing ? .closing(nil) : .disconnected
-        generation += 1
-        pendingAcks.reset()
+        connection.ledger.withLock { $0.newChannel() }
         connection.noteLost()
         failInFlightPublishes(.connectionLost(reason: reason))
     }
@@ -242,6 +236,7 @@ final class AMQPConnectionDriver {
             amqp_destroy_connection(state)
         }
         phase = .closing(nil)
+        connection.ledger.withLock { $0.close() }
         failInFlightPublishes(.closed)
         for consumer in consumers.values { consumer.continuation.finish() }
         consumers = [:]

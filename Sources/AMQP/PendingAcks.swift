@@ -30,6 +30,9 @@ struct PendingAcks {
 
     var isEmpty: Bool { acked.isEmpty }
 
+    /// Whether deliveries are out that are not settled on the wire yet.
+    var hasUnsettled: Bool { head < unsettled.count }
+
     /// When ``flush(now:)`` must run next to keep the hold, if anything is held.
     var deadline: ContinuousClock.Instant? { oldestHeld.map { $0 + hold } }
 
