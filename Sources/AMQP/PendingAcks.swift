@@ -1,11 +1,12 @@
 /// The channel's unsettled deliveries and the acks not yet sent for them.
 ///
 /// Each ack on its own is a frame the broker parses and, for a quorum queue, a settle command in
-/// its Raft log. Messages complete out of order, but in bursts (a batch of completions returns
-/// together), so acks are held briefly: when the oldest unsettled deliveries are all acked, one
-/// `basic.ack` with `multiple` settles them together. An ack behind a delivery still in progress
-/// waits at most `hold`, then goes on its own, so a slow message never keeps the others' acks
-/// (and their prefetch places) for longer than that.
+/// its Raft log. So acks are held up to `hold`: the acked deliveries at the front (the oldest
+/// unsettled) then leave as one `basic.ack` with `multiple`, and an ack behind a delivery still
+/// in progress goes on its own, so a slow message never keeps the others' acks (and their
+/// prefetch places) for longer than that. A front run leaves at once when it is the larger part
+/// of what is out: the broker sends no more than the prefetch, and a window mostly acked but
+/// held would idle.
 ///
 /// `multiple` settles every delivery of the channel up to the tag, whichever consumer it went
 /// to, so every delivery the channel hands out is recorded here, not only one consumer's.
@@ -58,13 +59,14 @@ struct PendingAcks {
         var acks: [Ack] = []
         var run = 0
         while head + run < unsettled.count, acked.contains(unsettled[head + run]) { run += 1 }
-        if run > 0 {
+        let due = force || oldestHeld.map({ now - $0 >= hold }) == true
+        if run > 0, due || run * 2 >= unsettled.count - head {
             let last = unsettled[head + run - 1]
             for index in head..<(head + run) { acked.remove(unsettled[index]) }
             head += run
             acks.append(Ack(tag: last, multiple: run > 1))
         }
-        if !acked.isEmpty, force || oldestHeld.map({ now - $0 >= hold }) == true {
+        if !acked.isEmpty, due {
             for tag in acked.sorted() {
                 acks.append(Ack(tag: tag, multiple: false))
                 remove(tag)

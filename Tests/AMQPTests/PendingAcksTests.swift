@@ -14,6 +14,21 @@ struct PendingAcksTests {
         #expect(acks.isEmpty)
     }
 
+    @Test func aFrontRunWaitsTheHoldUnlessItIsTheLargerPartOfWhatIsOut() {
+        var acks = PendingAcks(hold: .milliseconds(5))
+        for tag in UInt64(1)...8 { acks.delivered(tag) }
+        acks.ack(1, now: start)
+        acks.ack(2, now: start + .milliseconds(1))
+        // Two of eight out: they wait for company, up to the hold of the first.
+        #expect(acks.flush(now: start + .milliseconds(4)).isEmpty)
+        #expect(acks.deadline == start + .milliseconds(5))
+        #expect(acks.flush(now: start + .milliseconds(5)) == [.init(tag: 2, multiple: true)])
+        // Four of the six still out: the window would idle, so they leave at once.
+        for tag: UInt64 in [3, 4, 5, 6] { acks.ack(tag, now: start + .milliseconds(6)) }
+        #expect(acks.flush(now: start + .milliseconds(6)) == [.init(tag: 6, multiple: true)])
+        #expect(acks.isEmpty)
+    }
+
     @Test func anAckBehindADeliveryInProgressWaitsTheHoldThenLeavesAlone() {
         var acks = PendingAcks(hold: .milliseconds(5))
         for tag in UInt64(1)...4 { acks.delivered(tag) }
