@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// Safe to share between tasks: every operation is handed to the connection's own thread,
 /// which is the only one that calls librabbitmq-c, so no C call runs on Swift's cooperative
-/// thread pool and the C connection is never used by two threads at once.
+/// thread pool and the C connection is never used by two threads at once. Acks are the
+/// exception that needs no hand-over: they are noted (see ``AckLedger``) and the thread sends
+/// them.
 ///
 /// The connection recovers by itself. When the broker restarts, closes the connection or stops
 /// answering heartbeats, operations in flight fail with ``AMQPError/connectionLost(reason:)``

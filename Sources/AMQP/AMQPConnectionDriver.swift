@@ -9,9 +9,10 @@ import Synchronization
 ///
 /// librabbitmq-c connections are not thread-safe, service heartbeats only while a read or
 /// write is in progress, and have no recovery of their own. So every C call happens on this
-/// driver's thread: it polls the socket and the mailbox, runs posted commands, reads frames
-/// (deliveries, confirms, returns, closes) and, when the connection drops, fails what was in
-/// flight, reconnects with backoff and replays the declared topology and consumers.
+/// driver's thread: it polls the socket and the mailbox, runs posted commands, sends the acks
+/// noted in the connection's ``AckLedger``, reads frames (deliveries, confirms, returns,
+/// closes) and, when the connection drops, fails what was in flight, reconnects with backoff
+/// and replays the declared topology and consumers.
 final class AMQPConnectionDriver {
     let configuration: AMQPConfiguration
     let logger: Logger
