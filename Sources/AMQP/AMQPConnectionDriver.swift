@@ -230,6 +230,8 @@ final class AMQPConnectionDriver {
 
     func shutdown() {
         for command in mailbox.shut() { command(self) }
+        // Refused from here on, like commands: an ack noted after the last flush would be lost.
+        connection.ledger.withLock { $0.close() }
         flushAcks(force: true)
         if let state {
             amqp_channel_close(state, channel, AMQP_REPLY_SUCCESS)
@@ -237,7 +239,6 @@ final class AMQPConnectionDriver {
             amqp_destroy_connection(state)
         }
         phase = .closing(nil)
-        connection.ledger.withLock { $0.close() }
         failInFlightPublishes(.closed)
         for consumer in consumers.values { consumer.continuation.finish() }
         consumers = [:]

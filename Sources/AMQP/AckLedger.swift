@@ -58,9 +58,9 @@ struct AckLedger {
         pending.reset()
     }
 
-    /// The connection is closed (after its last acks were sent).
+    /// The connection is closing: acks are refused from now on; those noted before still go
+    /// with the last flush.
     mutating func close() {
         isOpen = false
-        pending.reset()
     }
 }

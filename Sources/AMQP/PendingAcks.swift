@@ -4,9 +4,9 @@
 /// its Raft log. So acks are held up to `hold`: the acked deliveries at the front (the oldest
 /// unsettled) then leave as one `basic.ack` with `multiple`, and an ack behind a delivery still
 /// in progress goes on its own, so a slow message never keeps the others' acks (and their
-/// prefetch places) for longer than that. A front run leaves at once when it is the larger part
-/// of what is out: the broker sends no more than the prefetch, and a window mostly acked but
-/// held would idle.
+/// prefetch places) for longer than that. A front run leaves with the next flush when it is the
+/// larger part of what is out: the broker sends no more than the prefetch, and a window mostly
+/// acked should not wait out the hold.
 ///
 /// `multiple` settles every delivery of the channel up to the tag, whichever consumer it went
 /// to, so every delivery the channel hands out is recorded here, not only one consumer's.

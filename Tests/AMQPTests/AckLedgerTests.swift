@@ -51,5 +51,7 @@ struct AckLedgerTests {
         #expect(try ledger.ack(1, generation: 1, now: start) == false)
         ledger.close()
         #expect(throws: AMQPError.closed) { try ledger.ack(1, generation: 1, now: start) }
+        // What was noted before the close still leaves with the last flush.
+        #expect(ledger.pending.flush(now: start, force: true) == [.init(tag: 1, multiple: false)])
     }
 }
