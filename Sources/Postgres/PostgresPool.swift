@@ -60,7 +60,11 @@ public final class PostgresPool: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.lot = ParkingLot(State())
-        self.threadPool = NIOThreadPool(numberOfThreads: configuration.maximumConnections)
+        // Statements do not use these threads (they wait on `waiter`); only opening a connection
+        // and migration scripts block here, rare and at start. Every thread kept costs its stack
+        // and, once it allocates, a malloc arena of its own: about 1 MB of an idle worker's RSS
+        // for the six a pool of eight would add.
+        self.threadPool = NIOThreadPool(numberOfThreads: min(configuration.maximumConnections, Self.openingThreads))
         threadPool.start()
         self.waiter = PostgresSocketWaiter()
     }
@@ -70,6 +74,10 @@ public final class PostgresPool: Sendable {
         // as one running on the pool's threads did.
         waiter.close()
     }
+
+    /// Connections opened at once at most; more wait for a thread (a connection opens in
+    /// milliseconds, and all of them go to the same server).
+    static let openingThreads = 2
 
     /// Connections open right now (leased or idle).
     public var openConnections: Int { lot.withLock { state, _ in state.open } }
