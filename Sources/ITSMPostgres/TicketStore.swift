@@ -26,12 +26,13 @@ public struct TicketStore: TicketRepository {
     }
 
     /// How long a busy worker's claim or completion waits for company before its statement
-    /// goes. PostgreSQL spends about as much on a statement itself (its round, its commit) as on
-    /// two of the rows it carries, so bigger batches are most of what the database can save; the wait is added to an alert's
-    /// latency only while alerts arrive faster than one per linger. Scenario 1, three pairs
-    /// against 2 ms: transactions per alert 1.01 → 0.80, PostgreSQL's CPU −15 %, the worker's
-    /// −9 %; scenario 5 at 450 alerts/s, p50 6.3 → 8.0 ms and p99 10.7 → 13.1 ms. 4 ms saved
-    /// more (0.72 transactions) for a p99 of 15.7 ms, too near the 20 ms an alert may take.
+    /// goes. PostgreSQL spends about as much on a statement itself (its round, its commit) as
+    /// on two of the rows it carries, so bigger batches are most of what the database can
+    /// save; the wait is added to an alert's latency only while alerts arrive faster than one
+    /// per linger. Scenario 1, three pairs against 2 ms: transactions per alert 1.01 → 0.80,
+    /// PostgreSQL's CPU −15 %, the worker's −9 %; scenario 5 at 450 alerts/s, p50 6.3 → 8.0 ms
+    /// and p99 10.7 → 13.1 ms. 4 ms saved more (0.72 transactions) for a p99 of 15.7 ms, too
+    /// near the 20 ms an alert may take.
     static let batchLinger: Duration = .milliseconds(3)
 
     /// Whether the customer's event had its effect already. Event ids are the customer's: the

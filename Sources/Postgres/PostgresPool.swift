@@ -75,8 +75,11 @@ public final class PostgresPool: Sendable {
         waiter.close()
     }
 
-    /// Connections opened at once at most; more wait for a thread (a connection opens in
-    /// milliseconds, and all of them go to the same server).
+    /// Connections opened at once at most; more wait for a thread. A connection to a server
+    /// that answers opens in milliseconds, and all of them go to the same server. The price is
+    /// paid when connects hang (a server that drops packets): the third and later opens start
+    /// only as earlier ones give up, so their callers learn of the failure a `connect_timeout`
+    /// or more later than the first two.
     static let openingThreads = 2
 
     /// Connections open right now (leased or idle).
