@@ -214,14 +214,17 @@ public final class AMQPConnection: Sendable {
     }
 
     func settle(_ delivery: AMQPDelivery, _ settlement: AMQPSettlement) async throws(AMQPError) {
-        guard case .ack = settlement else {
-            try await perform { driver throws(AMQPError) in try driver.settle(delivery, settlement) }
-            return
+        switch settlement {
+        case .ack:
+            let wake = try ledger.withLock { ledger throws(AMQPError) in
+                try ledger.ack(delivery.deliveryTag, generation: delivery.channelGeneration, now: .now)
+            }
+            if wake { mailbox.wake() }
+        case .nack(let requeue):
+            try await perform { driver throws(AMQPError) in try driver.refuse(delivery, nack: true, requeue: requeue) }
+        case .reject(let requeue):
+            try await perform { driver throws(AMQPError) in try driver.refuse(delivery, nack: false, requeue: requeue) }
         }
-        let wake = try ledger.withLock { ledger throws(AMQPError) in
-            try ledger.ack(delivery.deliveryTag, generation: delivery.channelGeneration, now: .now)
-        }
-        if wake { mailbox.wake() }
     }
 
     // MARK: Lifecycle

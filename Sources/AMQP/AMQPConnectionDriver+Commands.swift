@@ -153,20 +153,13 @@ extension AMQPConnectionDriver {
         try check("basic.cancel")
     }
 
-    func settle(_ delivery: AMQPDelivery, _ settlement: AMQPSettlement) throws(AMQPError) {
+    /// Sends a nack or a reject at once, on its own (acks are noted in the ledger instead, by
+    /// `AMQPConnection.settle`, and leave with `flushAcks`).
+    func refuse(_ delivery: AMQPDelivery, nack: Bool, requeue: Bool) throws(AMQPError) {
         let generation = connection.ledger.withLock { $0.generation }
         guard let state, delivery.channelGeneration == generation else { throw .staleDelivery }
-        let status: Int32
-        switch settlement {
-        case .ack:
-            // Acks go to the ledger without the thread (`AMQPConnection.settle`); this is the same.
-            _ = try connection.ledger.withLock { ledger throws(AMQPError) in
-                try ledger.ack(delivery.deliveryTag, generation: delivery.channelGeneration, now: .now)
-            }
-            return
-        case .nack(let requeue): status = amqp_basic_nack(state, channel, delivery.deliveryTag, 0, requeue ? 1 : 0)
-        case .reject(let requeue): status = amqp_basic_reject(state, channel, delivery.deliveryTag, requeue ? 1 : 0)
-        }
+        let status = nack ? amqp_basic_nack(state, channel, delivery.deliveryTag, 0, requeue ? 1 : 0)
+                          : amqp_basic_reject(state, channel, delivery.deliveryTag, requeue ? 1 : 0)
         connection.ledger.withLock { $0.pending.settledAlone(delivery.deliveryTag) }
         guard status == AMQP_STATUS_OK.rawValue else {
             let reason = String(cString: amqp_error_string2(status))
